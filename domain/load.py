@@ -1,0 +1,238 @@
+"""Loading the plan files: parse, validate, cross-check, and report every mistake.
+
+`load_plan(path)` reads plan.yaml and the organisation and schedule files it names,
+and returns a `Plan`, or raises one PlanError listing every problem found, each with
+its file, line and field and a hint. Nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ValidationError
+
+from . import model
+from .errors import PlanError, Problem, nearest
+from .expand import Slot, all_keys, quota_windows, slots
+from .model import Annual, Deadline, OrganisationFile, PlanFile, Quota, ScheduleFile
+from .periods import Span
+from .plan import Plan
+from .yamlsource import Located, dotted, load_yaml
+
+
+def load_plan(path: Path | str) -> Plan:
+    """Read and validate the plan at `path` and the files it names."""
+    path = Path(path)
+    plan_src = load_yaml(path)
+    plan_file = _validate(PlanFile, plan_src)
+    org_src = load_yaml(path.parent / plan_file.organisation)
+    org_file = _validate(OrganisationFile, org_src)
+    sched_src = load_yaml(path.parent / plan_file.schedule) if plan_file.schedule else None
+    sched_file = _validate(ScheduleFile, sched_src) if sched_src else ScheduleFile()
+
+    problems = [*_check_organisation(org_file, org_src), *_check_plan(plan_file, org_file, plan_src)]
+    if problems:
+        raise PlanError(problems)
+    plan = Plan(plan_file.plan, org_file.organisation, tuple(plan_file.goals), dict(org_file.bodies),
+                dict(org_file.groups), dict(org_file.important_dates), dict(sched_file.occurrences),
+                tuple(s.file for s in (plan_src, org_src, sched_src) if s))
+    problems = [*_check_slots(plan, plan_src), *_check_pins(plan, sched_src)]
+    if problems:
+        raise PlanError(problems)
+    return plan
+
+
+# --- schema errors -------------------------------------------------------------------
+
+
+def _validate(model_cls: type[BaseModel], src: Located):
+    try:
+        return model_cls.model_validate(src.data if src.data is not None else {})
+    except ValidationError as exc:
+        raise PlanError(_problems(exc, src)) from None
+
+
+def _problems(exc: ValidationError, src: Located) -> list[Problem]:
+    seen: set[tuple] = set()
+    out = []
+    for err in exc.errors(include_url=False):
+        path = _data_path(src.data, err["loc"])
+        message, hint = _explain(err, path)
+        ident = (path, message)
+        if ident in seen:  # a union reports one mistake once per member
+            continue
+        seen.add(ident)
+        out.append(Problem(src.file, src.line_of(path), dotted(path) or None, message, hint))
+    return out
+
+
+def _data_path(data: Any, loc: tuple) -> tuple:
+    """pydantic's error location with union tags and validator names taken out."""
+    path: list = []
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+            path.append(part)
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+            path.append(part)
+        elif isinstance(data, dict) and isinstance(part, str) and part.isdigit() and int(part) in data:
+            data = data[int(part)]
+            path.append(int(part))
+        elif part in ("[key]",) or not isinstance(data, (dict, list)):
+            continue
+        else:
+            path.append(part)  # a missing field: name it
+            data = None
+    return tuple(path)
+
+
+_ALL_FIELDS = sorted({name for cls in vars(model).values()
+                      if isinstance(cls, type) and issubclass(cls, BaseModel) for name in cls.model_fields})
+
+
+def _explain(err: dict, path: tuple) -> tuple[str, str | None]:
+    kind, msg = err["type"], err["msg"]
+    name = path[-1] if path else None
+    if kind == "extra_forbidden":
+        close = nearest(str(name), _ALL_FIELDS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "see docs/plan-format.md for the keys allowed here"
+        return f"unknown key {name!r}", hint
+    if kind == "missing":
+        return f"required key {name!r} is missing", "see docs/plan-format.md"
+    if kind == "union_tag_invalid":
+        return msg, "kind is one of deadline, annual, quota, series, on_event, standing"
+    if kind == "union_tag_not_found":
+        return "a cadence needs a 'kind'", "kind is one of deadline, annual, quota, series, on_event, standing"
+    if kind == "string_pattern_mismatch":
+        return f"{err.get('input')!r} has the wrong form ({msg})", _pattern_hint(name)
+    if kind.startswith("date"):
+        return f"{err.get('input')!r}: {msg}", "write a real date as YYYY-MM-DD, in quotes"
+    return msg.removeprefix("Value error, "), None
+
+
+def _pattern_hint(name: object) -> str | None:
+    return {
+        "number": 'a measure number is written "1.5", in quotes',
+        "contact": "an e-mail address like styret@example.org",
+        "letter": "a sub-goal letter is one lower-case letter",
+    }.get(str(name), "lower-case letters, digits, - and _ only" if isinstance(name, str) else None)
+
+
+# --- cross-file checks -----------------------------------------------------------------
+
+
+def _check_organisation(org: OrganisationFile, src: Located) -> Iterable[Problem]:
+    for gid, group in org.groups.items():
+        if gid in org.bodies:
+            yield Problem(src.file, src.line_of(("groups", gid)), f"groups.{gid}",
+                          f"{gid!r} is both a body and a group", "rename the group")
+        for i, member in enumerate(group.members):
+            if member not in org.bodies:
+                yield _unknown(src, ("groups", gid, "members", i), "body", member, org.bodies)
+
+
+def _check_plan(pf: PlanFile, org: OrganisationFile, src: Located) -> Iterable[Problem]:
+    known_bodies = [*org.bodies, *org.groups]
+    goal_numbers = Counter(g.number for g in pf.goals)
+    numbers = Counter(m.number for g in pf.goals for m in g.measures)
+    whole = Span(pf.plan.period[0].start, pf.plan.period[-1].end)
+    for gi, goal in enumerate(pf.goals):
+        at = ("goals", gi)
+        if goal_numbers[goal.number] > 1:
+            yield Problem(src.file, src.line_of(at + ("number",)), dotted(at + ("number",)),
+                          f"goal number {goal.number} is used more than once", "give each goal its own number")
+        letters = Counter(s.letter for s in goal.subgoals)
+        for si, sub in enumerate(goal.subgoals):
+            if letters[sub.letter] > 1:
+                yield Problem(src.file, src.line_of(at + ("subgoals", si)), dotted(at + ("subgoals", si, "letter")),
+                              f"sub-goal letter {sub.letter!r} is used more than once in goal {goal.number}")
+        for mi, m in enumerate(goal.measures):
+            here = at + ("measures", mi)
+            if numbers[m.number] > 1:
+                yield Problem(src.file, src.line_of(here + ("number",)), dotted(here + ("number",)),
+                              f"measure number {m.number} is used more than once",
+                              "every measure needs its own number; renumber one of them")
+            if m.number.split(".")[0] != str(goal.number):
+                yield Problem(src.file, src.line_of(here + ("number",)), dotted(here + ("number",)),
+                              f"measure {m.number} is listed under goal {goal.number}",
+                              f"move it to goal {m.number.split('.')[0]} or renumber it")
+            for bi, body in enumerate(m.bodies):
+                if body not in known_bodies:
+                    yield _unknown(src, here + ("bodies", bi), "body", body, known_bodies)
+            for span in m.period:
+                if not span.overlaps(whole):
+                    yield Problem(src.file, src.line_of(here + ("period",)), dotted(here + ("period",)),
+                                  f"{span} lies outside the plan period {whole}")
+            c = m.cadence
+            for ei, body in enumerate(getattr(c, "each", [])):
+                if body not in known_bodies:
+                    yield _unknown(src, here + ("cadence", "each", ei), "body", body, known_bodies)
+            if isinstance(c, Annual):
+                for di, ident in enumerate(c.dates):
+                    if ident not in org.important_dates:
+                        yield _unknown(src, here + ("cadence", "dates", di), "important date", ident, org.important_dates)
+            if isinstance(c, Quota) and c.window and c.window not in org.important_dates:
+                yield _unknown(src, here + ("cadence", "window"), "important date", c.window, org.important_dates)
+            if isinstance(c, Deadline) and c.due is not None:
+                dues = c.due if isinstance(c.due, list) else [c.due]
+                for due in dues:
+                    if not any(due in s for s in m.period):
+                        yield Problem(src.file, src.line_of(here + ("cadence", "due")), dotted(here + ("cadence", "due")),
+                                      f"due date {due} is outside the measure's period",
+                                      "move the date into the period, or widen the period")
+                years = Counter(d.year for d in dues)
+                if any(n > 1 for n in years.values()):
+                    yield Problem(src.file, src.line_of(here + ("cadence", "due")), dotted(here + ("cadence", "due")),
+                                  "two due dates in the same year", "a deadline is keyed by its year; keep one per year")
+
+
+def _check_slots(plan: Plan, src: Located) -> Iterable[Problem]:
+    """Quotas must fit their windows: `count` slots, `min_days_apart` between them."""
+    for gi, goal in enumerate(plan.goals):
+        for mi, m in enumerate(goal.measures):
+            c = m.cadence
+            if not isinstance(c, Quota):
+                continue
+            at = ("goals", gi, "measures", mi, "cadence")
+            need = (c.count - 1) * max(c.min_days_apart, 1) + 1
+            found = list(quota_windows(plan, m))
+            if not found:
+                yield Problem(src.file, src.line_of(at), dotted(at),
+                              f"the quota of measure {m.number} has no window inside its period",
+                              "check the period and the window's important date")
+            for label, span, _ in found:
+                if span.days < need:
+                    yield Problem(src.file, src.line_of(at + ("count",)), dotted(at + ("count",)),
+                                  f"{c.count} occurrences cannot fit {label} ({span}, {span.days} days"
+                                  f"{f', {c.min_days_apart} days apart' if c.min_days_apart else ''})",
+                                  "lower the count, widen the window, or shorten min_days_apart")
+                    break
+
+
+def _check_pins(plan: Plan, src: Located | None) -> Iterable[Problem]:
+    if not src or not plan.pins:
+        return
+    by_key: dict[str, Slot] = {s.key: s for _, m in plan.measures for s in slots(plan, m)}
+    keys = all_keys(plan)
+    for key, pin in plan.pins.items():
+        at = ("occurrences", key)
+        slot = by_key.get(key)
+        if slot is None:
+            close = nearest(key, keys)
+            yield Problem(src.file, src.line_of(at), dotted(("occurrences",)) + f"[{key!r}]",
+                          f"no occurrence has the key {key!r}",
+                          f"did you mean {', '.join(close)}?" if close else "`aarshjul agenda` lists the keys")
+            continue
+        if pin.date and pin.date not in slot.window and slot.window.days > 1:
+            yield Problem(src.file, src.line_of(at + ("date",)), f"occurrences[{key!r}].date",
+                          f"{pin.date} is outside the window {slot.window} of {key}",
+                          "pin a date inside the window, or choose the slot of the right period")
+
+
+def _unknown(src: Located, path: tuple, what: str, name: str, known: Iterable[str]) -> Problem:
+    close = nearest(name, known)
+    hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(known))}"
+    return Problem(src.file, src.line_of(path), dotted(path), f"unknown {what} {name!r}", hint)

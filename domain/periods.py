@@ -1,0 +1,153 @@
+"""Periods of time as the plan writes them: years, half-years, spans.
+
+A span is written `2024` (a year), `2024-2027` (whole years, inclusive), `2025-H1` or
+`2025-H2` (a half-year; the plan's "Høst" is H2), or `2025-03-01/2025-03-15`. A
+period is one span or a list of them. Every span is a closed interval of dates.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Iterator
+
+_YEAR = re.compile(r"^(\d{4})$")
+_YEARS = re.compile(r"^(\d{4})\s*[-–]\s*(\d{4})$")
+_HALF = re.compile(r"^(\d{4})-H([12])$", re.IGNORECASE)
+_DATES = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*/\s*(\d{4}-\d{2}-\d{2})$")
+_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})$")
+_MONTHDAY = re.compile(r"^(\d{2})-(\d{2})$")
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A closed interval of days, [start, end]."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def __contains__(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+    def overlaps(self, other: "Span") -> bool:
+        return self.start <= other.end and other.start <= self.end
+
+    def intersect(self, other: "Span") -> "Span | None":
+        start, end = max(self.start, other.start), min(self.end, other.end)
+        return Span(start, end) if start <= end else None
+
+    def years(self) -> range:
+        return range(self.start.year, self.end.year + 1)
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()}/{self.end.isoformat()}"
+
+
+def year_span(year: int) -> Span:
+    return Span(date(year, 1, 1), date(year, 12, 31))
+
+
+def half_year_span(year: int, half: int) -> Span:
+    return Span(date(year, 1, 1), date(year, 6, 30)) if half == 1 else Span(date(year, 7, 1), date(year, 12, 31))
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a real date ({exc}); write YYYY-MM-DD") from None
+
+
+def parse_span(value: object) -> Span:
+    """One span from its written form; ValueError with a readable reason otherwise."""
+    text = str(value).strip()
+    if m := _YEAR.match(text):
+        return year_span(int(m[1]))
+    if m := _YEARS.match(text):
+        first, last = int(m[1]), int(m[2])
+        if last < first:
+            raise ValueError(f"{text!r} ends before it starts; write the earlier year first")
+        return Span(date(first, 1, 1), date(last, 12, 31))
+    if m := _HALF.match(text):
+        return half_year_span(int(m[1]), int(m[2]))
+    if m := _DATES.match(text):
+        start, end = parse_day(m[1]), parse_day(m[2])
+        if end < start:
+            raise ValueError(f"{text!r} ends before it starts")
+        return Span(start, end)
+    if _DAY.match(text):
+        day = parse_day(text)
+        return Span(day, day)
+    raise ValueError(f"{text!r} is not a period; write 2024, 2024-2027, 2025-H2 or 2025-03-01/2025-03-15")
+
+
+def parse_period(value: object) -> tuple[Span, ...]:
+    """A period: one span or a list of spans, sorted and non-overlapping."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise ValueError("a period needs at least one span")
+    spans = sorted(parse_span(v) for v in items)
+    for a, b in zip(spans, spans[1:]):
+        if a.overlaps(b):
+            raise ValueError(f"spans {a} and {b} overlap")
+    return tuple(spans)
+
+
+def parse_month_day(text: str, year: int = 2024) -> tuple[int, int]:
+    """'03-08' -> (3, 8); checked against a leap year so 02-29 is allowed."""
+    m = _MONTHDAY.match(str(text).strip())
+    if not m:
+        raise ValueError(f"{text!r} is not a month and day; write MM-DD, like 03-08")
+    month, day = int(m[1]), int(m[2])
+    date(year, month, day)  # raises ValueError for 02-30
+    return month, day
+
+
+def on_year(month_day: tuple[int, int], year: int) -> date:
+    """The day in `year`; 29 February falls back to the 28th in common years."""
+    month, day = month_day
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return date(year, month, day - 1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A labelled part of a period a quota counts over: '2026', '2026-H1' or '2024-2027'."""
+
+    label: str
+    span: Span
+
+
+def windows(per: str, spans: tuple[Span, ...]) -> Iterator[Window]:
+    """The quota windows of a period: every year, half-year or the whole period,
+    clipped to the period's spans."""
+    for span in spans:
+        if per == "period":
+            label = str(span.start.year) if span.start.year == span.end.year else f"{span.start.year}-{span.end.year}"
+            yield Window(label, span)
+            continue
+        for year in span.years():
+            parts = [(str(year), year_span(year))] if per == "year" else [
+                (f"{year}-H{h}", half_year_span(year, h)) for h in (1, 2)]
+            for label, whole in parts:
+                clipped = whole.intersect(span)
+                if clipped:
+                    yield Window(label, clipped)
+
+
+def days(span: Span) -> Iterator[date]:
+    day = span.start
+    while day <= span.end:
+        yield day
+        day += timedelta(days=1)

@@ -1,0 +1,117 @@
+"""Reading YAML while remembering where every value came from.
+
+PyYAML's safe loader loses line numbers and silently keeps the last of two equal keys.
+Here a document is composed into nodes first, then turned into plain Python values while
+a table maps each value's path (a tuple of keys and indexes) to its 1-based line. Two
+problems the YAML spec leaves to the reader are errors here: duplicate keys, and
+timestamps (dates stay strings so that pydantic, not the YAML library, parses them and
+reports an impossible date like 2025-02-30 with its place).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import PlanError, Problem
+
+Path_ = tuple[str | int, ...]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without the implicit timestamp type (dates stay strings)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass
+class Located:
+    """A parsed YAML document and the line of each value in it."""
+
+    file: Path
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path_) -> int | None:
+        """The line of the value at `path`, or of its nearest located ancestor."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), None)
+
+
+def load_yaml(file: Path) -> Located:
+    """Parse `file`; raise PlanError naming the line on bad YAML or duplicate keys."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanError([Problem(file, None, None, "file not found",
+                                 "check the path, or set AARSHJUL_PLAN")]) from None
+    except UnicodeDecodeError as exc:
+        raise PlanError([Problem(file, None, None, f"not UTF-8 text ({exc.reason})",
+                                 "save the file as UTF-8")]) from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise PlanError([Problem(file, line, None, f"invalid YAML: {exc.problem or exc}",
+                                 "check indentation, colons and quotes on this line")]) from None
+    finally:
+        loader.dispose()
+    located = Located(file, None)
+    problems: list[Problem] = []
+    if node is None:
+        located.data = {}
+        return located
+    located.data = _build(node, (), located, problems, loader)
+    if problems:
+        raise PlanError(problems)
+    return located
+
+
+def _build(node: yaml.Node, path: Path_, out: Located, problems: list[Problem], loader) -> Any:
+    out.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        seen: dict[Any, int] = {}
+        loader.flatten_mapping(node)
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, (str, int)):
+                problems.append(Problem(out.file, line, _dotted(path), f"a key must be text, not {key!r}"))
+                continue
+            if key in seen:
+                problems.append(Problem(out.file, line, _dotted(path + (key,)),
+                                        f"duplicate key {key!r} (first on line {seen[key]})",
+                                        "remove or rename one of them; YAML would silently keep only the last"))
+                continue
+            seen[key] = line
+            result[key] = _build(value_node, path + (key,), out, problems, loader)
+            out.lines[path + (key,)] = line
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, path + (i,), out, problems, loader) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def _dotted(path: Path_) -> str:
+    """goals, 0, measures, 3 -> goals[0].measures[3]"""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+dotted = _dotted
