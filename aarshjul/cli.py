@@ -1,0 +1,331 @@
+"""The `aarshjul` command.
+
+Read-only commands (check, measures, agenda, gaps) load the plan and answer at once;
+they never import Prefect. Commands that act (run) run flows, imported lazily.
+Every command takes --today so that a run can be reproduced. A mistake in the input
+prints where it is and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import i18n
+from .domain.errors import AarshjulError, NotFound, PlanError
+from .settings import get_settings
+
+app = typer.Typer(help="aarshjul: a work plan as code, turned into calendars, mail and a yearly report.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+PlanOpt = Annotated[Optional[Path], typer.Option("--plan", help="The plan file (default: AARSHJUL_PLAN or config/plan.yaml).")]
+TodayOpt = Annotated[Optional[str], typer.Option("--today", help="Pretend today is this date (YYYY-MM-DD).")]
+FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
+LangOpt = Annotated[Optional[str], typer.Option("--lang", help="nb (default) or en.")]
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    raise typer.Exit(2)
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} {value!r} is not a date; write YYYY-MM-DD")
+
+
+def _today(value: str | None) -> date:
+    return _date(value, "--today") or date.today()
+
+
+def _lang(value: str | None) -> str:
+    lang = value or get_settings().lang
+    if lang not in i18n.WORDS:
+        _fail(f"--lang {lang!r} is not available; use nb or en")
+    return lang
+
+
+def _format(value: str) -> str:
+    if value not in ("table", "json"):
+        _fail(f"--format {value!r}: use table or json")
+    return value
+
+
+def _load(plan_path: Path | None):
+    from .domain.load import load_plan
+
+    return load_plan(plan_path or get_settings().plan)
+
+
+def main() -> None:
+    """Entry point: turns aarshjul's errors into a message and exit status 2."""
+    try:
+        app(standalone_mode=False)
+    except PlanError as exc:
+        err.print(f"[bold red]The plan has {len(exc.problems)} problem(s):[/]")
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False)
+        sys.exit(2)
+    except AarshjulError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+# --- read-only -----------------------------------------------------------------------
+
+
+@app.command()
+def check(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None) -> None:
+    """Validate the plan files; warn about gaps in the current year."""
+    from .domain.expand import expand
+    from .domain.gaps import find_gaps
+
+    lang, day = _lang(lang), _today(today)
+    p = _load(plan)
+    year = day.year if p.period.start.year <= day.year <= p.period.end.year else p.period.end.year
+    occ = expand(p, date(year, 1, 1), date(year, 12, 31))
+    gaps = [g for g in find_gaps(occ, day, _held(p)) if g.overdue or g.kind == "quota"]
+    n_measures = len(p.measures)
+    out.print(f"[green]✓[/] {i18n.word('plan_ok', lang)}: {p.meta.title} — {len(p.goals)} mål, "
+              f"{n_measures} tiltak, {len(expand(p))} forekomster ({p.files[0]})" if lang == "nb" else
+              f"[green]✓[/] {i18n.word('plan_ok', lang)}: {p.meta.title} — {len(p.goals)} goals, "
+              f"{n_measures} measures, {len(expand(p))} occurrences ({p.files[0]})", highlight=False)
+    if gaps:
+        out.print(f"[yellow]{len(gaps)} {i18n.word('warnings', lang)} ({year}):[/]")
+        for g in gaps:
+            out.print(f"  [yellow]![/] {_gap_line(g, lang)}", highlight=False)
+
+
+@app.command()
+def measures(plan: PlanOpt = None, format: FormatOpt = "table", today: TodayOpt = None, lang: LangOpt = None) -> None:
+    """The plan's measures, goal by goal."""
+    fmt, lang = _format(format), _lang(lang)
+    _today(today)
+    p = _load(plan)
+    if fmt == "json":
+        rows = [{
+            "number": m.number, "goal": g.number, "title": m.title, "text": m.text,
+            "period": [{"start": s.start.isoformat(), "end": s.end.isoformat()} for s in m.period],
+            "period_text": m.period_text, "bodies": list(m.bodies),
+            "responsible": [p.body_name(b) for b in m.bodies],
+            "cadence": m.cadence.model_dump(mode="json", exclude_defaults=False), "public": m.public,
+        } for g, m in p.measures]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{i18n.word('measures', lang)}: {p.meta.title}", show_lines=False)
+    for col in ("measure", "title", "period", "bodies", "cadence"):
+        table.add_column(i18n.word(col, lang))
+    for g, m in p.measures:
+        table.add_row(m.number, m.title, m.period_text or ", ".join(str(s) for s in m.period),
+                      ", ".join(p.body_name(b) for b in m.bodies), _cadence_text(m.cadence, lang))
+    out.print(table)
+
+
+@app.command()
+def agenda(
+    plan: PlanOpt = None,
+    from_: Annotated[Optional[str], typer.Option("--from", help="First date (default: today).")] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="Last date (default: the end of the plan).")] = None,
+    body: Annotated[Optional[str], typer.Option("--body", help="Only this body (id).")] = None,
+    measure: Annotated[Optional[str], typer.Option("--measure", help="Only this measure (number).")] = None,
+    format: FormatOpt = "table", today: TodayOpt = None, lang: LangOpt = None,
+) -> None:
+    """What the plan requires, date by date."""
+    from .domain.expand import expand
+
+    fmt, lang, day = _format(format), _lang(lang), _today(today)
+    start, end = _date(from_, "--from") or day, _date(to, "--to")
+    p = _load(plan)
+    end = end or p.period.end
+    if end < start:
+        _fail(f"--to {end} is before --from {start}")
+    if body and body not in p.bodies and body not in p.groups:
+        raise NotFound("body", body, [*p.bodies, *p.groups])
+    if measure:
+        p.measure(measure)  # raises NotFound with suggestions
+    wanted = set(p.expand_bodies([body])) if body else None
+    rows = [o for o in expand(p, start, end)
+            if (not measure or o.measure == measure) and (wanted is None or wanted & set(o.bodies))]
+    if fmt == "json":
+        print(json.dumps([o.to_dict() for o in rows], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{i18n.word('agenda', lang)} {i18n.day(start, lang)} – {i18n.day(end, lang)}")
+    for col in ("date", "time", "key", "title", "bodies", "status"):
+        table.add_column(i18n.word(col, lang))
+    for o in rows:
+        table.add_row(_when(o, lang), _clock(o, lang), o.key, o.title,
+                      ", ".join(p.body_name(b) for b in o.bodies), i18n.word(o.status, lang))
+    out.print(table)
+
+
+@app.command()
+def gaps(
+    plan: PlanOpt = None,
+    year: Annotated[Optional[int], typer.Option("--year", help="The year (default: today's).")] = None,
+    format: FormatOpt = "table", today: TodayOpt = None, lang: LangOpt = None,
+) -> None:
+    """Quotas not yet met and deadlines passed, for a year."""
+    from .domain.expand import expand
+    from .domain.gaps import find_gaps
+
+    fmt, lang, day = _format(format), _lang(lang), _today(today)
+    p = _load(plan)
+    year = year or day.year
+    if not p.period.start.year <= year <= p.period.end.year:
+        _fail(f"--year {year} is outside the plan period {p.period.start.year}–{p.period.end.year}")
+    found = find_gaps(expand(p, date(year, 1, 1), date(year, 12, 31)), day, _held(p))
+    if fmt == "json":
+        print(json.dumps([g.to_dict() for g in found], ensure_ascii=False, indent=2))
+        return
+    if not found:
+        out.print(i18n.word("no_gaps", lang))
+        return
+    table = Table(title=f"{i18n.word('gaps', lang)} {year}")
+    for col in ("measure", "title", "window", "required", "pinned", "held", "missing", "closes", "status"):
+        table.add_column(i18n.word(col, lang))
+    for g in found:
+        title = g.title
+        table.add_row(g.measure, title, g.window, str(g.required), str(g.pinned), str(g.held), str(g.missing),
+                      i18n.day(g.closes, lang), i18n.word("overdue" if g.overdue else "open", lang))
+    out.print(table)
+
+
+# --- acting --------------------------------------------------------------------------
+
+
+@app.command()
+def run(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None) -> None:
+    """The main job: validate the plan, store the agenda, report gaps (a Prefect flow run)."""
+    lang, day = _lang(lang), _today(today)
+    settings = get_settings()
+    plan_path = plan or settings.plan
+    _load(plan_path)  # fail fast, before Prefect starts, with the same message as `check`
+    _prefect_defaults()
+    from .flows.plan import sync_plan
+
+    summary = sync_plan(plan_path=str(plan_path), today=day)
+    out.print(f"[green]✓[/] {summary['plan']}: {summary['occurrences']} forekomster lagret "
+              f"({summary['new']} nye, {summary['changed']} endret, {summary['unchanged']} uendret, "
+              f"{summary['removed']} fjernet); {summary['gaps']} hull i {day.year}" if lang == "nb" else
+              f"[green]✓[/] {summary['plan']}: {summary['occurrences']} occurrences stored "
+              f"({summary['new']} new, {summary['changed']} changed, {summary['unchanged']} unchanged, "
+              f"{summary['removed']} removed); {summary['gaps']} gaps in {day.year}", highlight=False)
+    out.print(f"  database: {summary['database']}", highlight=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(today: TodayOpt = None) -> None:
+    """Create or migrate the database to the current schema."""
+    from .db.migrate import upgrade
+
+    _today(today)
+    url = get_settings().database_url
+    upgrade(url)
+    out.print(f"[green]✓[/] database at the current schema: {_safe_url(url)}", highlight=False)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _prefect_defaults() -> None:
+    """No telemetry or update checks unless the admin asks for them."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_UI_ENABLED", os.environ.get("PREFECT_UI_ENABLED", "false"))
+
+
+def _held(p) -> set[str]:
+    """Keys recorded as held, from the database if there is one (never created here)."""
+    from .db.agenda import held_keys
+    from .db.session import database_exists, make_engine, session_scope
+
+    url = get_settings().database_url
+    if not database_exists(url):
+        return set()
+    engine = make_engine(url, create_dir=False)
+    try:
+        with session_scope(engine) as session:
+            return held_keys(session, p.organisation.id)
+    finally:
+        engine.dispose()
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _when(o, lang: str) -> str:
+    if o.start is None:
+        return f"{i18n.word('by', lang)} {i18n.day(o.window_end, lang)}"
+    first = i18n.day(o.start, lang)
+    if o.all_day and o.end != o.start:
+        return f"{first} – {i18n.day(o.end, lang)}"
+    return first
+
+
+def _clock(o, lang: str) -> str:
+    if o.start is None:
+        return ""
+    if o.all_day:
+        return i18n.word("all_day", lang)
+    return f"{i18n.clock(o.start, lang)}–{i18n.clock(o.end, lang)}"
+
+
+def _cadence_text(c, lang: str) -> str:
+    kind = i18n.word(c.kind, lang)
+    if c.kind == "quota":
+        per = {"year": "år", "half-year": "halvår", "period": "periode"} if lang == "nb" else \
+            {"year": "year", "half-year": "half-year", "period": "period"}
+        text = f"{kind}: {c.count} per {per[c.per]}"
+        return text + (f" × {', '.join(c.each)}" if c.each else "")
+    if c.kind == "annual":
+        return f"{kind}: {', '.join(c.dates)}"
+    if c.kind == "series":
+        return f"{kind}: {c.rrule}"
+    if c.kind == "on_event":
+        return f"{kind}: {c.event}, {c.within_days} d"
+    if c.kind == "deadline" and c.each:
+        return f"{kind} × {', '.join(c.each)}"
+    return kind
+
+
+def _gap_line(g, lang: str) -> str:
+    if g.kind == "quota":
+        if lang == "nb":
+            return (f"{g.measure} {g.title}{' (' + g.body + ')' if g.body else ''}: {g.required} kreves i {g.window}, "
+                    f"{g.pinned} berammet, {g.held} holdt, {g.missing} ikke berammet, "
+                    f"{'fristen gikk ut' if g.overdue else 'frist'} {i18n.day(g.closes, lang)}")
+        return (f"{g.measure} {g.title}{' (' + g.body + ')' if g.body else ''}: {g.required} required in {g.window}, "
+                f"{g.pinned} pinned, {g.held} held, {g.missing} unscheduled, "
+                f"window {'closed' if g.overdue else 'closes'} {i18n.day(g.closes, lang)}")
+    return (f"{g.measure} {g.title}: {'frist' if lang == 'nb' else 'due'} {i18n.day(g.closes, lang)} "
+            f"{'passert uten registrert gjennomføring' if lang == 'nb' else 'passed with no completion recorded'}")

@@ -1,0 +1,35 @@
+"""Settings every part shares, from the environment (prefix AARSHJUL_), built once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .domain.errors import AarshjulError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AARSHJUL_", extra="ignore")
+
+    plan: Path = Path("config/plan.yaml")
+    database_url: str = "sqlite:///var/aarshjul.db"
+    site_dir: Path = Path("var/site")
+    smtp_url: str | None = None
+    caldav_url: str | None = None
+    caldav_username: str | None = None
+    caldav_password: str | None = None
+    lang: Literal["nb", "en"] = "nb"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings; a bad value fails at once, naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [f"AARSHJUL_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()]
+        raise AarshjulError("invalid setting\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,79 @@
+"""The database: what aarshjul remembers between runs.
+
+    occurrences   the agenda as last stored: one row per (organisation, key), with a
+                  content hash and a revision that rises on every change (a calendar's
+                  SEQUENCE), kept with status 'removed' when the plan drops it
+    completions   what was done: held / not held / cancelled, with date, attendance,
+                  note and evidence; one row per (organisation, ref)
+
+Times are stored in UTC; dates are local dates of the organisation.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, CheckConstraint, Date, DateTime, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class OccurrenceRow(Base):
+    __tablename__ = "occurrences"
+    __table_args__ = (UniqueConstraint("organisation", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(160))
+    uid: Mapped[str] = mapped_column(String(64), index=True)
+    measure: Mapped[str] = mapped_column(String(16), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # scheduled | unscheduled | cancelled | removed
+    all_day: Mapped[bool]
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    window_start: Mapped[date] = mapped_column(Date)
+    window_end: Mapped[date] = mapped_column(Date)
+    data: Mapped[dict] = mapped_column(JSON)  # Occurrence.to_dict() as stored
+    content_hash: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Completion(Base):
+    __tablename__ = "completions"
+    __table_args__ = (
+        UniqueConstraint("organisation", "ref"),
+        CheckConstraint("attendance IS NULL OR attendance >= 0", name="attendance_not_negative"),
+        CheckConstraint("outcome IN ('held', 'not_held', 'cancelled')", name="outcome_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    ref: Mapped[str] = mapped_column(String(200))  # occurrence key, or measure@date[#what]
+    measure: Mapped[str] = mapped_column(String(16), index=True)
+    occurrence_key: Mapped[str | None] = mapped_column(String(160))
+    outcome: Mapped[str] = mapped_column(String(16))
+    on_date: Mapped[date | None] = mapped_column(Date)
+    attendance: Mapped[int | None] = mapped_column(Integer)
+    recorded_by: Mapped[str | None] = mapped_column(String(120))
+    note: Mapped[str | None] = mapped_column(Text)
+    evidence_url: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="cli")  # cli | flow | ui
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
