@@ -81,7 +81,8 @@ def _data_path(data: Any, loc: tuple) -> tuple:
         elif isinstance(data, dict) and isinstance(part, str) and part.isdigit() and int(part) in data:
             data = data[int(part)]
             path.append(int(part))
-        elif part in ("[key]",) or not isinstance(data, (dict, list)):
+        elif part == "[key]" or not isinstance(data, (dict, list)) or (
+                isinstance(data, dict) and part == data.get("kind")):  # a union's tag
             continue
         else:
             path.append(part)  # a missing field: name it

@@ -45,6 +45,9 @@ class Span:
         start, end = max(self.start, other.start), min(self.end, other.end)
         return Span(start, end) if start <= end else None
 
+    def overlaps_year(self, year: int) -> bool:
+        return self.start.year <= year <= self.end.year
+
     def years(self) -> range:
         return range(self.start.year, self.end.year + 1)
 

@@ -1,0 +1,56 @@
+"""I/O around the plan: reading the plan files and storing the agenda, as Prefect tasks.
+
+Each task wraps one plain call. Plan errors are never retried (a typo stays a typo);
+database errors are retried a few times with backoff.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from aarshjul.db.agenda import StoreCounts, held_keys, store_agenda
+from aarshjul.db.migrate import upgrade
+from aarshjul.db.session import make_engine, session_scope
+from aarshjul.domain.errors import AarshjulError
+from aarshjul.domain.expand import Occurrence
+from aarshjul.domain.load import load_plan
+from aarshjul.domain.plan import Plan
+
+
+def _transient(task, task_run, state) -> bool:
+    """Retry database trouble, never aarshjul's own errors (bad plan, bad setting)."""
+    try:
+        state.result()
+    except AarshjulError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+@task(name="read-plan", cache_policy=NO_CACHE)
+def read_plan(path: str) -> Plan:
+    """Load and validate the plan files."""
+    return load_plan(path)
+
+
+@task(name="migrate-database", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_transient,
+      cache_policy=NO_CACHE)
+def migrate_database(url: str) -> None:
+    upgrade(url)
+
+
+@task(name="store-agenda", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_transient,
+      cache_policy=NO_CACHE)
+def save_agenda(url: str, organisation: str, occurrences: list[Occurrence]) -> tuple[StoreCounts, set[str]]:
+    """Upsert the occurrences; return the counts and the keys recorded as held."""
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            counts = store_agenda(session, organisation, occurrences, datetime.now(timezone.utc))
+            return counts, held_keys(session, organisation)
+    finally:
+        engine.dispose()

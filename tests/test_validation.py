@@ -1,0 +1,155 @@
+"""Bad input: every mistake gets file, line, field and a hint; the CLI exits 2 and writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from aarshjul.domain.errors import PlanError
+
+
+def problems(files) -> list:
+    with pytest.raises(PlanError) as caught:
+        files.load()
+    return caught.value.problems
+
+
+def only(files):
+    found = problems(files)
+    assert len(found) == 1, [str(p) for p in found]
+    return found[0]
+
+
+def test_minimal_plan_is_valid(files):
+    plan = files.load()
+    assert [m.number for _, m in plan.measures] == ["1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "2.4", "2.5"]
+
+
+def test_invalid_yaml_names_the_line(files):
+    line = files.edit("plan.yaml", "  title: Testplan\n", "  title: [Testplan\n")
+    p = only(files)
+    assert p.file.name == "plan.yaml"
+    assert "invalid YAML" in p.message
+    assert p.line is not None and p.line >= line
+
+
+def test_unknown_key_is_an_error_with_a_suggestion(files):
+    line = files.edit("plan.yaml", "cadence: {kind: quota, count: 2, per: year}",
+                      "cadence: {kind: quota, cuont: 2, count: 2, per: year}")
+    p = only(files)
+    assert p.message == "unknown key 'cuont'"
+    assert p.field == "goals[0].measures[1].cadence.cuont"
+    assert p.line == line
+    assert "count" in p.hint
+
+
+def test_unknown_body_suggests_the_nearest(files):
+    line = files.edit("plan.yaml", "bodies: [styret, bystyregruppen]", "bodies: [styret, bystyregrupen]")
+    p = only(files)
+    assert p.message == "unknown body 'bystyregrupen'"
+    assert p.field == "goals[0].measures[2].bodies[1]"
+    assert p.line == line
+    assert "bystyregruppen" in p.hint
+
+
+def test_duplicate_measure_number(files):
+    line = files.edit("plan.yaml", '- number: "2.2"', '- number: "2.1"')
+    found = problems(files)
+    assert any(p.line == line and "2.1 is used more than once" in p.message for p in found), [str(p) for p in found]
+    assert all(p.field.endswith(".number") for p in found)
+
+
+def test_duplicate_yaml_key(files):
+    line = files.edit("plan.yaml", "  title: Testplan\n", "  title: Testplan\n  title: Annen\n")
+    p = only(files)
+    assert "duplicate key 'title'" in p.message and p.line == line + 1
+
+
+def test_period_that_ends_before_it_starts(files):
+    line = files.edit("plan.yaml", 'period: "2025-2026"\n        bodies: [styret]\n        cadence: {kind: quota, count: 2',
+                      'period: "2026-2025"\n        bodies: [styret]\n        cadence: {kind: quota, count: 2')
+    p = only(files)
+    assert "ends before it starts" in p.message
+    assert p.field == "goals[0].measures[1].period" and p.line == line
+
+
+def test_pin_that_ends_before_it_starts(files):
+    files.write("schedule.yaml", 'occurrences:\n  "1.2/2025/1":\n    date: "2025-03-10"\n    start: "20:00"\n    end: "18:00"\n')
+    p = only(files)
+    assert p.file.name == "schedule.yaml" and p.line == 2
+    assert "end 18:00 is not after start 20:00" in p.message
+
+
+def test_impossible_date(files):
+    files.write("schedule.yaml", 'occurrences:\n  "1.2/2025/1":\n    date: "2025-02-30"\n')
+    p = only(files)
+    assert p.file.name == "schedule.yaml" and p.line == 3
+    assert p.field == "occurrences.1.2/2025/1.date"
+    assert "2025-02-30" in p.message and "YYYY-MM-DD" in p.hint
+
+
+def test_rrule_that_does_not_parse(files):
+    line = files.edit("plan.yaml", 'rrule: "FREQ=MONTHLY;BYDAY=1TU"', 'rrule: "FREQ=MONTHLI;BYDAY=1TU"')
+    p = only(files)
+    assert "does not parse" in p.message and "MONTHLI" in p.message
+    assert p.field == "goals[1].measures[2].cadence.rrule" and p.line == line
+
+
+def test_quota_that_cannot_fit_its_window(files):
+    files.edit("organisation.yaml", "  kvinnedagen: {name: Kvinnedagen, annual: \"03-08\"}",
+               "  kvinnedagen: {name: Kvinnedagen, annual: \"03-08\"}\n  festival: {name: Festival, window: \"03-01/03-03\"}")
+    line = files.edit("plan.yaml", "cadence: {kind: quota, count: 2, per: year}",
+                      "cadence: {kind: quota, count: 4, per: year, window: festival}")
+    p = only(files)
+    assert "4 occurrences cannot fit 2025" in p.message and "3 days" in p.message
+    assert p.field == "goals[0].measures[1].cadence.count" and p.line == line
+
+
+def test_pin_with_an_unknown_key_suggests_the_nearest(files):
+    files.write("schedule.yaml", 'occurrences:\n  "1.2/2025/3":\n    date: "2025-03-10"\n')
+    p = only(files)
+    assert "no occurrence has the key '1.2/2025/3'" in p.message
+    assert "1.2/2025/1" in p.hint and p.line == 2
+
+
+def test_pin_outside_its_window(files):
+    files.write("schedule.yaml", 'occurrences:\n  "1.3/2025-H1":\n    date: "2025-08-10"\n')
+    p = only(files)
+    assert "outside the window 2025-01-01/2025-06-30" in p.message and p.line == 3
+
+
+def test_unknown_cadence_kind(files):
+    files.edit("plan.yaml", "cadence: {kind: standing}", "cadence: {kind: sometimes}")
+    p = only(files)
+    assert p.field == "goals[1].measures[4].cadence" and "kind is one of" in p.hint
+
+
+def test_several_problems_are_reported_together(files):
+    files.edit("plan.yaml", "bodies: [styret, bystyregruppen]", "bodies: [styret, nobody]")
+    files.edit("plan.yaml", '- number: "2.2"', '- number: "2.1"')
+    assert len(problems(files)) == 3  # the unknown body and both duplicate numbers
+
+
+def test_missing_organisation_file(files):
+    (files.folder / "organisation.yaml").unlink()
+    p = only(files)
+    assert p.file.name == "organisation.yaml" and p.message == "file not found"
+
+
+def test_cli_exits_2_and_writes_nothing(files, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from aarshjul.cli import app
+
+    files.edit("plan.yaml", "bodies: [styret, bystyregruppen]", "bodies: [styret, bystyregrupen]")
+    db = tmp_path / "var" / "a.db"
+    monkeypatch.setenv("AARSHJUL_DATABASE_URL", f"sqlite:///{db}")
+    from aarshjul.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        for command in (["check"], ["agenda"], ["run"]):
+            result = CliRunner().invoke(app, [*command, "--plan", str(files.plan)])
+            assert result.exit_code != 0
+        assert not db.exists() and not db.parent.exists()
+    finally:
+        get_settings.cache_clear()
