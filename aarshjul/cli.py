@@ -38,8 +38,7 @@ LangOpt = Annotated[Optional[str], typer.Option("--lang", help="nb (default) or 
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    raise typer.Exit(2)
+    raise AarshjulError(message)
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -77,7 +76,9 @@ def _load(plan_path: Path | None):
 def main() -> None:
     """Entry point: turns aarshjul's errors into a message and exit status 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except PlanError as exc:
         err.print(f"[bold red]The plan has {len(exc.problems)} problem(s):[/]")
         for problem in exc.problems:

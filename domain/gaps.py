@@ -55,7 +55,7 @@ def find_gaps(occurrences: Iterable[Occurrence], today: date,
             continue
         first = slots[0]
         title = first.title.removesuffix(f" ({first.slot}/{len(slots)})") if first.slot else first.title
-        gaps.append(Gap("quota", measure, title, label, body, first.bodies, len(slots),
+        gaps.append(Gap("quota", measure, title, label, body or None, first.bodies, len(slots),
                         len(pinned), len(done), missing, first.window_end, today > first.window_end,
                         tuple(o.key for o in slots if o.key not in held and o.status != "scheduled")))
     for o in occurrences:

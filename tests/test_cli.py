@@ -1,0 +1,119 @@
+"""The command line as a person runs it: real processes, exit codes, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import BUNDLED_PLAN, ROOT
+
+
+def aarshjul(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "aarshjul", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})}, timeout=120)
+
+
+def test_check_passes_on_the_bundled_plan():
+    result = aarshjul("check", "--today", "2026-11-29")
+    assert result.returncode == 0, result.stderr
+    assert "Planen er gyldig" in result.stdout and "47 tiltak" in result.stdout
+    assert "1.5 Møter for nye medlemmer: 2 kreves i 2026" in result.stdout
+
+
+def test_check_in_english():
+    result = aarshjul("check", "--today", "2026-11-29", "--lang", "en")
+    assert result.returncode == 0 and "The plan is valid" in result.stdout and "47 measures" in result.stdout
+
+
+def test_measures_json_lists_every_measure_with_its_own_number():
+    result = aarshjul("measures", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    numbers = [r["number"] for r in rows]
+    assert len(numbers) == 47 == len(set(numbers))
+    assert "5.6" not in numbers and {"5.5", "5.7", "2.13", "6.5"} <= set(numbers)
+    m15 = next(r for r in rows if r["number"] == "1.5")
+    assert m15["goal"] == 1 and m15["bodies"] == ["styret"]
+    assert m15["text"] == "Det skal avholdes minst to møter for nye medlemmer i året."
+    assert m15["cadence"]["kind"] == "quota" and m15["cadence"]["count"] == 2
+    assert m15["period"] == [{"start": "2024-01-01", "end": "2027-12-31"}]
+    assert all({"number", "goal", "text", "period", "bodies", "cadence"} <= r.keys() for r in rows)
+
+
+def test_agenda_json_is_stable_across_runs():
+    args = ("agenda", "--from", "2025-01-01", "--to", "2027-12-31", "--format", "json")
+    first, second = aarshjul(*args), aarshjul(*args)
+    assert first.returncode == 0, first.stderr
+    a, b = json.loads(first.stdout), json.loads(second.stdout)
+    assert [(o["key"], o["uid"]) for o in a] == [(o["key"], o["uid"]) for o in b]
+    assert len(a) > 100
+    need = {"uid", "key", "measure", "title", "start", "end", "all_day", "bodies", "status"}
+    assert all(need <= o.keys() for o in a)
+    assert {o["status"] for o in a} <= {"scheduled", "unscheduled", "cancelled"}
+    letter = next(o for o in a if o["key"] == "1.7/2025-01-30")
+    assert letter["start"] == "2025-01-30" and letter["all_day"] is True
+
+
+def test_agenda_filters_by_body_and_measure():
+    rows = json.loads(aarshjul("agenda", "--from", "2026-01-01", "--to", "2026-12-31", "--body", "arna",
+                               "--format", "json").stdout)
+    assert rows and all("arna" in o["bodies"] for o in rows)
+    assert {o["measure"] for o in rows} >= {"2.5"}
+    rows = json.loads(aarshjul("agenda", "--from", "2026-01-01", "--to", "2026-12-31", "--measure", "3.1",
+                               "--format", "json").stdout)
+    assert [o["key"] for o in rows] == ["3.1/2026-H1", "3.1/2026-H2"]
+
+
+def test_agenda_table_in_norwegian():
+    result = aarshjul("agenda", "--from", "2026-05-01", "--to", "2026-05-01")
+    assert result.returncode == 0
+    assert "1. mai 2026" in result.stdout and "Arbeidernes internasjonale kampdag" in result.stdout
+
+
+def test_gaps_json():
+    result = aarshjul("gaps", "--year", "2026", "--today", "2026-11-29", "--format", "json",
+                      env={"AARSHJUL_DATABASE_URL": "sqlite:////nonexistent/none.db"})
+    assert result.returncode == 0, result.stderr
+    gaps = {(g["measure"], g["window"], g["body"]): g for g in json.loads(result.stdout)}
+    lo = gaps[("3.1", "2026-H2", None)]
+    assert lo["required"] == 1 and lo["missing"] == 1 and lo["closes"] == "2026-12-31" and not lo["overdue"]
+    assert gaps[("3.1", "2026-H1", None)]["overdue"]
+
+
+@pytest.mark.parametrize("args,expect", [
+    (("agenda", "--body", "arnaa"), "did you mean arna"),
+    (("agenda", "--measure", "1.55"), "unknown measure '1.55'"),
+    (("agenda", "--from", "2026-02-30"), "is not a date"),
+    (("gaps", "--year", "2031"), "outside the plan period"),
+    (("agenda", "--format", "xml"), "use table or json"),
+    (("check", "--plan", "nowhere/plan.yaml"), "file not found"),
+])
+def test_bad_arguments_exit_2_with_a_clear_message(args, expect):
+    result = aarshjul(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert expect in result.stderr
+
+
+def test_a_bad_plan_exits_2_naming_file_line_and_field(files):
+    line = files.edit("plan.yaml", "bodies: [styret, bystyregruppen]", "bodies: [styret, bystyregrupen]")
+    result = aarshjul("check", "--plan", str(files.plan))
+    assert result.returncode == 2
+    assert f"plan.yaml:{line}: goals[0].measures[2].bodies[1]: unknown body 'bystyregrupen'" in result.stderr
+    assert "did you mean bystyregruppen" in result.stderr
+
+
+def test_read_only_commands_never_import_prefect():
+    code = ("import sys\nfrom aarshjul.cli import main\n"
+            "for argv in (['check'], ['measures'], ['agenda', '--format', 'json'], ['gaps']):\n"
+            "    sys.argv = ['aarshjul', *argv, '--today', '2026-11-29']\n"
+            "    main()\n"
+            "print('PREFECT' if any(m == 'prefect' or m.startswith('prefect.') for m in sys.modules) else 'CLEAN',"
+            " file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().endswith("CLEAN")

@@ -1,0 +1,61 @@
+"""The plan flow under Prefect's test harness, against a real database."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from conftest import DATA
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture
+def settings_env(monkeypatch, database_url):
+    from aarshjul.settings import get_settings
+
+    monkeypatch.setenv("AARSHJUL_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield database_url
+    get_settings.cache_clear()
+
+
+def test_sync_plan_stores_the_agenda_once(prefect_harness, settings_env):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from aarshjul.flows.plan import sync_plan
+
+    plan = str(DATA / "minimal" / "plan.yaml")
+    first = sync_plan(plan_path=plan, today=date(2025, 5, 1))
+    assert first["new"] == first["occurrences"] > 30 and first["changed"] == 0
+    assert first["year"] == 2025 and first["gaps"] > 0
+    second = sync_plan(plan_path=plan, today=date(2025, 5, 1))
+    assert second["new"] == 0 and second["unchanged"] == first["occurrences"]
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["agenda-test-org", "gaps-test-org-2025"])))
+    assert {a.key for a in artifacts} == {"agenda-test-org", "gaps-test-org-2025"}
+    table = next(a for a in artifacts if a.key == "gaps-test-org-2025")
+    assert "1.2" in str(table.data) and "@" not in str(table.data)
+
+
+def test_sync_plan_fails_on_a_bad_plan_without_retrying_and_writes_nothing(prefect_harness, settings_env, files):
+    from sqlalchemy import func, select
+
+    from aarshjul.db.models import OccurrenceRow
+    from aarshjul.db.session import make_engine, session_scope
+    from aarshjul.domain.errors import PlanError
+    from aarshjul.flows.plan import sync_plan
+
+    files.edit("plan.yaml", "bodies: [styret, bystyregruppen]", "bodies: [styret, nobody]")
+    with pytest.raises(PlanError):
+        sync_plan(plan_path=str(files.plan), today=date(2025, 5, 1))
+    engine = make_engine(settings_env)
+    try:
+        with session_scope(engine) as session:
+            assert session.scalar(select(func.count()).select_from(OccurrenceRow)) == 0
+    finally:
+        engine.dispose()
