@@ -137,7 +137,7 @@ def measures(plan: PlanOpt = None, format: FormatOpt = "table", today: TodayOpt 
             "period": [{"start": s.start.isoformat(), "end": s.end.isoformat()} for s in m.period],
             "period_text": m.period_text, "bodies": list(m.bodies),
             "responsible": [p.body_name(b) for b in m.bodies],
-            "cadence": m.cadence.model_dump(mode="json", exclude_defaults=False), "public": m.public,
+            "cadence": m.cadence.model_dump(mode="json", exclude_defaults=False), "visibility": m.visibility,
         } for g, m in p.measures]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return

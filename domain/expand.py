@@ -66,7 +66,7 @@ class Occurrence:
     place: str | None = None
     note: str | None = None
     url: str | None = None
-    public: bool = False
+    visibility: str = "internal"  # public | members | internal
 
     @property
     def span(self) -> Span:
@@ -235,7 +235,7 @@ def _occurrence(plan: Plan, goal: int, m: Measure, s: Slot, pin: Pin | None) -> 
         start=start, end=end, window_start=s.window.start, window_end=s.window.end, body=s.body,
         slot=s.slot, place=pin.place if pin else None, note=pin.note if pin else None,
         url=pin.url if pin else None,
-        public=pin.public if pin and pin.public is not None else m.public,
+        visibility=pin.visibility if pin and pin.visibility else m.visibility,
     )
 
 

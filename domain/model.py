@@ -65,6 +65,9 @@ def _parse_time(value: object) -> object:
 Clock = Annotated[time, BeforeValidator(_parse_time)]
 
 
+Visibility = Literal["public", "members", "internal"]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -152,7 +155,7 @@ class Measure(Strict):
     period: Period
     bodies: Annotated[list[Slug], Field(min_length=1)]
     cadence: Cadence = Standing(kind="standing")
-    public: bool = False
+    visibility: Visibility = "internal"
 
 
 class Goal(Strict):
@@ -252,7 +255,7 @@ class Pin(Strict):
     note: str | None = None
     url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     status: Literal["scheduled", "cancelled"] = "scheduled"
-    public: bool | None = None
+    visibility: Visibility | None = None
 
     @model_validator(mode="after")
     def _times(self) -> "Pin":

@@ -46,7 +46,7 @@ def test_annual_dates_known_and_unknown(minimal):
     assert (pride25.start, pride25.end, pride25.status) == (date(2025, 6, 2), date(2025, 6, 8), "scheduled")
     pride26 = occ["2.2/2026/pride"]  # not yet announced: only its usual window
     assert pride26.status == "unscheduled" and pride26.window_end == date(2026, 6, 30)
-    assert pride25.public
+    assert pride25.visibility == "public"
 
 
 def test_series_keeps_local_time_across_daylight_saving(minimal):
