@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import i18n
+from .domain import i18n
 from .domain.errors import AarshjulError, NotFound, PlanError
 from .settings import get_settings
 
@@ -27,6 +27,8 @@ app = typer.Typer(help="aarshjul: a work plan as code, turned into calendars, ma
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+cal_app = typer.Typer(help="Calendar feeds: their addresses, token rotation.", no_args_is_help=True)
+app.add_typer(cal_app, name="calendars")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -224,22 +226,34 @@ def gaps(
 
 @app.command()
 def run(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None) -> None:
-    """The main job: validate the plan, store the agenda, report gaps (a Prefect flow run)."""
+    """The main job: store the agenda, publish the calendars (a Prefect flow run)."""
+    _publish(plan, today, lang)
+
+
+@app.command()
+def publish(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None) -> None:
+    """Publish the calendar feeds and the web page (a Prefect flow run)."""
+    _publish(plan, today, lang)
+
+
+def _publish(plan: Path | None, today: str | None, lang: str | None) -> None:
     lang, day = _lang(lang), _today(today)
-    settings = get_settings()
-    plan_path = plan or settings.plan
+    plan_path = plan or get_settings().plan
     _load(plan_path)  # fail fast, before Prefect starts, with the same message as `check`
     _prefect_defaults()
-    from .flows.plan import sync_plan
+    from .flows.calendars import publish_calendars
 
-    summary = sync_plan(plan_path=str(plan_path), today=day)
-    out.print(f"[green]✓[/] {summary['plan']}: {summary['occurrences']} forekomster lagret "
-              f"({summary['new']} nye, {summary['changed']} endret, {summary['unchanged']} uendret, "
-              f"{summary['removed']} fjernet); {summary['gaps']} hull i {day.year}" if lang == "nb" else
-              f"[green]✓[/] {summary['plan']}: {summary['occurrences']} occurrences stored "
-              f"({summary['new']} new, {summary['changed']} changed, {summary['unchanged']} unchanged, "
-              f"{summary['removed']} removed); {summary['gaps']} gaps in {day.year}", highlight=False)
-    out.print(f"  database: {summary['database']}", highlight=False)
+    summary = publish_calendars(plan_path=str(plan_path), today=day)
+    nb = lang == "nb"
+    out.print(f"[green]✓[/] {summary['plan']}: {summary['occurrences']} "
+              f"{'forekomster lagret' if nb else 'occurrences stored'} ({summary['new']} "
+              f"{'nye' if nb else 'new'}, {summary['changed']} {'endret' if nb else 'changed'}, "
+              f"{summary['removed']} {'fjernet' if nb else 'removed'}); {summary['gaps']} "
+              f"{'hull i' if nb else 'gaps in'} {summary['year']}", highlight=False)
+    out.print(f"  {'database' if nb else 'database'}: {summary['database']}", highlight=False)
+    out.print(f"  {'nettside' if nb else 'web page'}: {summary['site']} ({len(summary['feeds'])} "
+              f"{'kalenderstrømmer' if nb else 'feeds'}, {summary['files_written']} "
+              f"{'filer skrevet' if nb else 'files written'})", highlight=False)
 
 
 @db_app.command("upgrade")
@@ -253,6 +267,47 @@ def db_upgrade(today: TodayOpt = None) -> None:
     out.print(f"[green]✓[/] database at the current schema: {_safe_url(url)}", highlight=False)
 
 
+@cal_app.command("urls")
+def calendars_urls(plan: PlanOpt = None, today: TodayOpt = None) -> None:
+    """Where each feed is published (the private ones under their secret tokens)."""
+    from .db.calendars import feed_tokens
+    from .domain.feeds import feeds
+    from .tasks.site import feed_path
+
+    _today(today)
+    p = _load(plan)
+    settings = get_settings()
+    with _session() as session:
+        tokens = feed_tokens(session, p.organisation.id, [f.id for f in feeds(p) if not f.public],
+                             datetime.now().astimezone())
+    base = (settings.site_url or str(settings.site_dir)).rstrip("/")
+    table = Table(title="Kalenderstrømmer")
+    table.add_column("feed")
+    table.add_column("name")
+    table.add_column("url", overflow="fold")
+    for f in feeds(p):
+        table.add_row(f.id, f.name, f"{base}/{feed_path(f.id, f.public, tokens)}")
+    out.print(table)
+
+
+@cal_app.command("rotate")
+def calendars_rotate(feed: Annotated[str, typer.Argument(help="The feed id (a body id or medlemmer).")],
+                     plan: PlanOpt = None, today: TodayOpt = None) -> None:
+    """Give a feed a new secret address; the old one stops working at the next publish."""
+    from .db.calendars import rotate_token
+    from .domain.feeds import feeds
+
+    _today(today)
+    p = _load(plan)
+    private = [f.id for f in feeds(p) if not f.public]
+    if feed not in private:
+        raise NotFound("private feed", feed, private)
+    with _session() as session:
+        rotate_token(session, p.organisation.id, feed, datetime.now().astimezone())
+    out.print(f"[green]✓[/] {feed}: ny adresse; kjør `aarshjul publish` og del den nye lenken "
+              f"(`aarshjul calendars urls`).", highlight=False)
+
+
 # --- helpers -------------------------------------------------------------------------
 
 
@@ -260,6 +315,27 @@ def _prefect_defaults() -> None:
     """No telemetry or update checks unless the admin asks for them."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_UI_ENABLED", os.environ.get("PREFECT_UI_ENABLED", "false"))
+
+
+def _session():
+    """A session on a database at the current schema (created or migrated if needed)."""
+    from contextlib import contextmanager
+
+    from .db.migrate import upgrade
+    from .db.session import make_engine, session_scope
+
+    @contextmanager
+    def scope():
+        url = get_settings().database_url
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            with session_scope(engine) as session:
+                yield session
+        finally:
+            engine.dispose()
+
+    return scope()
 
 
 def _held(p) -> set[str]:

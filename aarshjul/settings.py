@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     plan: Path = Path("config/plan.yaml")
     database_url: str = "sqlite:///var/aarshjul.db"
     site_dir: Path = Path("var/site")
+    site_url: str | None = None  # where site_dir is served, e.g. https://example.org/kalender
     smtp_url: str | None = None
     caldav_url: str | None = None
     caldav_username: str | None = None

@@ -77,3 +77,40 @@ class Completion(Base):
     evidence_url: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16), default="cli")  # cli | flow | ui
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FeedToken(Base):
+    """The secret path segment of a non-public feed: stable across runs, rotatable."""
+
+    __tablename__ = "feed_tokens"
+    __table_args__ = (UniqueConstraint("organisation", "feed"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    feed: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaldavEvent(Base):
+    """What we last pushed to a CalDAV calendar, to write only what changed.
+
+    A conflict is recorded when the server's copy changed since our last push (an
+    ETag mismatch): the event is then left alone until the board resolves it.
+    """
+
+    __tablename__ = "caldav_events"
+    __table_args__ = (UniqueConstraint("organisation", "calendar", "uid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    calendar: Mapped[str] = mapped_column(String(64))  # the body id
+    uid: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(160))
+    href: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    pushed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    conflict_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    conflict_etag: Mapped[str | None] = mapped_column(String(200))
+    gone: Mapped[bool] = mapped_column(default=False)  # deleted from the server after its grace period

@@ -90,6 +90,19 @@ class Occurrence:
         data["bodies"] = list(self.bodies)
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Occurrence":
+        """The inverse of to_dict (what the database stores)."""
+        values = dict(data)
+        for name in ("start", "end"):
+            text = values.get(name)
+            if text:
+                values[name] = datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
+        for name in ("window_start", "window_end"):
+            values[name] = date.fromisoformat(values[name])
+        values["bodies"] = tuple(values["bodies"])
+        return cls(**values)
+
     def content_hash(self) -> str:
         """A hash of everything a calendar or a reminder shows; changes mean 'changed'."""
         text = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)

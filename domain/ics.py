@@ -1,0 +1,124 @@
+"""RFC 5545 calendars from published entries, built with `icalendar`.
+
+Rules followed (section numbers of RFC 5545 unless named):
+
+- UID (§3.8.4.7) is the occurrence's stable UID; SEQUENCE (§3.8.7.4) its revision, raised
+  on every change, so a calendar app updates the event in place instead of adding one.
+- DTSTAMP (§3.8.7.2) and LAST-MODIFIED (§3.8.7.3) are the time of the last change, not
+  the time of the run, so a feed with nothing changed is byte-for-byte the same.
+- Timed events carry DTSTART/DTEND with TZID and the calendar embeds the VTIMEZONE
+  (§3.6.5); all-day items are VALUE=DATE with an exclusive DTEND (§3.6.1).
+- A cancelled or removed occurrence is STATUS:CANCELLED (§3.8.1.11).
+- The calendar has NAME and REFRESH-INTERVAL (RFC 7986 §5.1, §5.7) and the de-facto
+  X-WR-CALNAME, X-WR-TIMEZONE and X-PUBLISHED-TTL that Apple, Google and Outlook read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from icalendar import Calendar, Event, vDuration
+
+from . import i18n
+from .feeds import REMINDER_LEAD, Entry, Feed
+from .plan import Plan
+
+PRODID = "-//aarshjul//aarshjul//NB"
+REFRESH = timedelta(hours=1)
+
+
+def feed_calendar(plan: Plan, feed: Feed, entries: list[Entry], site_url: str | None = None) -> Calendar:
+    """The whole feed as one VCALENDAR."""
+    cal = _calendar(plan, feed.name, feed.description)
+    for entry in sorted(entries, key=lambda e: (e.occurrence.sort_key, e.occurrence.uid)):
+        cal.add_component(event(plan, entry, site_url))
+    _add_timezone(plan, cal)
+    return cal
+
+
+def event_calendar(plan: Plan, entry: Entry, site_url: str | None = None) -> Calendar:
+    """One event in its own VCALENDAR, as a CalDAV resource holds it (RFC 4791 §4.1)."""
+    cal = _calendar(plan, None, None)
+    cal.add_component(event(plan, entry, site_url))
+    _add_timezone(plan, cal)
+    return cal
+
+
+def event(plan: Plan, entry: Entry, site_url: str | None = None) -> Event:
+    occ, lang = entry.occurrence, plan.organisation.locale
+    measure = plan.measure(occ.measure)
+    ev = Event()
+    ev.add("uid", occ.uid)
+    ev.add("sequence", entry.sequence)
+    ev.add("dtstamp", _utc(entry.modified))
+    ev.add("created", _utc(entry.created))
+    ev.add("last-modified", _utc(entry.modified))
+    responsible = ", ".join(plan.body_name(b) for b in occ.bodies)
+    if occ.start is None:  # an unscheduled slot: a reminder near the end of its window
+        day = max(occ.window_start, occ.window_end - REMINDER_LEAD)
+        ev.add("dtstart", day)
+        ev.add("dtend", day + timedelta(days=1))
+        ev.add("summary", f"{_w('not_scheduled', lang)}: {occ.title}")
+        ev.add("transp", "TRANSPARENT")
+        lead = _w("deadline_note", lang).format(day=i18n.day(occ.window_end, lang))
+    else:
+        if occ.all_day:
+            ev.add("dtstart", occ.start)
+            ev.add("dtend", occ.end + timedelta(days=1))
+            ev.add("transp", "TRANSPARENT")
+        else:
+            ev.add("dtstart", occ.start)
+            ev.add("dtend", occ.end)
+        ev.add("summary", occ.title)
+        lead = None
+    lines = [f"{_w('measure', lang)} {measure.number}: {measure.text}", f"{_w('responsible', lang)}: {responsible}"]
+    if lead:
+        lines.insert(0, lead)
+    if occ.note:
+        lines.append(occ.note)
+    ev.add("description", "\n".join(lines))
+    ev.add("categories", [f"{_w('measure', lang)} {measure.number}", i18n.word(occ.kind, lang)])
+    if occ.place:
+        ev.add("location", occ.place)
+    url = occ.url or site_url
+    if url:
+        ev.add("url", url)
+    ev.add("class", "PUBLIC" if occ.visibility == "public" else "PRIVATE")
+    ev.add("status", "CANCELLED" if entry.cancelled else "TENTATIVE" if occ.start is None else "CONFIRMED")
+    return ev
+
+
+def _calendar(plan: Plan, name: str | None, description: str | None) -> Calendar:
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    if name:
+        cal.add("name", name)
+        cal.add("x-wr-calname", name)
+        cal.add("x-wr-caldesc", description or name)
+        cal.add("x-wr-timezone", plan.organisation.timezone)
+        cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+        cal.add("x-published-ttl", vDuration(REFRESH))
+    return cal
+
+
+def _add_timezone(plan: Plan, cal: Calendar) -> None:
+    first, last = plan.period.start, plan.period.end
+    cal.add_missing_timezones(first_date=date(first.year - 1, 1, 1), last_date=date(last.year + 2, 1, 1))
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+_WORDS = {
+    "nb": {"measure": "Tiltak", "responsible": "Ansvar", "not_scheduled": "Ikke berammet",
+           "deadline_note": "Ikke berammet ennå. Må holdes innen {day}."},
+    "en": {"measure": "Measure", "responsible": "Responsible", "not_scheduled": "Not scheduled",
+           "deadline_note": "Not scheduled yet. Due by {day}."},
+}
+
+
+def _w(name: str, lang: str) -> str:
+    return _WORDS[lang][name]

@@ -1,0 +1,98 @@
+"""The public web calendar's content: upcoming open events, grouped by month.
+
+Pure: builds the data the page template shows and the schema.org Event JSON-LD for
+search engines (https://schema.org/Event). Rendering and writing are in tasks/site.py.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from itertools import groupby
+
+from babel.dates import format_date
+
+from . import i18n
+from .feeds import PUBLIC, Entry
+from .plan import Plan
+
+
+def page_context(plan: Plan, entries: list[Entry], today: date, feed_links: list[dict],
+                 site_url: str | None = None) -> dict:
+    """What index.html shows: upcoming open events from `today`, month by month."""
+    lang = plan.organisation.locale
+    upcoming = sorted((e for e in entries if e.occurrence.visibility == "public" and e.occurrence.start is not None
+                       and _last_day(e) >= today and not e.removed),
+                      key=lambda e: e.occurrence.sort_key)
+    months = []
+    for (year, month), group in groupby(upcoming, key=lambda e: (_first_day(e).year, _first_day(e).month)):
+        label = format_date(date(year, month, 1), "LLLL y", locale=lang)
+        months.append({"label": label[:1].upper() + label[1:], "events": [_event(plan, e, lang) for e in group]})
+    return {
+        "lang": lang,
+        "organisation": plan.organisation.name,
+        "title": f"{plan.organisation.name} – {'kalender' if lang == 'nb' else 'calendar'}",
+        "today": i18n.day(today, lang),
+        "months": months,
+        "count": len(upcoming),
+        "feeds": feed_links,
+        "json_ld": json.dumps([_json_ld(plan, e, site_url) for e in upcoming], ensure_ascii=False, indent=1)
+        .replace("</", "<\\/"),
+        "feed_id": PUBLIC,
+    }
+
+
+def _first_day(e: Entry) -> date:
+    s = e.occurrence.start
+    return s.date() if isinstance(s, datetime) else s
+
+
+def _last_day(e: Entry) -> date:
+    s = e.occurrence.end
+    return s.date() if isinstance(s, datetime) else s
+
+
+def _event(plan: Plan, e: Entry, lang: str) -> dict:
+    o = e.occurrence
+    when = i18n.day(o.start, lang)
+    if o.all_day and o.end != o.start:
+        when = f"{when} – {i18n.day(o.end, lang)}"
+    return {
+        "uid": o.uid,
+        "title": o.title,
+        "date": when,
+        "datetime": o.start.isoformat(),
+        "weekday": format_date(_first_day(e), "EEEE", locale=lang).capitalize(),
+        "time": None if o.all_day else f"{i18n.clock(o.start, lang)}–{i18n.clock(o.end, lang)}",
+        "place": o.place,
+        "bodies": [plan.body_name(b) for b in o.bodies],
+        "measure": o.measure,
+        "note": o.note,
+        "url": o.url,
+        "cancelled": o.status == "cancelled",
+    }
+
+
+def _json_ld(plan: Plan, e: Entry, site_url: str | None) -> dict:
+    o = e.occurrence
+    org = {"@type": "Organization", "name": plan.organisation.name}
+    if plan.organisation.website:
+        org["url"] = plan.organisation.website
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Event",
+        "@id": f"urn:uuid:{o.uid}",
+        "name": o.title,
+        "startDate": o.start.isoformat(),
+        "endDate": o.end.isoformat(),
+        "eventStatus": "https://schema.org/EventCancelled" if o.status == "cancelled"
+        else "https://schema.org/EventScheduled",
+        "eventAttendanceMode": "https://schema.org/OfflineEventAttendanceMode",
+        "organizer": org,
+        "description": plan.measure(o.measure).text,
+    }
+    if o.place:
+        data["location"] = {"@type": "Place", "name": o.place}
+    if o.url or site_url:
+        data["url"] = o.url or site_url
+    return data
