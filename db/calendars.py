@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -15,10 +15,10 @@ from .models import FeedToken, OccurrenceRow
 TOKEN_BYTES = 24  # 192 bits, URL-safe: far beyond guessing
 
 
-def entries(session: Session, organisation: str) -> list[Entry]:
-    """Every stored occurrence, removed ones included, as a calendar entry."""
+def entries(session: Session, organisation: str, tz: tzinfo) -> list[Entry]:
+    """Every stored occurrence, removed ones included, as a calendar entry (times in `tz`)."""
     rows = session.scalars(select(OccurrenceRow).where(OccurrenceRow.organisation == organisation))
-    return [Entry(Occurrence.from_dict(r.data), r.revision, _aware(r.first_seen), _aware(r.changed_at),
+    return [Entry(Occurrence.from_dict(r.data, tz), r.revision, _aware(r.first_seen), _aware(r.changed_at),
                   r.status == "removed") for r in rows]
 
 

@@ -21,7 +21,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Iterator
 
 from dateutil.rrule import rrulestr
@@ -91,13 +91,13 @@ class Occurrence:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Occurrence":
-        """The inverse of to_dict (what the database stores)."""
+    def from_dict(cls, data: dict, tz: tzinfo) -> "Occurrence":
+        """The inverse of to_dict (what the database stores); times back in zone `tz`."""
         values = dict(data)
         for name in ("start", "end"):
             text = values.get(name)
             if text:
-                values[name] = datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
+                values[name] = datetime.fromisoformat(text).astimezone(tz) if "T" in text else date.fromisoformat(text)
         for name in ("window_start", "window_end"):
             values[name] = date.fromisoformat(values[name])
         values["bodies"] = tuple(values["bodies"])

@@ -27,7 +27,7 @@ def publish_site(plan_path: str, today: date) -> SiteResult:
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
-            entries = stored_entries(session, plan.organisation.id)
+            entries = stored_entries(session, plan.organisation.id, plan.tz)
             tokens = feed_tokens(session, plan.organisation.id, [f.id for f in feeds(plan) if not f.public], now)
     finally:
         engine.dispose()
