@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from caldav_servers import caldav_server, counting_proxy, radicale, xandikos  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
