@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     caldav_url: str | None = None
     caldav_username: str | None = None
     caldav_password: str | None = None
+    caldav_retries: int = 3
+    caldav_retry_delay: float = 10.0  # seconds; doubles on every retry
     lang: Literal["nb", "en"] = "nb"
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
 
 from aarshjul.db.calendars import entries as stored_entries
 from aarshjul.db.calendars import feed_tokens
@@ -15,6 +16,7 @@ from aarshjul.db.session import make_engine, session_scope
 from aarshjul.domain.feeds import feeds
 from aarshjul.flows.plan import sync_plan
 from aarshjul.settings import get_settings
+from aarshjul.tasks.caldav import CaldavError, CaldavTarget, CalendarCounts, push_calendars
 from aarshjul.tasks.plan_io import read_plan
 from aarshjul.tasks.site import SiteResult, write_site
 
@@ -34,6 +36,33 @@ def publish_site(plan_path: str, today: date) -> SiteResult:
     return write_site(plan, entries, tokens, Path(settings.site_dir), now, today, settings.site_url)
 
 
+def _retry_caldav(task, task_run, state) -> bool:
+    """Retry a server that may come back; never a refused login or a bad setting."""
+    try:
+        state.result()
+    except CaldavError as exc:
+        return exc.transient
+    except Exception:
+        return False
+    return False
+
+
+@task(name="push-caldav", cache_policy=NO_CACHE, retry_condition_fn=_retry_caldav)
+def push_caldav(plan_path: str) -> dict[str, CalendarCounts]:
+    """Push every body's calendar to the CalDAV server; only what changed is written."""
+    settings = get_settings()
+    plan = read_plan.fn(plan_path)
+    now = datetime.now(timezone.utc)
+    target = CaldavTarget(settings.caldav_url, settings.caldav_username, settings.caldav_password)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            entries = stored_entries(session, plan.organisation.id, plan.tz)
+            return push_calendars(session, target, plan, entries, now, settings.site_url)
+    finally:
+        engine.dispose()
+
+
 @flow(name="publish-calendars", log_prints=False)
 def publish_calendars(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
     """Bring the stored agenda up to date with the plan, then write every feed and the
@@ -43,11 +72,31 @@ def publish_calendars(plan_path: str = "config/plan.yaml", today: date | None = 
     plan_summary = sync_plan(plan_path=plan_path, today=today)
     site = publish_site(plan_path, today)
     logger.info("site: %d files written, %d unchanged, %d feeds", len(site.written), site.unchanged, len(site.feeds))
-    create_markdown_artifact(
-        key=f"calendars-{plan_summary['organisation']}",
-        description="Calendar feeds published",
-        markdown="# Calendars\n\n| feed | events |\n|---|---|\n"
-        + "".join(f"| {feed} | {n} |\n" for feed, n in site.feeds.items())
-        + f"\n{len(site.written)} files written, {site.unchanged} unchanged.\n")
-    return {**plan_summary, "site": str(site.index), "files_written": len(site.written),
-            "feeds": site.feeds}
+    settings = get_settings()
+    caldav: dict[str, CalendarCounts] = {}
+    if settings.caldav_url:
+        caldav = push_caldav.with_options(
+            retries=settings.caldav_retries,
+            retry_delay_seconds=exponential_backoff(backoff_factor=settings.caldav_retry_delay),
+        )(plan_path)
+        totals = {k: sum(getattr(c, k) for c in caldav.values())
+                  for k in ("created", "updated", "cancelled", "deleted", "unchanged", "conflicts")}
+        logger.info("CalDAV: %s", ", ".join(f"{n} {k}" for k, n in totals.items()))
+        if totals["conflicts"]:
+            logger.warning("CalDAV: %d events were changed on the server by someone else and are left alone; "
+                           "see `aarshjul calendars conflicts`", totals["conflicts"])
+    _artifact(plan_summary["organisation"], site, caldav)
+    return {**plan_summary, "site": str(site.index), "files_written": len(site.written), "feeds": site.feeds,
+            "caldav": {body: vars(c) for body, c in caldav.items()}}
+
+
+def _artifact(org: str, site: SiteResult, caldav: dict[str, CalendarCounts]) -> None:
+    lines = ["# Calendars", "", "| calendar | events in feed | created | updated | cancelled | deleted "
+             "| unchanged | conflicts |", "|---|---|---|---|---|---|---|---|"]
+    for feed, n in site.feeds.items():
+        c = caldav.get(feed)
+        cells = [str(n)] + ([str(c.created), str(c.updated), str(c.cancelled), str(c.deleted), str(c.unchanged),
+                              str(c.conflicts)] if c else ["–"] * 6)
+        lines.append(f"| {feed} | " + " | ".join(cells) + " |")
+    lines += ["", f"{len(site.written)} files written, {site.unchanged} unchanged."]
+    create_markdown_artifact(key=f"calendars-{org}", description="Calendars published", markdown="\n".join(lines))
