@@ -308,6 +308,52 @@ def calendars_rotate(feed: Annotated[str, typer.Argument(help="The feed id (a bo
               f"(`aarshjul calendars urls`).", highlight=False)
 
 
+@cal_app.command("conflicts")
+def calendars_conflicts(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None) -> None:
+    """Events someone changed on the CalDAV server since our last push, left alone until resolved."""
+    from .tasks.caldav import conflicts
+
+    lang = _lang(lang)
+    _today(today)
+    p = _load(plan)
+    with _session() as session:
+        rows = conflicts(session, p.organisation.id)
+        if not rows:
+            out.print("Ingen konflikter." if lang == "nb" else "No conflicts.")
+            return
+        table = Table(title="Konflikter i CalDAV" if lang == "nb" else "CalDAV conflicts")
+        for col in ("calendar", "key", "uid", "since", "server"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(r.calendar, r.key, r.uid, i18n.day(r.conflict_at, lang),
+                          ("endret" if lang == "nb" else "edited") if r.conflict_etag else
+                          ("slettet" if lang == "nb" else "deleted"))
+    out.print(table)
+    out.print("aarshjul calendars resolve UID --keep ours|theirs", highlight=False)
+
+
+@cal_app.command("resolve")
+def calendars_resolve(
+    uid: Annotated[str, typer.Argument(help="The event's UID (see `aarshjul calendars conflicts`).")],
+    keep: Annotated[str, typer.Option("--keep", help="ours: the plan's version is pushed again; "
+                                                     "theirs: the server's version stays.")],
+    plan: PlanOpt = None, today: TodayOpt = None,
+) -> None:
+    """Resolve a CalDAV conflict."""
+    from .tasks.caldav import conflicts, resolve
+
+    _today(today)
+    if keep not in ("ours", "theirs"):
+        _fail(f"--keep {keep!r}: use ours or theirs")
+    p = _load(plan)
+    with _session() as session:
+        rows = resolve(session, p.organisation.id, uid, keep)
+        if not rows:
+            raise NotFound("conflict", uid, [r.uid for r in conflicts(session, p.organisation.id)])
+    out.print(f"[green]✓[/] {uid}: {keep}; {'takes effect at the next publish' if keep == 'ours' else 'resolved'}",
+              highlight=False)
+
+
 # --- helpers -------------------------------------------------------------------------
 
 

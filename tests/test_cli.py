@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -117,3 +118,21 @@ def test_read_only_commands_never_import_prefect():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().endswith("CLEAN")
+
+
+def test_calendar_commands(tmp_path):
+    env = {"AARSHJUL_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}", "AARSHJUL_SITE_DIR": str(tmp_path / "site")}
+    urls = aarshjul("calendars", "urls", env=env)
+    assert urls.returncode == 0, urls.stderr
+    first = re.findall(r"calendars/([A-Za-z0-9_-]{32})/styret\.ics", urls.stdout)
+    assert len(first) == 1 and "calendars/offentlig.ics" in urls.stdout
+    assert aarshjul("calendars", "urls", env=env).stdout == urls.stdout  # stable
+    rotated = aarshjul("calendars", "rotate", "styret", env=env)
+    assert rotated.returncode == 0
+    assert first[0] not in aarshjul("calendars", "urls", env=env).stdout
+    bad = aarshjul("calendars", "rotate", "offentlig", env=env)
+    assert bad.returncode == 2 and "unknown private feed 'offentlig'" in bad.stderr
+    none = aarshjul("calendars", "conflicts", env=env)
+    assert none.returncode == 0 and "Ingen konflikter." in none.stdout
+    missing = aarshjul("calendars", "resolve", "nope", "--keep", "ours", env=env)
+    assert missing.returncode == 2 and "unknown conflict 'nope'" in missing.stderr

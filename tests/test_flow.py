@@ -59,3 +59,50 @@ def test_sync_plan_fails_on_a_bad_plan_without_retrying_and_writes_nothing(prefe
             assert session.scalar(select(func.count()).select_from(OccurrenceRow)) == 0
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def caldav_env(monkeypatch, tmp_path, radicale):
+    from aarshjul.settings import get_settings
+
+    monkeypatch.setenv("AARSHJUL_DATABASE_URL", f"sqlite:///{tmp_path / 'flow.db'}")
+    monkeypatch.setenv("AARSHJUL_SITE_DIR", str(tmp_path / "site"))
+    monkeypatch.setenv("AARSHJUL_CALDAV_URL", radicale.url)
+    monkeypatch.setenv("AARSHJUL_CALDAV_USERNAME", radicale.username)
+    monkeypatch.setenv("AARSHJUL_CALDAV_PASSWORD", radicale.password)
+    monkeypatch.setenv("AARSHJUL_CALDAV_RETRIES", "1")
+    monkeypatch.setenv("AARSHJUL_CALDAV_RETRY_DELAY", "0.2")
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_publish_calendars_writes_the_site_and_pushes_to_caldav(prefect_harness, caldav_env, radicale):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from aarshjul.flows.calendars import publish_calendars
+
+    plan = str(DATA / "minimal" / "plan.yaml")
+    first = publish_calendars(plan_path=plan, today=date(2025, 1, 10))
+    assert (caldav_env / "site" / "index.html").exists() and first["files_written"] == len(first["feeds"]) + 1
+    created = sum(c["created"] for c in first["caldav"].values())
+    assert created == sum(first["feeds"][b] for b in ("styret", "bystyregruppen", "nord", "sor"))
+    second = publish_calendars(plan_path=plan, today=date(2025, 1, 10))
+    assert second["files_written"] == 0
+    assert sum(c["created"] + c["updated"] for c in second["caldav"].values()) == 0
+    with get_client(sync_client=True) as client:
+        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["calendars-test-org"])), limit=1)
+    assert "| styret |" in artifact.data and "conflicts" in artifact.data
+
+
+def test_publish_calendars_fails_clearly_when_caldav_stays_down(prefect_harness, caldav_env, radicale):
+    from aarshjul.flows.calendars import publish_calendars
+    from aarshjul.tasks.caldav import CaldavError
+
+    radicale.stop()
+    with pytest.raises(CaldavError) as caught:
+        publish_calendars(plan_path=str(DATA / "minimal" / "plan.yaml"), today=date(2025, 1, 10))
+    assert radicale.url in str(caught.value) and "AARSHJUL_CALDAV_URL" in str(caught.value)
+    assert (caldav_env / "site" / "index.html").exists()  # the feeds were still published
