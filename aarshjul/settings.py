@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     caldav_url: str | None = None
     caldav_username: str | None = None
     caldav_password: str | None = None
+    caldav_password_block: str | None = None  # or the name of a Prefect Secret block holding it
     caldav_retries: int = 3
     caldav_retry_delay: float = 10.0  # seconds; doubles on every retry
     lang: Literal["nb", "en"] = "nb"

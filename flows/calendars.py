@@ -53,7 +53,7 @@ def push_caldav(plan_path: str) -> dict[str, CalendarCounts]:
     settings = get_settings()
     plan = read_plan.fn(plan_path)
     now = datetime.now(timezone.utc)
-    target = CaldavTarget(settings.caldav_url, settings.caldav_username, settings.caldav_password)
+    target = CaldavTarget(settings.caldav_url, settings.caldav_username, _caldav_password(settings))
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
@@ -61,6 +61,19 @@ def push_caldav(plan_path: str) -> dict[str, CalendarCounts]:
             return push_calendars(session, target, plan, entries, now, settings.site_url)
     finally:
         engine.dispose()
+
+
+def _caldav_password(settings) -> str | None:
+    """From AARSHJUL_CALDAV_PASSWORD, or the Prefect Secret block AARSHJUL_CALDAV_PASSWORD_BLOCK names."""
+    if settings.caldav_password or not settings.caldav_password_block:
+        return settings.caldav_password
+    from prefect.blocks.system import Secret
+
+    try:
+        return Secret.load(settings.caldav_password_block).get()
+    except ValueError as exc:
+        raise CaldavError(f"no Prefect Secret block {settings.caldav_password_block!r} "
+                          f"(AARSHJUL_CALDAV_PASSWORD_BLOCK): {exc}", transient=False) from None
 
 
 @flow(name="publish-calendars", log_prints=False)

@@ -62,14 +62,19 @@ def test_sync_plan_fails_on_a_bad_plan_without_retrying_and_writes_nothing(prefe
 
 
 @pytest.fixture
-def caldav_env(monkeypatch, tmp_path, radicale):
+def caldav_env(monkeypatch, tmp_path, radicale, prefect_harness):
+    """Settings for a flow run against Radicale; its password in a Prefect Secret block."""
+    from prefect.blocks.system import Secret
+
     from aarshjul.settings import get_settings
+
+    Secret(value=radicale.password).save("test-caldav-password", overwrite=True)
 
     monkeypatch.setenv("AARSHJUL_DATABASE_URL", f"sqlite:///{tmp_path / 'flow.db'}")
     monkeypatch.setenv("AARSHJUL_SITE_DIR", str(tmp_path / "site"))
     monkeypatch.setenv("AARSHJUL_CALDAV_URL", radicale.url)
     monkeypatch.setenv("AARSHJUL_CALDAV_USERNAME", radicale.username)
-    monkeypatch.setenv("AARSHJUL_CALDAV_PASSWORD", radicale.password)
+    monkeypatch.setenv("AARSHJUL_CALDAV_PASSWORD_BLOCK", "test-caldav-password")
     monkeypatch.setenv("AARSHJUL_CALDAV_RETRIES", "1")
     monkeypatch.setenv("AARSHJUL_CALDAV_RETRY_DELAY", "0.2")
     get_settings.cache_clear()

@@ -5,7 +5,7 @@ texts, VTIMEZONE, serialisation) as a ratio to a bare loop that builds the same 
 with `icalendar` alone, both measured in this run (best of several repeats, since the
 machine is shared and noisy). Goal: ratio <= 1.5.
 
-    .venv/bin/python bench/feeds.py
+    .venv/bin/python bench/feed_build.py
 """
 
 from __future__ import annotations
