@@ -41,12 +41,17 @@ class Sync:
         with session_scope(self.engine) as session:
             return push_calendars(session, self.target(), plan, stored, now)
 
-    def server_events(self, body: str) -> dict[str, icalendar.Event]:
+    def server_calendar(self, body: str):
+        """(client, calendar) straight at the server, as a person's calendar app sees it."""
         import caldav
 
         client = caldav.DAVClient(url=self.server.url, username=self.server.username,
                                   password=self.server.password)
         cal = next(c for c in client.principal().calendars() if str(c.url).rstrip("/").endswith(f"test-org-{body}"))
+        return client, cal
+
+    def server_events(self, body: str) -> dict[str, icalendar.Event]:
+        _, cal = self.server_calendar(body)
         out = {}
         for obj in cal.events():
             obj.load()
@@ -114,10 +119,7 @@ def test_a_cancellation_is_published_as_cancelled(sync):
 def test_a_persons_edit_on_the_server_is_a_conflict_not_an_overwrite(sync):
     sync.run()
     uid = sync.uid("1.2/2025/1")
-    import caldav
-
-    client = caldav.DAVClient(url=sync.server.url, username=sync.server.username, password=sync.server.password)
-    cal = next(c for c in client.principal().calendars() if str(c.url).rstrip("/").endswith("test-org-styret"))
+    client, cal = sync.server_calendar("styret")
     obj = cal.event_by_uid(uid)
     obj.load()
     edited = obj.data.replace("LOCATION:", "X-NOTE:") if "LOCATION:" in obj.data else obj.data.replace(

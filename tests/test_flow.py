@@ -68,13 +68,13 @@ def caldav_env(monkeypatch, tmp_path, radicale, prefect_harness):
 
     from aarshjul.settings import get_settings
 
-    Secret(value=radicale.password).save("test-caldav-password", overwrite=True)
+    Secret(value=radicale.password).save("test-dav-secret", overwrite=True)
 
     monkeypatch.setenv("AARSHJUL_DATABASE_URL", f"sqlite:///{tmp_path / 'flow.db'}")
     monkeypatch.setenv("AARSHJUL_SITE_DIR", str(tmp_path / "site"))
     monkeypatch.setenv("AARSHJUL_CALDAV_URL", radicale.url)
     monkeypatch.setenv("AARSHJUL_CALDAV_USERNAME", radicale.username)
-    monkeypatch.setenv("AARSHJUL_CALDAV_PASSWORD_BLOCK", "test-caldav-password")
+    monkeypatch.setenv("AARSHJUL_CALDAV_PASSWORD_BLOCK", "test-dav-secret")
     monkeypatch.setenv("AARSHJUL_CALDAV_RETRIES", "1")
     monkeypatch.setenv("AARSHJUL_CALDAV_RETRY_DELAY", "0.2")
     get_settings.cache_clear()
