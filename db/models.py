@@ -114,3 +114,114 @@ class CaldavEvent(Base):
     conflict_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     conflict_etag: Mapped[str | None] = mapped_column(String(200))
     gone: Mapped[bool] = mapped_column(default=False)  # deleted from the server after its grace period
+
+
+# --- members (issue: Members) ------------------------------------------------------------
+
+
+class Member(Base):
+    """A member as last imported from the register. Personal data lives only here.
+
+    `forget` blanks the personal columns (names, e-mail, phone, postcode) and sets
+    forgotten_at, keeping the anonymous facts the counts need (branch, joined, status).
+    """
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("organisation", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(32))  # medlemsnummer
+    first_name: Mapped[str | None] = mapped_column(String(120))
+    last_name: Mapped[str | None] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    postcode: Mapped[str | None] = mapped_column(String(8))
+    joined: Mapped[date | None] = mapped_column(Date)
+    dues_paid: Mapped[bool | None]
+    activist: Mapped[bool] = mapped_column(default=False)
+    branch: Mapped[str | None] = mapped_column(String(64), index=True)  # a body id
+    branch_source: Mapped[str | None] = mapped_column(String(16))  # export | postcode
+    roles: Mapped[str | None] = mapped_column(String(200))  # comma-separated body ids (styret, au, …)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | left
+    left_at: Mapped[date | None] = mapped_column(Date)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    row_hash: Mapped[str] = mapped_column(String(64))  # of the imported fields: unchanged rows are skipped
+    forgotten_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MemberCount(Base):
+    """Counts per branch per import date, for the report's progress towards the targets."""
+
+    __tablename__ = "member_counts"
+    __table_args__ = (UniqueConstraint("organisation", "on_date", "branch"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    on_date: Mapped[date] = mapped_column(Date)
+    branch: Mapped[str] = mapped_column(String(64))  # a body id, or "" for members without a branch
+    members: Mapped[int] = mapped_column(Integer)
+    new: Mapped[int] = mapped_column(Integer)
+    left: Mapped[int] = mapped_column(Integer)
+    activists: Mapped[int] = mapped_column(Integer)
+
+
+class FollowUp(Base):
+    """A new member to be contacted by their branch within 30 days (measure 1.4)."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (UniqueConstraint("organisation", "member_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    member_number: Mapped[str] = mapped_column(String(32))
+    branch: Mapped[str | None] = mapped_column(String(64))
+    joined: Mapped[date] = mapped_column(Date)
+    due: Mapped[date] = mapped_column(Date)
+    contacted_on: Mapped[date | None] = mapped_column(Date)
+    contacted_by: Mapped[str | None] = mapped_column(String(120))
+    note: Mapped[str | None] = mapped_column(Text)
+    escalated_on: Mapped[date | None] = mapped_column(Date)
+
+
+# --- mail (issue: Mail) ----------------------------------------------------------------------
+
+
+class Delivery(Base):
+    """The delivery ledger: one row per (campaign, recipient). The ledger, not Prefect's
+    cache, decides what was sent.
+
+    state: pending -> sending -> sent | failed | unknown. A row left in 'sending' by a
+    killed process is 'in doubt': it is not sent again, and is reported.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("organisation", "campaign", "recipient"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    campaign: Mapped[str] = mapped_column(String(160), index=True)  # medlemsbrev/2026-02, reminder/1.5/2026/2/21
+    recipient: Mapped[str] = mapped_column(String(254))  # a member number, or a body's contact address
+    address: Mapped[str | None] = mapped_column(String(254))  # lower-cased; blanked when a member is forgotten
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    batch: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Unsubscribe(Base):
+    """A recipient who left an audience's mailing list (RFC 8058 one-click or the CLI)."""
+
+    __tablename__ = "unsubscribes"
+    __table_args__ = (UniqueConstraint("organisation", "audience", "recipient"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    audience: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(254))  # member number
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(16))  # web | mailto | cli
