@@ -19,7 +19,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/aarshjul.db"
     site_dir: Path = Path("var/site")
     site_url: str | None = None  # where site_dir is served, e.g. https://example.org/kalender
-    smtp_url: str | None = None
+    smtp_url: str | None = None  # unset: messages go to outbox_dir as .eml files
+    outbox_dir: Path = Path("var/outbox")
+    secret_key_file: Path = Path("var/secret.key")  # signs unsubscribe tokens; created on first use
+    mail_retry_delay: float = 2.0  # seconds before retrying a 4xx; doubles each time
     caldav_url: str | None = None
     caldav_username: str | None = None
     caldav_password: str | None = None

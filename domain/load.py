@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from . import model
 from .errors import PlanError, Problem, nearest
 from .expand import Slot, all_keys, quota_windows, slots
+from .mail_model import MailFile
 from .model import Annual, Deadline, OrganisationFile, PlanFile, Quota, ScheduleFile
 from .periods import Span
 from .plan import Plan
@@ -31,14 +32,16 @@ def load_plan(path: Path | str) -> Plan:
     org_file = _validate(OrganisationFile, org_src)
     sched_src = load_yaml(path.parent / plan_file.schedule) if plan_file.schedule else None
     sched_file = _validate(ScheduleFile, sched_src) if sched_src else ScheduleFile()
+    mail_src = load_yaml(path.parent / plan_file.mail) if plan_file.mail else None
+    mail_file = _validate(MailFile, mail_src) if mail_src else None
 
     problems = [*_check_organisation(org_file, org_src), *_check_plan(plan_file, org_file, plan_src)]
     if problems:
         raise PlanError(problems)
     plan = Plan(plan_file.plan, org_file.organisation, tuple(plan_file.goals), dict(org_file.bodies),
                 dict(org_file.groups), dict(org_file.important_dates), dict(sched_file.occurrences),
-                tuple(s.file for s in (plan_src, org_src, sched_src) if s))
-    problems = [*_check_slots(plan, plan_src), *_check_pins(plan, sched_src)]
+                tuple(s.file for s in (plan_src, org_src, sched_src, mail_src) if s), mail_file)
+    problems = [*_check_slots(plan, plan_src), *_check_pins(plan, sched_src), *_check_mail(plan, mail_src)]
     if problems:
         raise PlanError(problems)
     return plan
@@ -231,6 +234,30 @@ def _check_pins(plan: Plan, src: Located | None) -> Iterable[Problem]:
             yield Problem(src.file, src.line_of(at + ("date",)), f"occurrences[{key!r}].date",
                           f"{pin.date} is outside the window {slot.window} of {key}",
                           "pin a date inside the window, or choose the slot of the right period")
+
+
+def _check_mail(plan: Plan, src: Located | None) -> Iterable[Problem]:
+    """Newsletters must name real bodies, branches and measures, and subjects must parse."""
+    if not src or not plan.mail:
+        return
+    from jinja2 import Environment, TemplateSyntaxError
+
+    numbers = [m.number for _, m in plan.measures]
+    for i, n in enumerate(plan.mail.newsletters):
+        at = ("newsletters", i)
+        if n.sender and n.sender not in plan.bodies:
+            yield _unknown(src, at + ("sender",), "body", n.sender, plan.bodies)
+        if n.audience.branch and n.audience.branch not in plan.branches():
+            yield _unknown(src, at + ("audience", "branch"), "branch", n.audience.branch, plan.branches())
+        if n.audience.role and n.audience.role not in plan.bodies:
+            yield _unknown(src, at + ("audience", "role"), "body", n.audience.role, plan.bodies)
+        if n.measure and n.measure not in numbers:
+            yield _unknown(src, at + ("measure",), "measure", n.measure, numbers)
+        try:
+            Environment().parse(n.subject)
+        except TemplateSyntaxError as exc:
+            yield Problem(src.file, src.line_of(at + ("subject",)), dotted(at + ("subject",)),
+                          f"the subject does not parse: {exc.message}", "check the {{ }} brackets")
 
 
 def _unknown(src: Located, path: tuple, what: str, name: str, known: Iterable[str]) -> Problem:

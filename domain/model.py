@@ -170,6 +170,7 @@ class PlanFile(Strict):
     version: Literal[1]
     organisation: str
     schedule: str | None = None
+    mail: str | None = None
     plan: PlanMeta
     goals: list[Goal]
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr
 
 from .errors import NotFound
+from .mail_model import MailFile
 from .model import Body, Goal, Group, ImportantDate, Measure, Organisation, Pin, PlanMeta
 from .periods import Span, on_year
 
@@ -30,6 +31,16 @@ class Plan:
     important_dates: dict[str, ImportantDate]
     pins: dict[str, Pin] = field(default_factory=dict)
     files: tuple[Path, ...] = ()
+    mail: "MailFile | None" = None
+
+    @property
+    def folder(self) -> Path:
+        """The folder of plan.yaml: other files the plan names are relative to it."""
+        return self.files[0].parent if self.files else Path(".")
+
+    def branches(self) -> list[str]:
+        """Body ids of the branches (bydelslag and the student branch)."""
+        return [i for i, b in self.bodies.items() if b.kind in ("branch", "student_branch")]
 
     @property
     def id(self) -> str:

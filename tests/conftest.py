@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from caldav_servers import caldav_server, counting_proxy, radicale, xandikos  # noqa: F401
+from smtp_servers import smtp_sink  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"

@@ -1,0 +1,143 @@
+"""The delivery ledger: what was sent, to whom, exactly once.
+
+One row per (organisation, campaign, recipient), UNIQUE, with a deterministic
+Message-ID. States: pending -> sending -> sent | failed | unknown.
+
+    ensure_rows     add a pending row for each recipient not yet in the ledger
+    recover         rows left in 'sending' by a process that died: back to pending,
+                    marked in doubt (they are sent again with the same Message-ID)
+    claim_batch     the next pending rows, marked 'sending' and committed before any
+                    message leaves, so a crash leaves at most that batch in doubt
+    finish          record each row's outcome; committed per batch
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from .models import Delivery, Unsubscribe
+
+IN_DOUBT = "in doubt: the previous run stopped during this batch; sent again with the same Message-ID"
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    recipient: str
+    address: str
+    message_id: str
+    in_doubt: bool
+
+
+def _insert(session: Session):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(Delivery)
+
+
+def ensure_rows(session: Session, organisation: str, campaign: str, recipients: Iterable[tuple[str, str]],
+                message_id, now: datetime) -> int:
+    """Add pending rows for (recipient, address) pairs not in the ledger; return how many."""
+    before = _count(session, organisation, campaign)
+    chunk: list[dict] = []
+
+    def flush() -> None:
+        if chunk:
+            session.execute(_insert(session).values(chunk).on_conflict_do_nothing(
+                index_elements=["organisation", "campaign", "recipient"]))
+            chunk.clear()
+
+    for recipient, address in recipients:
+        chunk.append(dict(organisation=organisation, campaign=campaign, recipient=recipient, address=address,
+                          message_id=message_id(recipient), state="pending", attempts=0, created_at=now,
+                          updated_at=now))
+        if len(chunk) >= CHUNK:
+            flush()
+    flush()
+    session.flush()
+    return _count(session, organisation, campaign) - before
+
+
+def _count(session: Session, organisation: str, campaign: str) -> int:
+    return session.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.organisation == organisation, Delivery.campaign == campaign))
+
+
+def recover(session: Session, organisation: str, campaign: str, now: datetime) -> int:
+    """Rows a killed run left in 'sending' go back to pending, marked in doubt."""
+    result = session.execute(update(Delivery).where(
+        Delivery.organisation == organisation, Delivery.campaign == campaign, Delivery.state == "sending")
+        .values(state="pending", error=IN_DOUBT, updated_at=now))
+    return result.rowcount or 0
+
+
+def pending(session: Session, organisation: str, campaign: str, batch: int = CHUNK):
+    """Every pending row, in order, streamed in chunks (for rendering checks)."""
+    last = 0
+    while True:
+        rows = session.execute(select(Delivery.id, Delivery.recipient, Delivery.address).where(
+            Delivery.organisation == organisation, Delivery.campaign == campaign, Delivery.state == "pending",
+            Delivery.id > last).order_by(Delivery.id).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+
+
+def claim_batch(session: Session, organisation: str, campaign: str, size: int, batch_no: int,
+                now: datetime) -> list[Row]:
+    rows = session.execute(select(Delivery).where(
+        Delivery.organisation == organisation, Delivery.campaign == campaign, Delivery.state == "pending")
+        .order_by(Delivery.id).limit(size)).scalars().all()
+    claimed = [Row(r.id, r.recipient, r.address or "", r.message_id, r.error == IN_DOUBT) for r in rows]
+    for r in rows:
+        r.state, r.batch, r.updated_at, r.attempts = "sending", batch_no, now, r.attempts + 1
+    session.commit()
+    return claimed
+
+
+def finish(session: Session, outcomes: dict[int, tuple[str, str]], now: datetime) -> None:
+    """outcomes: row id -> (state, detail)."""
+    for row_id, (state, detail) in outcomes.items():
+        session.execute(update(Delivery).where(Delivery.id == row_id).values(
+            state=state, error=detail or None, updated_at=now))
+    session.commit()
+
+
+def counts(session: Session, organisation: str, campaign: str) -> dict[str, int]:
+    rows = session.execute(select(Delivery.state, func.count()).where(
+        Delivery.organisation == organisation, Delivery.campaign == campaign).group_by(Delivery.state)).all()
+    return {state: n for state, n in rows}
+
+
+def sent_campaigns(session: Session, organisation: str, prefix: str) -> set[str]:
+    """Campaigns starting with `prefix` that have at least one row."""
+    return set(session.scalars(select(Delivery.campaign).where(
+        Delivery.organisation == organisation, Delivery.campaign.like(prefix + "%")).distinct()))
+
+
+def unsubscribed(session: Session, organisation: str, audience: str) -> set[str]:
+    return set(session.scalars(select(Unsubscribe.recipient).where(
+        Unsubscribe.organisation == organisation, Unsubscribe.audience == audience)))
+
+
+def record_unsubscribe(session: Session, organisation: str, audience: str, recipient: str, now: datetime,
+                       source: str) -> bool:
+    """True if new; unsubscribing twice is harmless."""
+    exists = session.scalar(select(Unsubscribe.id).where(
+        Unsubscribe.organisation == organisation, Unsubscribe.audience == audience,
+        Unsubscribe.recipient == recipient))
+    if exists:
+        return False
+    session.add(Unsubscribe(organisation=organisation, audience=audience, recipient=recipient, at=now,
+                            source=source))
+    session.flush()
+    return True

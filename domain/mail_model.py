@@ -1,0 +1,84 @@
+"""mail.yaml: who sends what to whom, and when.
+
+    sender: the organisation's From address and domain (Message-ID, List-Id)
+    unsubscribe: the https endpoint and mailto address for RFC 8058 one-click unsubscribe
+    reminders: lead times before an obligation falls due
+    newsletters: id, audience, schedule (an RRULE in the organisation's zone), template
+
+An edition of a newsletter has a key: `medlemsbrev/2026-02`, or for a newsletter sent
+to each branch on its own, `hva-skjer/arna/2026-02`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, PositiveInt, model_validator
+
+from .model import RRule, Slug, Strict, Email
+
+Domain = Annotated[str, Field(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")]
+
+
+class Sender(Strict):
+    name: str
+    address: Email
+    domain: Domain  # for Message-ID and List-Id
+
+
+class UnsubscribeConfig(Strict):
+    url: Annotated[str, Field(pattern=r"^https://.*\{token\}")]
+    mailto: Email
+
+
+class Reminders(Strict):
+    lead_days: Annotated[list[PositiveInt], Field(min_length=1)] = [21, 7]  # before a pinned occurrence
+    unscheduled_days: Annotated[list[PositiveInt], Field(min_length=1)] = [30, 14]  # before a slot's window closes
+    overdue: bool = True  # once, when a deadline has passed without a completion
+
+
+class Audience(Strict):
+    """Who receives it: all members, one branch, the holders of a role, or each branch apart."""
+
+    all: bool = False
+    branch: Slug | None = None
+    role: Slug | None = None
+    each_branch: bool = False
+
+    @model_validator(mode="after")
+    def _one(self) -> "Audience":
+        if sum([self.all, self.branch is not None, self.role is not None, self.each_branch]) != 1:
+            raise ValueError("give exactly one of all: true, branch: ID, role: ID, each_branch: true")
+        return self
+
+
+class Newsletter(Strict):
+    id: Slug
+    name: str
+    measure: str | None = None  # the measure a sent edition counts towards (1.7)
+    audience: Audience
+    schedule: RRule  # e.g. FREQ=MONTHLY;BYDAY=-1TH: the day an edition is due
+    send_within_days: PositiveInt = 7  # a missed edition is still sent this many days late, not later
+    template: Slug  # templates/email/<template>.html.j2 and .txt.j2
+    subject: str  # a Jinja expression's text: "Medlemsbrev {{ month }}"
+    sender: Slug | None = None  # a body: its name in From, its contact in Reply-To
+    content: str | None = None  # Markdown file, relative to the plan folder; {edition} is filled in
+
+
+def _unique_ids(items: list[Newsletter]) -> list[Newsletter]:
+    ids = [n.id for n in items]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"newsletter ids used more than once: {', '.join(duplicates)}")
+    return items
+
+
+class MailFile(Strict):
+    sender: Sender
+    unsubscribe: UnsubscribeConfig
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 200
+    rate_per_second: Annotated[float, Field(gt=0)] = 50.0
+    max_failures_in_a_row: PositiveInt = 20
+    reminders: Reminders = Reminders()
+    newsletters: Annotated[list[Newsletter], AfterValidator(_unique_ids)] = []
+    invitations: Literal["off", "bodies"] = "bodies"  # iMIP invitations to a body's members for its meetings

@@ -1,0 +1,267 @@
+"""Mail flows: newsletter editions and reminders, each delivered once through the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from aarshjul.db.completions import log_completion
+from aarshjul.db.audiences import audience_candidates
+from aarshjul.db.session import make_engine, session_scope
+from aarshjul.db.agenda import held_keys
+from aarshjul.domain import i18n
+from aarshjul.domain.editions import Edition, digest_events, due_editions, month_name, parse_edition
+from aarshjul.domain.errors import AarshjulError, NotFound
+from aarshjul.domain.expand import expand
+from aarshjul.domain.mail_model import Newsletter
+from aarshjul.domain.plan import Plan
+from aarshjul.domain.reminders import Reminder, due_reminders
+from aarshjul.settings import get_settings
+from aarshjul.tasks.mail_transport import transport_from_settings
+from aarshjul.tasks.mailer import BatchResult, Campaign, Mailer, Prepared, secret_key
+from aarshjul.tasks.plan_io import read_plan
+
+
+class EditionNotReady(AarshjulError):
+    """The edition's content file is not written yet: nothing is sent."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How fast and how patiently to send (from mail.yaml)."""
+
+    rate_per_second: float = 50.0
+    max_failures_in_a_row: int = 20
+    batch_size: int = 200
+
+
+def _limits(plan: Plan) -> Limits:
+    m = _mail(plan)
+    return Limits(m.rate_per_second, m.max_failures_in_a_row, m.batch_size)
+
+
+def _mailer(session, limits: Limits) -> Mailer:
+    s = get_settings()
+    return Mailer(session, transport_from_settings(s.smtp_url, s.outbox_dir), secret_key(s.secret_key_file),
+                  rate_per_second=limits.rate_per_second, max_failures_in_a_row=limits.max_failures_in_a_row,
+                  retry_delay=s.mail_retry_delay)
+
+
+def _mail(plan: Plan):
+    if not plan.mail:
+        raise AarshjulError(f"{plan.files[0]} names no mail file (add `mail: mail.yaml`)")
+    return plan.mail
+
+
+# --- building campaigns (no personal data) ------------------------------------------------
+
+
+def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date) -> Campaign:
+    mail, lang = _mail(plan), plan.organisation.locale
+    context = {"organisation": plan.organisation.name, "newsletter": n.name, "lang": lang,
+               "month": month_name(edition.day, lang), "edition": edition.key}
+    if n.content:
+        path = plan.folder / n.content.format(edition=edition.key.rsplit("/", 1)[-1])
+        if not path.exists():
+            raise EditionNotReady(f"{edition.key}: the content file {path} is not written yet")
+        from markdown_it import MarkdownIt
+
+        source = path.read_text(encoding="utf-8")
+        context["content_html"] = MarkdownIt("commonmark", {"html": False}).render(source)
+        context["content_text"] = source.strip()
+    if edition.branch:
+        occ = expand(plan, today, None)
+        context["branch_name"] = plan.bodies[edition.branch].name
+        context["events"] = [{"title": o.title, "when": _when(o, lang), "place": o.place,
+                              "bodies": ", ".join(plan.body_name(b) for b in o.bodies)}
+                             for o in digest_events(occ, edition.branch, today)]
+    sender = plan.bodies[n.sender] if n.sender else None
+    return Campaign(
+        organisation=plan.organisation.id, key=edition.key, audience=edition.audience, template=n.template,
+        subject=n.subject, context=context,
+        from_name=f"{mail.sender.name} – {sender.name}" if sender else mail.sender.name,
+        from_address=mail.sender.address, domain=mail.sender.domain,
+        reply_to=sender.contact if sender else None, list_name=n.name,
+        unsubscribe_url=mail.unsubscribe.url, unsubscribe_mailto=mail.unsubscribe.mailto)
+
+
+def reminder_campaign(plan: Plan, r: Reminder) -> Campaign:
+    mail, lang, o = _mail(plan), plan.organisation.locale, r.occurrence
+    measure = plan.measure(o.measure)
+    if r.kind == "lead":
+        headline = f"Om {r.days} dager: {o.title}"
+        message = f"{o.title} er satt opp {_when(o, lang)}{', ' + o.place if o.place else ''}."
+    elif r.kind == "unscheduled":
+        headline = f"Ikke berammet: {o.title}"
+        message = (f"Arbeidsplanen krever dette innen {i18n.day(o.window_end, lang)}, om {r.days} dager, "
+                   f"men ingen dato er satt. Sett en dato i schedule.yaml.")
+    else:
+        headline = f"Fristen er passert: {o.title}"
+        message = (f"Fristen var {i18n.day(o.span.end, lang)}, og ingen gjennomføring er registrert. "
+                   f"Registrer den, eller forklar hvorfor den ikke ble gjennomført.")
+    return Campaign(
+        organisation=plan.organisation.id, key=r.campaign, audience=None, template="reminder",
+        subject=headline, context={"organisation": plan.organisation.name, "lang": lang, "headline": headline,
+                                   "message": message, "measure": measure.number, "measure_text": measure.text,
+                                   "bodies": ", ".join(plan.body_name(b) for b in o.bodies), "key": o.key},
+        from_name=f"{mail.sender.name} – årshjulet", from_address=mail.sender.address, domain=mail.sender.domain,
+        recipient_kind="body", recipient_names={b: plan.bodies[b].name for b in o.bodies})
+
+
+def _when(o, lang: str) -> str:
+    if o.start is None:
+        return f"innen {i18n.day(o.window_end, lang)}"
+    text = i18n.day(o.start, lang)
+    return text if o.all_day else f"{text} kl. {i18n.clock(o.start, lang)}"
+
+
+# --- tasks ----------------------------------------------------------------------------------
+
+
+@task(name="prepare-campaign", cache_policy=NO_CACHE)
+def prepare(campaign: Campaign, audience: dict | None, contacts: list[tuple[str, str]] | None,
+            limits: Limits) -> Prepared:
+    """Recipients into the ledger (an audience of members, or bodies' contact addresses),
+    rows in doubt recovered, every message rendered once."""
+    engine = make_engine(get_settings().database_url)
+    try:
+        with session_scope(engine) as session:
+            candidates = contacts if contacts is not None else \
+                audience_candidates(session, campaign.organisation, audience)
+            return _mailer(session, limits).prepare(campaign, candidates)
+    finally:
+        engine.dispose()
+
+
+@task(name="send-batch", cache_policy=NO_CACHE)
+def send_batch(campaign: Campaign, batch_no: int, limits: Limits) -> BatchResult:
+    """One batch over one connection; outcomes committed before returning."""
+    engine = make_engine(get_settings().database_url)
+    try:
+        with session_scope(engine) as session:
+            mailer = _mailer(session, limits)
+            try:
+                return mailer.send_batch(campaign, limits.batch_size, batch_no)
+            finally:
+                mailer.transport.close()
+    finally:
+        engine.dispose()
+
+
+def _send(campaign: Campaign, limits: Limits, audience: dict | None = None,
+          contacts: list[tuple[str, str]] | None = None) -> dict:
+    prepared = prepare(campaign, audience, contacts, limits)
+    totals = BatchResult()
+    batch_no = 0
+    while True:
+        batch_no += 1
+        result = send_batch(campaign, batch_no, limits)
+        for name in vars(totals):
+            setattr(totals, name, getattr(totals, name) + getattr(result, name))
+        if result.claimed == 0 or result.claimed == result.retry_later:
+            break
+    return {"campaign": campaign.key, **{k: v for k, v in vars(prepared).items()},
+            **{k: v for k, v in vars(totals).items() if k != "claimed"}}
+
+
+# --- flows ------------------------------------------------------------------------------------
+
+
+@flow(name="send-newsletter", log_prints=False)
+def send_newsletter(newsletter: str, edition: str | None = None, plan_path: str = "config/plan.yaml",
+                    today: date | None = None) -> list[dict]:
+    """Send an edition of a newsletter (the one due today, unless named) to its audience,
+    once: recipients already in the ledger are not sent again."""
+    logger = get_run_logger()
+    today = today or date.today()
+    plan = read_plan(plan_path)
+    n = _newsletter(plan, newsletter)
+    editions = parse_edition(plan, n, edition) if edition else due_editions(plan, n, today)
+    if not editions:
+        logger.info("%s: no edition due on %s", n.id, today)
+        return []
+    summaries = []
+    for ed in editions:
+        try:
+            campaign = newsletter_campaign(plan, n, ed, today)
+        except EditionNotReady as exc:
+            logger.warning("%s", exc)
+            summaries.append({"campaign": ed.key, "not_ready": str(exc)})
+            continue
+        audience = {"branch": ed.branch} if ed.branch else n.audience.model_dump(exclude_defaults=True)
+        summary = _send(campaign, _limits(plan), audience=audience)
+        logger.info("%s: %d sent, %d failed, %d unknown, %d in doubt, %d unsubscribed, %d invalid",
+                    ed.key, summary["sent"], summary["failed"], summary["unknown"], summary["in_doubt"],
+                    summary["skipped_unsubscribed"], summary["skipped_invalid"])
+        if n.measure and summary["sent"]:
+            _log_sent(plan, n.measure, ed.key, today, summary)
+        summaries.append(summary)
+    _artifact(plan, f"newsletter-{n.id}", summaries)
+    return summaries
+
+
+@flow(name="send-reminders", log_prints=False)
+def send_reminders(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict]:
+    """Remind each responsible body of what falls due: meetings ahead, slots not yet
+    scheduled as their window closes, deadlines passed. Each reminder goes once."""
+    logger = get_run_logger()
+    today = today or date.today()
+    plan = read_plan(plan_path)
+    mail = _mail(plan)
+    engine = make_engine(get_settings().database_url)
+    try:
+        with session_scope(engine) as session:
+            held = held_keys(session, plan.organisation.id)
+    finally:
+        engine.dispose()
+    reminders = due_reminders(expand(plan), today, mail.reminders, held)
+    summaries = [_send(reminder_campaign(plan, r), _limits(plan),
+                       contacts=[(b, plan.bodies[b].contact) for b in r.occurrence.bodies]) for r in reminders]
+    logger.info("%d reminders due, %d messages sent", len(reminders), sum(s["sent"] for s in summaries))
+    _artifact(plan, "reminders", summaries)
+    return summaries
+
+
+@flow(name="send-mail", log_prints=False)
+def send_due_mail(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
+    """Everything due today: each newsletter's edition, and the reminders."""
+    today = today or date.today()
+    plan = read_plan(plan_path)
+    out = {"newsletters": [], "reminders": []}
+    for n in _mail(plan).newsletters:
+        out["newsletters"] += send_newsletter(n.id, None, plan_path, today)
+    out["reminders"] = send_reminders(plan_path, today)
+    return out
+
+
+def _newsletter(plan: Plan, ident: str) -> Newsletter:
+    for n in _mail(plan).newsletters:
+        if n.id == ident:
+            return n
+    raise NotFound("newsletter", ident, [n.id for n in plan.mail.newsletters])
+
+
+def _log_sent(plan: Plan, measure: str, key: str, today: date, summary: dict) -> None:
+    engine = make_engine(get_settings().database_url)
+    try:
+        with session_scope(engine) as session:
+            log_completion(session, plan.organisation.id, measure, f"{measure}@{key}", today,
+                           datetime.now(timezone.utc), note=f"{key}: sendt til {summary['sent']} mottakere",
+                           source="flow")
+    finally:
+        engine.dispose()
+
+
+def _artifact(plan: Plan, name: str, summaries: list[dict]) -> None:
+    keys = ["campaign", "added", "pending", "sent", "failed", "unknown", "in_doubt", "retry_later",
+            "skipped_unsubscribed", "skipped_invalid", "skipped_duplicate"]
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for s in summaries:
+        lines.append("| " + " | ".join(str(s.get(k, "")) for k in keys) + " |")
+    create_markdown_artifact(key=f"{name}-{plan.organisation.id}".replace("_", "-").lower(),
+                             markdown="\n".join(lines) if summaries else "Nothing due.",
+                             description=f"Mail: {name}")

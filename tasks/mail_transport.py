@@ -1,0 +1,191 @@
+"""Transports: how a composed message leaves. SMTP, or .eml files in an outbox folder.
+
+    AARSHJUL_SMTP_URL unset           OutboxTransport: var/outbox/<campaign>/<id>.eml
+    smtp://user:pass@host:25          plain SMTP (AUTH when a user is given)
+    smtp://host:587?starttls=true     STARTTLS
+    smtps://user:pass@host:465        SMTP over TLS
+
+One connection is reused across a batch and reopened after an error. `send` returns
+an Outcome; it raises only TransportDown (nothing could be sent: connect or login
+failed), so the caller decides what a failure means for its ledger row.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import socket
+import ssl
+import tempfile
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from aarshjul.domain.errors import AarshjulError
+
+
+class TransportDown(AarshjulError):
+    """The mail server cannot be reached or refused our login: nothing was sent."""
+
+    def __init__(self, message: str, transient: bool = True):
+        self.transient = transient
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # sent | retry (4xx, try again later) | failed (5xx for this recipient) | unknown
+    detail: str = ""
+
+
+class RateLimiter:
+    """At most `per_second` sends a second, evenly spaced."""
+
+    def __init__(self, per_second: float):
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.next_at = 0.0
+
+    def wait(self) -> None:
+        now = time.monotonic()
+        if now < self.next_at:
+            time.sleep(self.next_at - now)
+        self.next_at = max(now, self.next_at) + self.interval
+
+
+class OutboxTransport:
+    """Writes each message as an .eml file; the embedded default, and handy for review."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.description = str(self.folder)
+
+    def open(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def send(self, msg: EmailMessage, campaign: str) -> Outcome:
+        folder = self.folder / campaign.replace("/", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        name = msg["Message-ID"].strip("<>").split("@")[0] + ".eml"
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(msg.as_bytes())
+        os.replace(tmp, folder / name)
+        return Outcome("sent")
+
+    def close(self) -> None:
+        pass
+
+
+class SmtpTransport:
+    """SMTP with one reused connection; STARTTLS, implicit TLS and AUTH as the URL says."""
+
+    def __init__(self, url: str, timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None):
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise TransportDown(f"AARSHJUL_SMTP_URL {self._safe(url)!r} is not an smtp:// or smtps:// URL",
+                                transient=False)
+        self.tls = parts.scheme == "smtps"
+        query = parse_qs(parts.query)
+        self.starttls = query.get("starttls", ["false"])[0].lower() in ("1", "true", "yes")
+        self.host, self.port = parts.hostname, parts.port or (465 if self.tls else 25)
+        self.user = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+        self.context = ssl_context or ssl.create_default_context()
+        self.description = f"{parts.scheme}://{self.host}:{self.port}"
+        self.conn: smtplib.SMTP | None = None
+
+    @staticmethod
+    def _safe(url: str) -> str:
+        parts = urlsplit(url)
+        return url.replace(parts.password, "***") if parts.password else url
+
+    def open(self) -> None:
+        if self.conn is not None:
+            return
+        try:
+            if self.tls:
+                conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.context)
+            else:
+                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.starttls:
+                    conn.starttls(context=self.context)
+            if self.user:
+                conn.login(self.user, self.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TransportDown(f"mail server {self.description} refused the login ({exc.smtp_code}); "
+                                "check the user and password in AARSHJUL_SMTP_URL", transient=False) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransportDown(f"mail server {self.description} is unreachable ({type(exc).__name__}: {exc}); "
+                                "check AARSHJUL_SMTP_URL") from None
+        self.conn = conn
+
+    def send(self, msg: EmailMessage, campaign: str) -> Outcome:
+        """MAIL, RCPT and DATA step by step, so a dropped connection is placed exactly:
+        before DATA nothing was sent (retry); after it, the server may have the message."""
+        self.open()
+        sender = msg["From"].addresses[0].addr_spec
+        recipient = msg["To"].addresses[0].addr_spec
+        stage = "mail"
+        try:
+            self.conn.ehlo_or_helo_if_needed()
+            code, reply = self.conn.mail(sender)
+            if code != 250:
+                self._reset()
+                return self._code(code, reply)
+            stage = "rcpt"
+            code, reply = self.conn.rcpt(recipient)
+            if code not in (250, 251):
+                self._reset()
+                return self._code(code, reply)
+            stage = "data"
+            code, reply = self.conn.data(msg.as_bytes(policy=SMTP_POLICY))
+            if code != 250:
+                return self._code(code, reply)
+        except smtplib.SMTPDataError as exc:  # DATA itself refused: nothing was sent
+            self._reset()
+            return self._code(exc.smtp_code, exc.smtp_error)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop()
+            if stage == "data":
+                return Outcome("unknown", f"connection lost after the message was sent, before the server "
+                                          f"answered ({type(exc).__name__})")
+            return Outcome("retry", f"connection lost before the message was sent ({type(exc).__name__})")
+        return Outcome("sent")
+
+    def _reset(self) -> None:
+        try:
+            self.conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
+
+    def _code(self, code: int, reason: bytes | str) -> Outcome:
+        text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        if code == 421:  # the server is closing the connection
+            self._drop()
+        if 400 <= code < 500:
+            return Outcome("retry", f"{code} {text}")
+        return Outcome("failed", f"{code} {text}")
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except (OSError, smtplib.SMTPException):
+                pass
+        self.conn = None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (OSError, smtplib.SMTPException, socket.timeout):
+                pass
+        self.conn = None
+
+
+def transport_from_settings(smtp_url: str | None, outbox: Path):
+    return SmtpTransport(smtp_url) if smtp_url else OutboxTransport(outbox)

@@ -1,0 +1,262 @@
+"""Sending a campaign (a newsletter edition, or a reminder) through the ledger.
+
+    prepare     the recipients into the ledger (pending), rows in doubt recovered, and
+                every pending recipient's message rendered once, so a template error
+                stops the edition before anything leaves
+    send_batch  claim the next batch (committed as 'sending'), send it over one
+                connection at the configured rate, record each outcome, commit
+
+4xx answers are retried with backoff on a fresh connection; a 5xx for a recipient
+fails that row only; a connection lost after DATA makes the row 'unknown' (never sent
+again automatically); many failures in a row pause the edition with the reason.
+Only counts and member numbers reach logs and artifacts.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aarshjul.db import ledger
+from aarshjul.db.models import Member
+from aarshjul.domain.errors import AarshjulError
+from aarshjul.domain.messages import Envelope, compose, message_id, unsubscribe_token
+from aarshjul.tasks.mail_render import Renderer
+from aarshjul.tasks.mail_transport import Outcome, RateLimiter
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class EditionPaused(AarshjulError):
+    """Too many failures in a row: the rest stays pending for the next run."""
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """All a batch needs to build its messages; no personal data."""
+
+    organisation: str
+    key: str  # the ledger's campaign: medlemsbrev/2026-02, reminder/1.5/2026/2/lead-7
+    audience: str | None  # for unsubscribe; None for messages one cannot unsubscribe from (reminders)
+    template: str
+    subject: str
+    context: dict  # shared by every recipient
+    from_name: str
+    from_address: str
+    domain: str
+    reply_to: str | None = None
+    list_name: str | None = None
+    unsubscribe_url: str | None = None  # with {token}
+    unsubscribe_mailto: str | None = None
+    recipient_kind: str = "member"  # member (recipient = member number) | body (recipient = body id)
+    recipient_names: dict = field(default_factory=dict)  # for bodies: id -> display name
+    calendar: bytes | None = None  # an iMIP invitation to attach
+    calendar_method: str | None = None
+
+
+@dataclass
+class Prepared:
+    added: int = 0
+    in_doubt: int = 0
+    pending: int = 0
+    skipped_unsubscribed: int = 0
+    skipped_invalid: int = 0
+    skipped_duplicate: int = 0
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    retry_later: int = 0
+    in_doubt: int = 0
+
+
+def secret_key(path: Path) -> bytes:
+    """The installation's signing key (unsubscribe tokens), created once."""
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return bytes.fromhex(key)
+
+
+def valid_address(address: str | None) -> bool:
+    if not address or not _EMAIL.match(address):
+        return False
+    try:
+        Address(addr_spec=address)
+    except (ValueError, IndexError):
+        return False
+    return True
+
+
+def screen(candidates: Iterable[tuple[str, str | None]], unsubscribed: set[str], result: Prepared
+           ) -> Iterator[tuple[str, str]]:
+    """Recipients worth a row: valid address, not unsubscribed, one per address (case folded)."""
+    seen: set[str] = set()
+    for recipient, address in candidates:
+        if recipient in unsubscribed:
+            result.skipped_unsubscribed += 1
+            continue
+        if not valid_address(address):
+            result.skipped_invalid += 1
+            continue
+        folded = address.strip().lower()
+        if folded in seen:
+            result.skipped_duplicate += 1
+            continue
+        seen.add(folded)
+        yield recipient, folded
+
+
+class Mailer:
+    def __init__(self, session: Session, transport, secret: bytes, rate_per_second: float = 50.0,
+                 max_failures_in_a_row: int = 20, retries: int = 3, retry_delay: float = 1.0):
+        self.session = session
+        self.transport = transport
+        self.secret = secret
+        self.limiter = RateLimiter(rate_per_second)
+        self.max_failures = max_failures_in_a_row
+        self.retries = retries
+        self.retry_delay = retry_delay
+
+    # --- prepare -----------------------------------------------------------------------
+
+    def prepare(self, c: Campaign, candidates: Iterable[tuple[str, str | None]]) -> Prepared:
+        now = datetime.now(timezone.utc)
+        result = Prepared()
+        blocked = ledger.unsubscribed(self.session, c.organisation, c.audience) if c.audience else set()
+        recipients = screen(candidates, blocked, result)
+        result.added = ledger.ensure_rows(self.session, c.organisation, c.key, recipients,
+                                          lambda r: message_id(c.organisation, c.key, r, c.domain), now)
+        result.in_doubt = ledger.recover(self.session, c.organisation, c.key, now)
+        self.session.commit()
+        renderer = Renderer(c.template, c.subject)
+        chunk: list[str] = []
+        for row in ledger.pending(self.session, c.organisation, c.key):
+            chunk.append(row.recipient)
+            if len(chunk) == ledger.CHUNK:
+                result.pending += self._render_all(c, renderer, chunk)
+                chunk = []
+        result.pending += self._render_all(c, renderer, chunk)
+        return result
+
+    def _render_all(self, c: Campaign, renderer: Renderer, recipients: list[str]) -> int:
+        names = _Names(self.session, c, recipients)
+        for recipient in recipients:
+            renderer.render(self._context(c, recipient, names), who=recipient)
+        return len(recipients)
+
+    # --- send ----------------------------------------------------------------------------
+
+    def send_batch(self, c: Campaign, size: int, batch_no: int) -> BatchResult:
+        result = BatchResult()
+        rows = ledger.claim_batch(self.session, c.organisation, c.key, size, batch_no, datetime.now(timezone.utc))
+        result.claimed = len(rows)
+        if not rows:
+            return result
+        renderer = Renderer(c.template, c.subject)
+        names = _Names(self.session, c, [r.recipient for r in rows])
+        outcomes: dict[int, tuple[str, str]] = {}
+        failures_in_a_row = 0
+        try:
+            self.transport.open()
+            for row in rows:
+                result.in_doubt += row.in_doubt
+                msg = self._message(c, renderer, row, names)
+                outcome = self._deliver(msg, c.key)
+                state = {"sent": "sent", "failed": "failed", "unknown": "unknown", "retry": "pending"}[outcome.state]
+                outcomes[row.id] = (state, outcome.detail)
+                tally = "retry_later" if state == "pending" else state
+                setattr(result, tally, getattr(result, tally) + 1)
+                failures_in_a_row = 0 if state == "sent" else failures_in_a_row + 1
+                if failures_in_a_row >= self.max_failures:
+                    raise EditionPaused(f"{c.key}: {failures_in_a_row} failures in a row, the last: "
+                                        f"{outcome.detail}; the rest stays pending for the next run")
+        finally:
+            for row in rows:  # not attempted (a pause, or the mail server went away): back to pending
+                outcomes.setdefault(row.id, ("pending", ""))
+            ledger.finish(self.session, outcomes, datetime.now(timezone.utc))
+        return result
+
+    def _deliver(self, msg: EmailMessage, campaign: str) -> Outcome:
+        outcome = Outcome("retry")
+        for attempt in range(self.retries + 1):
+            self.limiter.wait()
+            outcome = self.transport.send(msg, campaign)
+            if outcome.state != "retry":
+                return outcome
+            if attempt < self.retries:
+                time.sleep(self.retry_delay * 2 ** attempt)
+        return outcome
+
+    # --- building messages ------------------------------------------------------------------
+
+    def _context(self, c: Campaign, recipient: str, names: "_Names") -> dict:
+        first = names.first(recipient)
+        context = {**c.context, "first_name": first}
+        if c.audience:
+            context["unsubscribe_url"] = c.unsubscribe_url.format(token=self._token(c, recipient))
+        return context
+
+    def _token(self, c: Campaign, recipient: str) -> str:
+        return unsubscribe_token(self.secret, c.organisation, c.audience, recipient)
+
+    def _message(self, c: Campaign, renderer: Renderer, row: ledger.Row, names: "_Names") -> EmailMessage:
+        context = self._context(c, row.recipient, names)
+        subject, text, html = renderer.render(context, who=row.recipient)
+        token = self._token(c, row.recipient) if c.audience else None
+        env = Envelope(
+            from_name=c.from_name, from_address=c.from_address, to_name=names.full(row.recipient),
+            to_address=row.address, subject=subject, message_id=row.message_id, date=datetime.now(timezone.utc),
+            reply_to=c.reply_to,
+            list_id=f"{c.list_name} <{c.audience.replace('/', '.')}.{c.domain}>" if c.audience and c.list_name else None,
+            unsubscribe_url=context.get("unsubscribe_url"),
+            unsubscribe_mailto=f"{c.unsubscribe_mailto}?subject=unsubscribe%20{token}" if token and c.unsubscribe_mailto else None,
+        )
+        return compose(env, text, html, c.calendar, c.calendar_method)
+
+
+class _Names:
+    """Recipients' names, looked up in batches (members) or from the campaign (bodies)."""
+
+    def __init__(self, session: Session, c: Campaign, recipients: list[str] | None = None):
+        self.session, self.c = session, c
+        self.cache: dict[str, tuple[str, str]] = {}
+        if c.recipient_kind == "member" and recipients:
+            self._load(recipients)
+
+    def _load(self, numbers: list[str]) -> None:
+        rows = self.session.execute(select(Member.number, Member.first_name, Member.last_name).where(
+            Member.organisation == self.c.organisation, Member.number.in_(numbers))).all()
+        for number, first, last in rows:
+            self.cache[number] = (first or "", last or "")
+
+    def _get(self, recipient: str) -> tuple[str, str]:
+        if self.c.recipient_kind == "body":
+            return self.c.recipient_names.get(recipient, recipient), ""
+        if recipient not in self.cache:
+            self._load([recipient])
+        return self.cache.get(recipient, ("", ""))
+
+    def first(self, recipient: str) -> str:
+        return self._get(recipient)[0]
+
+    def full(self, recipient: str) -> str:
+        first, last = self._get(recipient)
+        return f"{first} {last}".strip()
