@@ -29,6 +29,10 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 cal_app = typer.Typer(help="Calendar feeds: their addresses, token rotation.", no_args_is_help=True)
 app.add_typer(cal_app, name="calendars")
+news_app = typer.Typer(help="Newsletters: list, preview, send.", no_args_is_help=True)
+app.add_typer(news_app, name="newsletter")
+rem_app = typer.Typer(help="Reminders to the responsible bodies.", no_args_is_help=True)
+app.add_typer(rem_app, name="reminders")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -225,25 +229,34 @@ def gaps(
 
 
 @app.command()
-def run(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None) -> None:
-    """The main job: store the agenda, publish the calendars (a Prefect flow run)."""
-    _publish(plan, today, lang)
+def run(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None,
+        mail: Annotated[bool, typer.Option("--mail/--no-mail", help="Send what is due today.")] = True) -> None:
+    """The main job: store the agenda, publish the calendars, send what is due (a Prefect flow run)."""
+    lang, day = _lang(lang), _today(today)
+    plan_path = plan or get_settings().plan
+    _load(plan_path)  # fail fast, before Prefect starts, with the same message as `check`
+    _prefect_defaults()
+    from .flows.run import run_all
+
+    summary = run_all(plan_path=str(plan_path), today=day, send_mail=mail)
+    _print_publish(summary, lang)
+    if summary["mail"] is not None:
+        _print_mail(summary["mail"]["newsletters"] + summary["mail"]["reminders"], lang)
 
 
 @app.command()
 def publish(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None) -> None:
     """Publish the calendar feeds and the web page (a Prefect flow run)."""
-    _publish(plan, today, lang)
-
-
-def _publish(plan: Path | None, today: str | None, lang: str | None) -> None:
     lang, day = _lang(lang), _today(today)
     plan_path = plan or get_settings().plan
-    _load(plan_path)  # fail fast, before Prefect starts, with the same message as `check`
+    _load(plan_path)
     _prefect_defaults()
     from .flows.calendars import publish_calendars
 
-    summary = publish_calendars(plan_path=str(plan_path), today=day)
+    _print_publish(publish_calendars(plan_path=str(plan_path), today=day), lang)
+
+
+def _print_publish(summary: dict, lang: str) -> None:
     nb = lang == "nb"
     out.print(f"[green]✓[/] {summary['plan']}: {summary['occurrences']} "
               f"{'forekomster lagret' if nb else 'occurrences stored'} ({summary['new']} "
@@ -265,6 +278,110 @@ def db_upgrade(today: TodayOpt = None) -> None:
     url = get_settings().database_url
     upgrade(url)
     out.print(f"[green]✓[/] database at the current schema: {_safe_url(url)}", highlight=False)
+
+
+@news_app.command("list")
+def newsletter_list(plan: PlanOpt = None, today: TodayOpt = None) -> None:
+    """The newsletters in mail.yaml, with their next edition."""
+    from .domain.editions import edition_label, scheduled_days
+
+    day = _today(today)
+    p = _load(plan)
+    table = Table(title="Nyhetsbrev")
+    for col in ("id", "name", "audience", "schedule", "next"):
+        table.add_column(col, overflow="fold")
+    for n in _mail_config(p).newsletters:
+        upcoming = scheduled_days(p, n, day, p.period.end)
+        nxt = f"{n.id}/{edition_label(n, upcoming[0])} ({upcoming[0].isoformat()})" if upcoming else "–"
+        table.add_row(n.id, n.name, ", ".join(f"{k}: {v}" for k, v in n.audience.model_dump(exclude_defaults=True).items()),
+                      n.schedule, nxt)
+    out.print(table)
+
+
+@news_app.command("preview")
+def newsletter_preview(
+    newsletter: Annotated[str, typer.Argument(help="The newsletter id.")],
+    edition: Annotated[Optional[str], typer.Option("--edition", help="YYYY-MM (default: the next one).")] = None,
+    plan: PlanOpt = None, today: TodayOpt = None,
+    html: Annotated[bool, typer.Option("--html", help="Print the HTML part instead of the text.")] = False,
+) -> None:
+    """Render an edition for a sample member (Ola Nordmann) and print it; sends nothing."""
+    from .domain.editions import editions_for, parse_edition, scheduled_days
+    from .flows.mail import newsletter_campaign
+    from .tasks.mail_render import Renderer
+
+    day = _today(today)
+    p = _load(plan)
+    n = _newsletter_by_id(p, newsletter)
+    if edition:
+        try:
+            editions = parse_edition(p, n, edition)
+        except ValueError as exc:
+            _fail(str(exc))
+    else:
+        upcoming = scheduled_days(p, n, day, p.period.end)
+        if not upcoming:
+            _fail(f"{n.id} has no edition after {day}")
+        editions = editions_for(p, n, upcoming[0])
+    campaign = newsletter_campaign(p, n, editions[0], day)
+    context = {**campaign.context, "first_name": "Ola",
+               "unsubscribe_url": campaign.unsubscribe_url.format(token="FORHANDSVISNING")}
+    subject, text, html_part = Renderer(campaign.template, campaign.subject).render(context)
+    print(f"Subject: {subject}\nEdition: {campaign.key}\n")
+    print(html_part if html else text)
+
+
+@news_app.command("send")
+def newsletter_send(
+    newsletter: Annotated[str, typer.Argument(help="The newsletter id.")],
+    edition: Annotated[Optional[str], typer.Option("--edition", help="YYYY-MM (default: the one due today).")] = None,
+    plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None,
+) -> None:
+    """Send an edition (a Prefect flow run); recipients who already have it are skipped."""
+    lang, day = _lang(lang), _today(today)
+    plan_path = plan or get_settings().plan
+    _newsletter_by_id(_load(plan_path), newsletter)
+    _prefect_defaults()
+    from .flows.mail import send_newsletter
+
+    _print_mail(send_newsletter(newsletter, edition, str(plan_path), day), lang)
+
+
+@rem_app.command("send")
+def reminders_send(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None) -> None:
+    """Send the reminders due today to the responsible bodies (a Prefect flow run)."""
+    lang, day = _lang(lang), _today(today)
+    plan_path = plan or get_settings().plan
+    _mail_config(_load(plan_path))
+    _prefect_defaults()
+    from .flows.mail import send_reminders
+
+    summaries = send_reminders(str(plan_path), day)
+    _print_mail(summaries, lang)
+    if not summaries:
+        out.print("Ingen påminnelser i dag." if lang == "nb" else "No reminders due today.")
+
+
+@app.command()
+def unsubscribe(token: Annotated[str, typer.Argument(help="The token from a List-Unsubscribe link.")],
+                plan: PlanOpt = None, today: TodayOpt = None) -> None:
+    """Record an unsubscribe (as the web endpoint would); honoured by the next send."""
+    from .db.ledger import record_unsubscribe
+    from .domain.messages import BadToken, read_token
+    from .tasks.mailer import secret_key
+
+    _today(today)
+    p = _load(plan)
+    try:
+        org, audience, member = read_token(secret_key(get_settings().secret_key_file), token)
+    except BadToken as exc:
+        _fail(f"{exc}; copy the whole token from the link")
+    if org != p.organisation.id:
+        _fail(f"the token is for organisation {org!r}, not {p.organisation.id!r}")
+    with _session() as session:
+        new = record_unsubscribe(session, org, audience, member, datetime.now().astimezone(), "cli")
+    out.print(f"[green]✓[/] medlem {member} er meldt av {audience}" + ("" if new else " (var allerede meldt av)"),
+              highlight=False)
 
 
 @cal_app.command("urls")
@@ -361,6 +478,32 @@ def _prefect_defaults() -> None:
     """No telemetry or update checks unless the admin asks for them."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_UI_ENABLED", os.environ.get("PREFECT_UI_ENABLED", "false"))
+
+
+def _mail_config(p):
+    if not p.mail:
+        _fail(f"{p.files[0]} names no mail file; add `mail: mail.yaml` (see config/mail.yaml)")
+    return p.mail
+
+
+def _newsletter_by_id(p, ident: str):
+    for n in _mail_config(p).newsletters:
+        if n.id == ident:
+            return n
+    raise NotFound("newsletter", ident, [n.id for n in p.mail.newsletters])
+
+
+def _print_mail(summaries: list[dict], lang: str) -> None:
+    nb = lang == "nb"
+    for s in summaries:
+        if "not_ready" in s:
+            out.print(f"[yellow]![/] {s['not_ready']}", highlight=False)
+            continue
+        out.print(f"[green]✓[/] {s['campaign']}: {s['sent']} {'sendt' if nb else 'sent'}, {s['failed']} "
+                  f"{'feilet' if nb else 'failed'}, {s['unknown']} {'ukjent' if nb else 'unknown'}, "
+                  f"{s['in_doubt']} {'i tvil' if nb else 'in doubt'}, {s['skipped_unsubscribed']} "
+                  f"{'avmeldt' if nb else 'unsubscribed'}, {s['skipped_invalid']} "
+                  f"{'ugyldig adresse' if nb else 'invalid address'}", highlight=False)
 
 
 def _session():

@@ -111,3 +111,46 @@ def test_publish_calendars_fails_clearly_when_caldav_stays_down(prefect_harness,
         publish_calendars(plan_path=str(DATA / "minimal" / "plan.yaml"), today=date(2025, 1, 10))
     assert radicale.url in str(caught.value) and "AARSHJUL_CALDAV_URL" in str(caught.value)
     assert (caldav_env / "site" / "index.html").exists()  # the feeds were still published
+
+
+def test_send_newsletter_flow_sends_once_and_logs_the_measure(prefect_harness, monkeypatch, tmp_path, smtp_sink):
+    from sqlalchemy import select
+
+    from aarshjul.db.migrate import upgrade
+    from aarshjul.db.models import Completion, Member
+    from aarshjul.db.session import make_engine, session_scope
+    from aarshjul.flows.mail import send_newsletter
+    from aarshjul.settings import get_settings
+
+    sink = smtp_sink()
+    url = f"sqlite:///{tmp_path / 'mail.db'}"
+    upgrade(url)
+    from datetime import datetime, timezone
+
+    now = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        for i in range(1, 8):
+            session.add(Member(organisation="test-org", number=str(i), first_name=f"N{i}", last_name="X",
+                               email=f"n{i}@example.org", branch="nord", status="active", first_seen=now,
+                               updated_at=now, row_hash="x"))
+    for name, value in {"AARSHJUL_DATABASE_URL": url, "AARSHJUL_SMTP_URL": sink.url,
+                        "AARSHJUL_SECRET_KEY_FILE": str(tmp_path / "secret.key")}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        plan = str(DATA / "minimal" / "plan.yaml")
+        [first] = send_newsletter("nyhetsbrev", None, plan, date(2025, 3, 2))  # due on 1 March
+        assert first["campaign"] == "nyhetsbrev/2025-03" and first["sent"] == 7 and len(sink.messages) == 7
+        [again] = send_newsletter("nyhetsbrev", "2025-03", plan, date(2025, 3, 2))
+        assert again["sent"] == 0 and again["added"] == 0 and len(sink.messages) == 7
+        assert send_newsletter("nyhetsbrev", None, plan, date(2025, 3, 20)) == []  # too late: not sent
+        digests = send_newsletter("hva-skjer", None, plan, date(2025, 3, 1))
+        assert [d["campaign"] for d in digests] == ["hva-skjer/nord/2025-03", "hva-skjer/sor/2025-03"]
+        assert [d["sent"] for d in digests] == [7, 0]
+        with session_scope(engine) as session:
+            done = session.scalar(select(Completion).where(Completion.ref == "2.5@nyhetsbrev/2025-03"))
+            assert done.outcome == "held" and done.on_date == date(2025, 3, 2) and "7" in done.note
+    finally:
+        engine.dispose()
+        get_settings.cache_clear()
