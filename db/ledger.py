@@ -106,9 +106,9 @@ def claim_batch(session: Session, organisation: str, campaign: str, size: int, b
 
 def finish(session: Session, outcomes: dict[int, tuple[str, str]], now: datetime) -> None:
     """outcomes: row id -> (state, detail)."""
-    for row_id, (state, detail) in outcomes.items():
-        session.execute(update(Delivery).where(Delivery.id == row_id).values(
-            state=state, error=detail or None, updated_at=now))
+    if outcomes:  # one executemany: an UPDATE by primary key for each row
+        session.execute(update(Delivery), [{"id": row_id, "state": state, "error": detail or None, "updated_at": now}
+                                           for row_id, (state, detail) in outcomes.items()])
     session.commit()
 
 

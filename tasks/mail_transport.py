@@ -19,8 +19,6 @@ import ssl
 import tempfile
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -65,13 +63,13 @@ class OutboxTransport:
     def open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, msg: EmailMessage, campaign: str) -> Outcome:
+    def send(self, raw: bytes, sender: str, recipient: str, message_id: str, campaign: str) -> Outcome:
         folder = self.folder / campaign.replace("/", "_")
         folder.mkdir(parents=True, exist_ok=True)
-        name = msg["Message-ID"].strip("<>").split("@")[0] + ".eml"
+        name = message_id.strip("<>").split("@")[0] + ".eml"
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
-            handle.write(msg.as_bytes())
+            handle.write(raw)
         os.replace(tmp, folder / name)
         return Outcome("sent")
 
@@ -123,12 +121,10 @@ class SmtpTransport:
                                 "check AARSHJUL_SMTP_URL") from None
         self.conn = conn
 
-    def send(self, msg: EmailMessage, campaign: str) -> Outcome:
+    def send(self, raw: bytes, sender: str, recipient: str, message_id: str, campaign: str) -> Outcome:
         """MAIL, RCPT and DATA step by step, so a dropped connection is placed exactly:
         before DATA nothing was sent (retry); after it, the server may have the message."""
         self.open()
-        sender = msg["From"].addresses[0].addr_spec
-        recipient = msg["To"].addresses[0].addr_spec
         stage = "mail"
         try:
             self.conn.ehlo_or_helo_if_needed()
@@ -142,7 +138,7 @@ class SmtpTransport:
                 self._reset()
                 return self._code(code, reply)
             stage = "data"
-            code, reply = self.conn.data(msg.as_bytes(policy=SMTP_POLICY))
+            code, reply = self.conn.data(raw)
             if code != 250:
                 return self._code(code, reply)
         except smtplib.SMTPDataError as exc:  # DATA itself refused: nothing was sent

@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.headerregistry import Address
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -178,8 +177,8 @@ class Mailer:
             self.transport.open()
             for row in rows:
                 result.in_doubt += row.in_doubt
-                msg = self._message(c, renderer, row, names)
-                outcome = self._deliver(msg, c.key)
+                raw = self._message(c, renderer, row, names)
+                outcome = self._deliver(raw, c.from_address, row.address, row.message_id, c.key)
                 state = {"sent": "sent", "failed": "failed", "unknown": "unknown", "retry": "pending"}[outcome.state]
                 outcomes[row.id] = (state, outcome.detail)
                 tally = "retry_later" if state == "pending" else state
@@ -194,11 +193,11 @@ class Mailer:
             ledger.finish(self.session, outcomes, datetime.now(timezone.utc))
         return result
 
-    def _deliver(self, msg: EmailMessage, campaign: str) -> Outcome:
+    def _deliver(self, raw: bytes, sender: str, recipient: str, message_id: str, campaign: str) -> Outcome:
         outcome = Outcome("retry")
         for attempt in range(self.retries + 1):
             self.limiter.wait()
-            outcome = self.transport.send(msg, campaign)
+            outcome = self.transport.send(raw, sender, recipient, message_id, campaign)
             if outcome.state != "retry":
                 return outcome
             if attempt < self.retries:
@@ -217,7 +216,7 @@ class Mailer:
     def _token(self, c: Campaign, recipient: str) -> str:
         return unsubscribe_token(self.secret, c.organisation, c.audience, recipient)
 
-    def _message(self, c: Campaign, renderer: Renderer, row: ledger.Row, names: "_Names") -> EmailMessage:
+    def _message(self, c: Campaign, renderer: Renderer, row: ledger.Row, names: "_Names") -> bytes:
         context = self._context(c, row.recipient, names)
         subject, text, html = renderer.render(context, who=row.recipient)
         token = self._token(c, row.recipient) if c.audience else None

@@ -105,7 +105,7 @@ def test_an_edition_reaches_every_member_once_with_the_right_headers(env, smtp_s
     assert msg["Message-ID"].endswith("@test.example.org>") and msg["Date"]
     assert msg["List-Id"] == "Nyhetsbrev <nyhetsbrev.test.example.org>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    unsub = str(msg["List-Unsubscribe"])
+    unsub = str(msg["List-Unsubscribe"]).strip()
     assert unsub.startswith("<https://test.example.org/avmeld/") and "<mailto:avmelding@example.org?subject=" in unsub
     assert msg.get_content_type() == "multipart/alternative"
     parts = [p.get_content_type() for p in msg.iter_parts()]
@@ -252,7 +252,7 @@ def test_unsubscribe_is_honoured_by_the_next_send(env, smtp_sink, tmp_path):
     sink = smtp_sink()
     add_members(env.url, people(4))
     env.send(SmtpTransport(sink.url))
-    url = str(sink.by_recipient()["m2@example.org"][0].parsed()["List-Unsubscribe"]).split(">")[0][1:]
+    url = str(sink.by_recipient()["m2@example.org"][0].parsed()["List-Unsubscribe"]).strip().split(">")[0][1:]
     org, audience, member = read_token(env.secret, url.rsplit("/", 1)[1])
     assert (org, audience, member) == ("test-org", "nyhetsbrev", "00002")
     engine = make_engine(env.url)

@@ -1,0 +1,389 @@
+"""Members in the database: the import upsert, counts, new-member follow-ups, forgetting.
+
+`import_members` is an upsert keyed by (organisation, member number), like
+`store_agenda`: a new number is added; one whose imported values changed (their hash,
+Member.row_hash, differs) is updated; the same values again change nothing; an active
+member no longer in the export is marked `left` (left_at = today), never deleted, and
+comes back as active if a later export has them again. All of it happens in the
+caller's session, so one `session_scope` makes the import one transaction.
+
+After the upsert the same call
+
+- creates a FollowUp for every active member who joined within the last 30 days and
+  has none yet (measure 1.4: the branch contacts them within 30 days of joining);
+- stores MemberCount rows for `today`, per branch and "" for members without one.
+
+Forgotten members (`forget_member`) keep their number, branch, dates and status, for
+the anonymous counts; an export that still lists them does not bring names, e-mail,
+phone or postcode back.
+
+Nothing here prints or logs personal data; results carry member numbers and counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Callable, Iterable
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from ..domain.errors import AarshjulError, nearest
+from ..domain.members_csv import Export, MemberRow, RowIssue
+from ..domain.postcodes import FORGOTTEN, NO_POSTCODE, NO_TABLE, Assignment, PostcodeTable, assign, not_in_table
+from .models import Delivery, FollowUp, Member, MemberCount
+
+FOLLOW_UP_DAYS = 30
+PERSONAL = ("first_name", "last_name", "email", "phone", "postcode")
+IMPORTED = (*PERSONAL, "joined", "dues_paid", "activist", "branch", "branch_source", "roles")
+
+
+class MemberNotFound(AarshjulError):
+    """A member number that is not in the database."""
+
+    def __init__(self, number: str, known: Iterable[str] = ()):
+        self.number = number
+        close = nearest(number, known)
+        message = (f"ukjent medlemsnummer {number!r}: ikke i databasen"
+                   + (f"; mente du {', '.join(close)}?" if close else
+                      "; sjekk nummeret, eller importer medlemslisten først (aarshjul members import FIL.csv)"))
+        super().__init__(message)
+
+
+class TooManyLeft(AarshjulError):
+    """An export that would mark most members as left is probably the wrong file."""
+
+
+@dataclass(frozen=True)
+class Unassigned:
+    """A member without a branch, and why: for the board, by number (no names)."""
+
+    number: str
+    postcode: str | None
+    reason: str
+
+
+@dataclass
+class ImportResult:
+    """What an import did. rows_read == new + updated + unchanged + skipped + duplicates."""
+
+    rows_read: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    left: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    warnings: int = 0
+    forgotten_kept: int = 0  # forgotten members still in the export: not brought back
+    follow_ups: int = 0  # follow-ups created
+    issues: tuple[RowIssue, ...] = ()
+    unassigned: list[Unassigned] = field(default_factory=list)
+    counts: list[MemberCount] = field(default_factory=list)
+
+    @property
+    def without_branch(self) -> int:
+        return len(self.unassigned)
+
+    @property
+    def members(self) -> int:
+        return self.new + self.updated + self.unchanged
+
+
+# --- import ------------------------------------------------------------------------------
+
+
+def import_members(session: Session, organisation: str, export: Export, table: PostcodeTable | None,
+                   branches: Iterable[str], today: date, now: datetime, *, max_left_share: float | None = 0.5,
+                   progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Upsert the export's members, mark the missing as left, then follow-ups and counts.
+
+    branches: every branch id of the organisation (for the counts, zeros included).
+    max_left_share: refuse (TooManyLeft, nothing written) when more than this share of
+    the active members, and more than 10, would be marked as left; None: no limit.
+    progress: called with 1 after each member, for a progress bar.
+    """
+    existing = {m.number: m for m in session.scalars(select(Member).where(Member.organisation == organisation))}
+    result = ImportResult(rows_read=export.rows_read, skipped=export.skipped, duplicates=export.duplicates,
+                          warnings=export.warnings, issues=export.issues)
+    for row in export.members:
+        member = existing.get(row.number)
+        forgotten = member is not None and member.forgotten_at is not None
+        if forgotten:
+            # Keep them forgotten: ignore the export's personal values, including the
+            # postcode (so not used for the branch either); keep the stored branch
+            # unless the export names one.
+            assignment = (Assignment(row.branch, "export") if row.branch else
+                          Assignment(member.branch, member.branch_source, None if member.branch else FORGOTTEN))
+            result.forgotten_kept += 1
+        else:
+            assignment = assign(row.branch, row.postcode, table)
+        values = _values(row, assignment, forgotten)
+        digest = row_hash(row.number, values)
+        if member is None:
+            session.add(Member(organisation=organisation, number=row.number, status="active", left_at=None,
+                               first_seen=now, updated_at=now, row_hash=digest, **values))
+            result.new += 1
+        elif member.row_hash != digest or member.status != "active":
+            for name, value in values.items():
+                setattr(member, name, value)
+            member.status, member.left_at, member.row_hash, member.updated_at = "active", None, digest, now
+            result.updated += 1
+        else:
+            result.unchanged += 1
+        if assignment.branch is None:
+            result.unassigned.append(Unassigned(row.number, None if forgotten else row.postcode,
+                                                assignment.reason or NO_POSTCODE))
+        if progress:
+            progress(1)
+    in_file = {row.number for row in export.members} | set(export.skipped_numbers)
+    active = [m for m in existing.values() if m.status == "active"]
+    leaving = [m for m in active if m.number not in in_file]
+    if max_left_share is not None and len(leaving) > max(10, max_left_share * len(active)):
+        raise TooManyLeft(
+            f"eksporten ville meldt ut {len(leaving)} av {len(active)} aktive medlemmer; er det hele "
+            "medlemslisten (ikke et utvalg)? Ingenting er lagret. Er det riktig, importer med --allow-many-left")
+    for m in leaving:
+        m.status, m.left_at, m.updated_at = "left", today, now
+    result.left = len(leaving)
+    session.flush()
+    result.follow_ups = create_follow_ups(session, organisation, today)
+    result.counts = record_counts(session, organisation, today, branches)
+    return result
+
+
+def _values(row: MemberRow, assignment: Assignment, forgotten: bool) -> dict:
+    values = dict(first_name=row.first_name, last_name=row.last_name, email=row.email, phone=row.phone,
+                  postcode=row.postcode, joined=row.joined, dues_paid=row.dues_paid, activist=row.activist,
+                  branch=assignment.branch, branch_source=assignment.source, roles=row.roles)
+    if forgotten:
+        values.update({name: None for name in PERSONAL})
+    return values
+
+
+def row_hash(number: str, values: dict) -> str:
+    """SHA-256 of the imported values (dates as ISO text): equal values, equal hash."""
+    data = [number, *(values[name].isoformat() if isinstance(values[name], date) else values[name]
+                      for name in IMPORTED)]
+    return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode()).hexdigest()
+
+
+def _member_values(m: Member) -> dict:
+    return {name: getattr(m, name) for name in IMPORTED}
+
+
+# --- branches ------------------------------------------------------------------------------
+
+
+def unassigned_members(session: Session, organisation: str, table: PostcodeTable | None) -> list[Unassigned]:
+    """Active members without a branch, with today's reason (the table may have changed)."""
+    rows = session.scalars(select(Member).where(Member.organisation == organisation, Member.status == "active",
+                                                Member.branch.is_(None)).order_by(Member.number))
+    out = []
+    for m in rows:
+        if m.forgotten_at is not None:
+            reason = FORGOTTEN
+        elif not m.postcode:
+            reason = NO_POSTCODE
+        elif table is None:
+            reason = NO_TABLE
+        elif (branch := table.lookup(m.postcode)) is None:
+            reason = not_in_table(m.postcode)
+        else:
+            reason = f"postnummer {m.postcode} hører nå til {branch}; importer medlemslisten på nytt"
+        out.append(Unassigned(m.number, None if m.forgotten_at else m.postcode, reason))
+    return out
+
+
+# --- counts ------------------------------------------------------------------------------
+
+
+def record_counts(session: Session, organisation: str, today: date, branches: Iterable[str]) -> list[MemberCount]:
+    """Store today's counts per branch ("" for none), replacing any from an earlier import today.
+
+    members: active members; activists: active members marked as activists;
+    new: members who joined after the previous import date, up to today;
+    left: members marked as left after the previous import date, up to today.
+    Without a previous import the window starts on 1 January of today's year.
+    """
+    previous = session.scalar(select(func.max(MemberCount.on_date)).where(
+        MemberCount.organisation == organisation, MemberCount.on_date < today))
+    since = previous or date(today.year, 1, 1) - timedelta(days=1)
+    tally: dict[str, dict[str, int]] = {b: dict(members=0, new=0, left=0, activists=0) for b in ("", *branches)}
+    for m in session.scalars(select(Member).where(Member.organisation == organisation)):
+        t = tally.setdefault(m.branch or "", dict(members=0, new=0, left=0, activists=0))
+        if m.status == "active":
+            t["members"] += 1
+            t["activists"] += bool(m.activist)
+        if m.joined and since < m.joined <= today:
+            t["new"] += 1
+        if m.status == "left" and m.left_at and since < m.left_at <= today:
+            t["left"] += 1
+    session.execute(delete(MemberCount).where(MemberCount.organisation == organisation,
+                                              MemberCount.on_date == today))
+    rows = [MemberCount(organisation=organisation, on_date=today, branch=b, **t) for b, t in sorted(tally.items())]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def member_counts(session: Session, organisation: str) -> list[MemberCount]:
+    """Every stored count, oldest first, branch by branch."""
+    return list(session.scalars(select(MemberCount).where(MemberCount.organisation == organisation)
+                                .order_by(MemberCount.on_date, MemberCount.branch)))
+
+
+# --- follow-ups (measure 1.4) ------------------------------------------------------------
+
+
+def create_follow_ups(session: Session, organisation: str, today: date, within_days: int = FOLLOW_UP_DAYS) -> int:
+    """A FollowUp (due = joined + 30 days) for every active member who joined in the last
+    30 days and has none; open follow-ups move with their member's branch. Returns how
+    many were created."""
+    follow = {f.member_number: f for f in session.scalars(
+        select(FollowUp).where(FollowUp.organisation == organisation))}
+    created = 0
+    for m in session.scalars(select(Member).where(Member.organisation == organisation, Member.status == "active")):
+        f = follow.get(m.number)
+        if f is not None:
+            if f.contacted_on is None and f.branch != m.branch:
+                f.branch = m.branch
+            continue
+        if m.forgotten_at is None and m.joined and today - timedelta(days=within_days) <= m.joined <= today:
+            session.add(FollowUp(organisation=organisation, member_number=m.number, branch=m.branch,
+                                 joined=m.joined, due=m.joined + timedelta(days=within_days)))
+            created += 1
+    session.flush()
+    return created
+
+
+def _open(organisation: str, today: date):
+    active = select(Member.number).where(Member.organisation == organisation, Member.status == "active",
+                                         Member.forgotten_at.is_(None))  # who asked to be forgotten is not chased
+    return select(FollowUp).where(FollowUp.organisation == organisation, FollowUp.contacted_on.is_(None),
+                                  FollowUp.joined <= today, FollowUp.member_number.in_(active))
+
+
+def open_follow_ups(session: Session, organisation: str, today: date) -> dict[str, list[FollowUp]]:
+    """Active new members not yet contacted (and not forgotten), by branch ("" for none),
+    earliest due first."""
+    out: dict[str, list[FollowUp]] = defaultdict(list)
+    for f in session.scalars(_open(organisation, today).order_by(FollowUp.due, FollowUp.member_number)):
+        out[f.branch or ""].append(f)
+    return dict(sorted(out.items()))
+
+
+def overdue_follow_ups(session: Session, organisation: str, today: date) -> list[FollowUp]:
+    """Open follow-ups whose due date has passed and that are not yet escalated."""
+    return list(session.scalars(_open(organisation, today).where(FollowUp.due < today,
+                                                                 FollowUp.escalated_on.is_(None))
+                                .order_by(func.coalesce(FollowUp.branch, ""), FollowUp.due,
+                                          FollowUp.member_number)))
+
+
+def mark_escalated(session: Session, organisation: str, numbers: Iterable[str], today: date) -> int:
+    """Record that these overdue follow-ups were escalated (to the board) today; returns how many."""
+    numbers = list(numbers)
+    if not numbers:
+        return 0
+    done = session.execute(update(FollowUp).where(
+        FollowUp.organisation == organisation, FollowUp.member_number.in_(numbers),
+        FollowUp.escalated_on.is_(None), FollowUp.contacted_on.is_(None)).values(escalated_on=today))
+    return done.rowcount
+
+
+def record_contact(session: Session, organisation: str, number: str, on: date, by: str | None = None,
+                   note: str | None = None) -> FollowUp:
+    """A new member was contacted. A member who joined before the import began tracking
+    them gets a follow-up now, so the contact still counts."""
+    member = session.scalar(select(Member).where(Member.organisation == organisation, Member.number == number))
+    if member is None:
+        known = session.scalars(select(Member.number).where(Member.organisation == organisation))
+        raise MemberNotFound(number, known)
+    f = session.scalar(select(FollowUp).where(FollowUp.organisation == organisation,
+                                              FollowUp.member_number == number))
+    if f is None:
+        if member.joined is None:
+            raise AarshjulError(f"medlem {number} har ingen innmeldingsdato i databasen; kontakten kan ikke "
+                                "knyttes til en oppfølging av nye medlemmer")
+        f = FollowUp(organisation=organisation, member_number=number, branch=member.branch, joined=member.joined,
+                     due=member.joined + timedelta(days=FOLLOW_UP_DAYS))
+        session.add(f)
+    if on < f.joined:
+        raise AarshjulError(f"kontaktdatoen {on.isoformat()} er før medlem {number} meldte seg inn "
+                            f"({f.joined.isoformat()})")
+    f.contacted_on, f.contacted_by, f.note = on, by, note
+    session.flush()
+    return f
+
+
+@dataclass(frozen=True)
+class ContactRate:
+    """New members in a year and how many were contacted within 30 days of joining."""
+
+    new: int
+    contacted: int
+
+    @property
+    def share(self) -> float | None:
+        return self.contacted / self.new if self.new else None
+
+
+@dataclass(frozen=True)
+class ContactRates:
+    per_branch: dict[str, ContactRate]  # "" for members without a branch
+    total: ContactRate
+
+
+def contact_rate(session: Session, organisation: str, year: int) -> ContactRates:
+    """Per branch and in total: members who joined in `year` (whatever their status now),
+    and those of them contacted no later than 30 days after joining. The branch is the
+    follow-up's (the branch responsible then), else the member's."""
+    follow = {f.member_number: f for f in session.scalars(
+        select(FollowUp).where(FollowUp.organisation == organisation))}
+    new: dict[str, int] = defaultdict(int)
+    contacted: dict[str, int] = defaultdict(int)
+    members = session.scalars(select(Member).where(
+        Member.organisation == organisation, Member.joined >= date(year, 1, 1), Member.joined <= date(year, 12, 31)))
+    for m in members:
+        f = follow.get(m.number)
+        branch = (f.branch if f is not None else m.branch) or ""
+        new[branch] += 1
+        if f is not None and f.contacted_on is not None and \
+                f.contacted_on <= m.joined + timedelta(days=FOLLOW_UP_DAYS):
+            contacted[branch] += 1
+    per = {b: ContactRate(new[b], contacted[b]) for b in sorted(new)}
+    return ContactRates(per, ContactRate(sum(new.values()), sum(contacted.values())))
+
+
+# --- privacy ------------------------------------------------------------------------------
+
+
+def forget_member(session: Session, organisation: str, number: str, now: datetime) -> tuple[Member, bool]:
+    """Blank a member's personal data for good; returns (member, was already forgotten).
+
+    Blanked: first and last name, e-mail, phone, postcode; the follow-up's note; the
+    address of their rows in the delivery ledger. Kept, for the anonymous counts:
+    number, branch, joined, status, activist, dues, roles. A later import that still
+    lists them does not bring the personal data back.
+    """
+    member = session.scalar(select(Member).where(Member.organisation == organisation, Member.number == number))
+    if member is None:
+        known = session.scalars(select(Member.number).where(Member.organisation == organisation))
+        raise MemberNotFound(number, known)
+    already = member.forgotten_at is not None
+    for name in PERSONAL:
+        setattr(member, name, None)
+    member.forgotten_at = member.forgotten_at or now
+    member.row_hash = row_hash(number, _member_values(member))
+    member.updated_at = now
+    session.execute(update(FollowUp).where(FollowUp.organisation == organisation, FollowUp.member_number == number)
+                    .values(note=None))
+    session.execute(update(Delivery).where(Delivery.organisation == organisation, Delivery.recipient == number)
+                    .values(address=None))
+    session.flush()
+    return member, already
