@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .domain import i18n
+from .cli_members import members_app
 from .domain.errors import AarshjulError, NotFound, PlanError
 from .settings import get_settings
 
@@ -33,6 +34,7 @@ news_app = typer.Typer(help="Newsletters: list, preview, send.", no_args_is_help
 app.add_typer(news_app, name="newsletter")
 rem_app = typer.Typer(help="Reminders to the responsible bodies.", no_args_is_help=True)
 app.add_typer(rem_app, name="reminders")
+app.add_typer(members_app, name="members")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -1,0 +1,376 @@
+"""`aarshjul members ...`: the member register in the database.
+
+    import FILE.csv          the party's member export -> the database (one transaction)
+    unassigned               active members without a branch, and why
+    follow-ups               new members not yet contacted, by branch; this year's contact rate
+    contacted NUMBER         record that a new member was contacted
+    counts                   member counts per branch, import by import
+    forget NUMBER            blank a member's personal data for good
+
+Registered in cli.py as a sub-app. Output names members by number only: never a name,
+an e-mail address or a phone number. A mistake (a missing file, a file that is not a
+member export, an unknown member number) raises AarshjulError; cli.main() prints it
+and exits with status 2. Nothing here imports Prefect; the database and parsing
+modules are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .domain.errors import AarshjulError
+from .settings import get_settings
+
+members_app = typer.Typer(help="Members: import the register's export, branches, new-member follow-up.",
+                          no_args_is_help=True)
+
+out = Console(soft_wrap=True)
+
+PlanOpt = Annotated[Optional[Path], typer.Option(
+    "--plan", help="The plan file (default: AARSHJUL_PLAN or config/plan.yaml).")]
+TodayOpt = Annotated[Optional[str], typer.Option("--today", help="Pretend today is this date (YYYY-MM-DD).")]
+FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
+
+SHOW_UNASSIGNED = 30  # list them one by one up to this many, else by reason
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+@members_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="The member export, CSV (from Excel: `;`, Windows-1252 or UTF-8).")],
+    plan: PlanOpt = None, today: TodayOpt = None,
+    allow_many_left: Annotated[bool, typer.Option(
+        "--allow-many-left",
+        help="Import even if more than half of the active members would be marked as left.")] = False,
+) -> None:
+    """Import the member export: new, changed and departed members, follow-ups and counts."""
+    from .db.members import import_members
+    from .domain.members_csv import parse_export
+
+    day = _today(today)
+    ctx = _context(plan)
+    data = _read(file)
+    started = time.perf_counter()
+    export = parse_export(data, today=day, branches=ctx.branches, bodies=ctx.bodies, source=str(file))
+    now = datetime.now(timezone.utc)
+    with _session() as session, _progress(len(export.members)) as advance:
+        result = import_members(session, ctx.organisation, export, ctx.table, ctx.branches, day, now,
+                                max_left_share=None if allow_many_left else 0.5, progress=advance)
+    _print_import(file, export, result, ctx, time.perf_counter() - started)
+
+
+@members_app.command("unassigned")
+def unassigned(plan: PlanOpt = None, format: FormatOpt = "table", today: TodayOpt = None) -> None:
+    """Active members without a branch: member number, postcode and why."""
+    from .db.members import unassigned_members
+
+    fmt = _format(format)
+    _today(today)
+    ctx = _context(plan)
+    rows = []
+    with _existing_session() as session:
+        if session is not None:
+            rows = unassigned_members(session, ctx.organisation, ctx.table)
+    if fmt == "json":
+        print(json.dumps([{"number": r.number, "postcode": r.postcode, "reason": r.reason} for r in rows],
+                         ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        out.print("Alle aktive medlemmer har et bydelslag.")
+        return
+    table = Table(title=f"Medlemmer uten bydelslag ({len(rows)})")
+    for col in ("Medlemsnummer", "Postnummer", "Årsak"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.number, r.postcode or "", r.reason)
+    out.print(table)
+    out.print(f"Rett opp i {_table_name(ctx)} eller i medlemsregisteret, og importer på nytt.", highlight=False)
+
+
+@members_app.command("follow-ups")
+def follow_ups(
+    plan: PlanOpt = None, today: TodayOpt = None,
+    year: Annotated[Optional[int], typer.Option("--year", help="Year of the contact rate (default: today's).")] = None,
+) -> None:
+    """New members not yet contacted, by branch, and the year's contact rate (tiltak 1.4)."""
+    from .db.members import contact_rate, open_follow_ups
+
+    day = _today(today)
+    ctx = _context(plan)
+    with _existing_session() as session:
+        if session is None:
+            out.print("Ingen medlemmer i databasen ennå (aarshjul members import FIL.csv).", highlight=False)
+            return
+        groups = open_follow_ups(session, ctx.organisation, day)
+        rates = contact_rate(session, ctx.organisation, year or day.year)
+        table = Table(title=f"Nye medlemmer som ikke er kontaktet ({sum(len(g) for g in groups.values())})")
+        for col in ("Bydelslag", "Medlemsnummer", "Innmeldt", "Frist", "Status"):
+            table.add_column(col)
+        for branch, rows in groups.items():
+            for f in rows:
+                status = ("eskalert " + f.escalated_on.isoformat() if f.escalated_on else
+                          "forfalt" if f.due < day else f"{(f.due - day).days} dager igjen")
+                table.add_row(ctx.branch_name(branch), f.member_number, f.joined.isoformat(), f.due.isoformat(), status)
+    out.print(table)
+    rate = Table(title=f"Kontaktet innen 30 dager, {year or day.year}")
+    for col in ("Bydelslag", "Nye", "Kontaktet", "Andel"):
+        rate.add_column(col, justify="left" if col == "Bydelslag" else "right")
+    for branch, r in rates.per_branch.items():
+        rate.add_row(ctx.branch_name(branch), str(r.new), str(r.contacted), _share(r.share))
+    rate.add_row("Totalt", str(rates.total.new), str(rates.total.contacted), _share(rates.total.share))
+    out.print(rate)
+
+
+@members_app.command("contacted")
+def contacted(
+    number: Annotated[str, typer.Argument(help="The member number (medlemsnummer).")],
+    by: Annotated[Optional[str], typer.Option("--by", help="Who made contact.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="A short note (no sensitive details).")] = None,
+    on: Annotated[Optional[str], typer.Option(
+        "--date", help="When (default: today); YYYY-MM-DD or DD.MM.YYYY.")] = None,
+    plan: PlanOpt = None, today: TodayOpt = None,
+) -> None:
+    """Record that a new member was contacted by their branch."""
+    from .db.members import record_contact
+    from .domain.members_csv import parse_date
+
+    day = _today(today)
+    when = day
+    if on is not None:
+        when = parse_date(on)
+        if when is None:
+            raise AarshjulError(f"--date {on!r} er ikke en dato; skriv ÅÅÅÅ-MM-DD eller DD.MM.ÅÅÅÅ")
+        if when > day:
+            raise AarshjulError(f"--date {when.isoformat()} er i fremtiden (i dag er {day.isoformat()})")
+    ctx = _context(plan)
+    with _session() as session:
+        f = record_contact(session, ctx.organisation, number.strip(), when, by, note)
+        late = (when - f.due).days
+    out.print(f"[green]✓[/] medlem {f.member_number} kontaktet {when.isoformat()}"
+              + (f" ({late} dager etter fristen {f.due.isoformat()})" if late > 0 else " (innen fristen)"),
+              highlight=False)
+
+
+@members_app.command("counts")
+def counts(plan: PlanOpt = None, format: FormatOpt = "table", today: TodayOpt = None) -> None:
+    """Member counts per branch, import by import."""
+    from .db.members import member_counts
+
+    fmt = _format(format)
+    _today(today)
+    ctx = _context(plan)
+    rows = []
+    with _existing_session() as session:
+        if session is not None:
+            rows = [(r.on_date, r.branch, r.members, r.new, r.left, r.activists)
+                    for r in member_counts(session, ctx.organisation)]
+    if fmt == "json":
+        print(json.dumps([dict(date=d.isoformat(), branch=b, members=m, new=n, left=lft, activists=a)
+                          for d, b, m, n, lft, a in rows], ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        out.print("Ingen tellinger ennå (de lagres ved hver import).")
+        return
+    table = Table(title="Medlemstall")
+    for col in ("Dato", "Bydelslag", "Medlemmer", "Nye", "Utmeldt", "Aktivister"):
+        table.add_column(col, justify="right" if col not in ("Dato", "Bydelslag") else "left")
+    for d, b, m, n, lft, a in rows:
+        table.add_row(d.isoformat(), ctx.branch_name(b), str(m), str(n), str(lft), str(a))
+    out.print(table)
+
+
+@members_app.command("forget")
+def forget(
+    number: Annotated[str, typer.Argument(help="The member number (medlemsnummer).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    plan: PlanOpt = None, today: TodayOpt = None,
+) -> None:
+    """Blank a member's name, e-mail, phone and postcode for good (keeps the anonymous counts)."""
+    from .db.members import forget_member
+
+    _today(today)
+    ctx = _context(plan)
+    if not yes:
+        typer.confirm(f"Slette persondata for medlem {number} for godt?", abort=True)
+    with _session() as session:
+        member, already = forget_member(session, ctx.organisation, number.strip(), datetime.now(timezone.utc))
+    if already:
+        out.print(f"Medlem {member.number} var allerede glemt.", highlight=False)
+    else:
+        out.print(f"[green]✓[/] medlem {member.number}: navn, e-post, telefon og postnummer er slettet; "
+                  "senere importer henter dem ikke tilbake.", highlight=False)
+
+
+# --- output -----------------------------------------------------------------------------
+
+
+def _print_import(file: Path, export, result, ctx, seconds: float) -> None:
+    separator = "tab" if export.delimiter == "\t" else repr(export.delimiter)
+    out.print(f"[bold]Medlemsimport[/]: {file.name} ({export.encoding}, skilletegn {separator}), {ctx.organisation}",
+              highlight=False)
+    if export.ignored:
+        out.print(f"  ignorerte kolonner: {', '.join(export.ignored)}", highlight=False)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column()
+    grid.add_column(justify="right")
+    for label, value in (
+        ("rader lest", result.rows_read), ("nye", result.new), ("endret", result.updated),
+        ("uendret", result.unchanged), ("meldt ut (ikke i eksporten)", result.left),
+        ("hoppet over", result.skipped), ("duplikater (siste rad gjelder)", result.duplicates),
+        ("advarsler", result.warnings), ("uten bydelslag", result.without_branch),
+        ("glemt, ikke gjeninnført", result.forgotten_kept), ("nye oppfølginger (tiltak 1.4)", result.follow_ups),
+    ):
+        grid.add_row(f"  {label}", str(value))
+    out.print(grid)
+    if result.issues:
+        table = Table(title=f"Problemer i {file.name} ({len(result.issues)})")
+        for col in ("Rad", "Kolonne", "Medlemsnr", "Problem"):
+            table.add_column(col, overflow="fold")
+        kinds = {"skipped": "[red]hoppet over[/]", "duplicate": "[yellow]duplikat[/]", "warning": "[yellow]advarsel[/]"}
+        for i in result.issues:
+            table.add_row(str(i.row), i.column or "", i.number or "", f"{kinds[i.kind]}: {i.message}")
+        out.print(table)
+    if result.unassigned:
+        if len(result.unassigned) <= SHOW_UNASSIGNED:
+            table = Table(title=f"Uten bydelslag ({len(result.unassigned)})")
+            for col in ("Medlemsnummer", "Postnummer", "Årsak"):
+                table.add_column(col)
+            for u in result.unassigned:
+                table.add_row(u.number, u.postcode or "", u.reason)
+            out.print(table)
+        else:
+            out.print(f"Uten bydelslag: {len(result.unassigned)}, etter årsak:")
+            for reason, n in Counter(u.reason for u in result.unassigned).most_common():
+                out.print(f"  {n:>5}  {reason}", highlight=False)
+        out.print(f"  (aarshjul members unassigned lister dem; rett opp i {_table_name(ctx)} eller i registeret)",
+                  highlight=False)
+    out.print(f"[green]✓[/] {result.members} medlemmer lagret på {seconds:.1f} s", highlight=False)
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+class _Context:
+    """What the member commands need from the plan: organisation, branches, postcode table."""
+
+    def __init__(self, plan_path: Path):
+        from .domain.load import load_plan
+        from .domain.postcodes import TABLE_NAME, load_postcodes
+
+        p = load_plan(plan_path)
+        self.organisation = p.organisation.id
+        self.branches = {i: p.bodies[i].name for i in p.branches()}  # id -> display name
+        self.bodies = tuple(p.bodies)
+        self.table_path = p.folder / TABLE_NAME  # beside plan.yaml
+        self.table = load_postcodes(self.table_path, self.branches)
+
+    def branch_name(self, ident: str) -> str:
+        return self.branches.get(ident, ident) if ident else "(uten bydelslag)"
+
+
+def _context(plan: Path | None) -> _Context:
+    return _Context(plan or get_settings().plan)
+
+
+def _table_name(ctx: _Context) -> str:
+    return str(ctx.table_path)
+
+
+def _today(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise AarshjulError(f"--today {value!r} er ikke en dato; skriv ÅÅÅÅ-MM-DD") from None
+
+
+def _format(value: str) -> str:
+    if value not in ("table", "json"):
+        raise AarshjulError(f"--format {value!r}: bruk table eller json")
+    return value
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except FileNotFoundError:
+        raise AarshjulError(f"{file}: finnes ikke; sjekk stien til eksportfilen") from None
+    except IsADirectoryError:
+        raise AarshjulError(f"{file}: er en mappe; oppgi CSV-filen") from None
+    except OSError as exc:
+        raise AarshjulError(f"{file}: kan ikke leses ({exc.strerror})") from None
+
+
+@contextmanager
+def _session() -> Iterator:
+    """One transaction on a database at the current schema (created or migrated if needed).
+    A database error is reported without its parameters (they may hold personal data)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .db.migrate import upgrade
+    from .db.session import make_engine, session_scope
+
+    url = get_settings().database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]
+        raise AarshjulError(f"databasefeil, ingenting er lagret: {reason}") from None
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _existing_session() -> Iterator:
+    """A session for reading, or None when there is no database yet (never created here)."""
+    from sqlalchemy import inspect
+
+    from .db.migrate import upgrade
+    from .db.session import database_exists, make_engine, session_scope
+
+    url = get_settings().database_url
+    if not database_exists(url):
+        yield None
+        return
+    engine = make_engine(url, create_dir=False)
+    try:
+        if not inspect(engine).has_table("members"):
+            upgrade(url)  # a database from before the members tables
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _progress(total: int):
+    """A progress bar over the members, only on a terminal and for large files."""
+    if not out.is_terminal or total < 500:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("importerer"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=out, transient=True) as bar:
+        task = bar.add_task("import", total=total)
+        yield lambda n: bar.advance(task, n)
