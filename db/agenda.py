@@ -79,6 +79,13 @@ def _day(value: date | datetime | None) -> date | None:
     return value.date() if isinstance(value, datetime) else value
 
 
+def cancelled_keys(session: Session, organisation: str) -> set[str]:
+    """Keys of occurrences recorded as cancelled in the completion log."""
+    return set(session.scalars(select(Completion.occurrence_key).where(
+        Completion.organisation == organisation, Completion.outcome == "cancelled",
+        Completion.occurrence_key.is_not(None))))
+
+
 def held_keys(session: Session, organisation: str) -> set[str]:
     """Keys of occurrences recorded as held."""
     return set(session.scalars(select(Completion.occurrence_key).where(

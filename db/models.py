@@ -225,3 +225,36 @@ class Unsubscribe(Base):
     recipient: Mapped[str] = mapped_column(String(254))  # member number
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     source: Mapped[str] = mapped_column(String(16))  # web | mailto | cli
+
+
+# --- report (issue: Completion log and yearly report) -------------------------------------
+
+
+class KpiMeasurement(Base):
+    """A measured value of a target (KPI) on a date: from the members data or recorded by hand."""
+
+    __tablename__ = "kpi_measurements"
+    __table_args__ = (UniqueConstraint("organisation", "name", "on_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    on_date: Mapped[date] = mapped_column(Date)
+    value: Mapped[float]
+    source: Mapped[str] = mapped_column(String(16))  # cli | members | flow
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MeasureComment(Base):
+    """The board's own words on a measure for a year's report: what the log cannot know."""
+
+    __tablename__ = "measure_comments"
+    __table_args__ = (UniqueConstraint("organisation", "measure", "year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    measure: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -6,12 +6,13 @@ database errors are retried a few times with backoff.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from aarshjul.db.agenda import StoreCounts, held_keys, store_agenda
+from aarshjul.db.agenda import StoreCounts, cancelled_keys, held_keys, store_agenda
 from aarshjul.db.migrate import upgrade
 from aarshjul.db.session import make_engine, session_scope
 from aarshjul.domain.errors import AarshjulError
@@ -46,10 +47,15 @@ def migrate_database(url: str) -> None:
 @task(name="store-agenda", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_transient,
       cache_policy=NO_CACHE)
 def save_agenda(url: str, organisation: str, occurrences: list[Occurrence]) -> tuple[StoreCounts, set[str]]:
-    """Upsert the occurrences; return the counts and the keys recorded as held."""
+    """Upsert the occurrences; return the counts and the keys recorded as held.
+
+    An occurrence cancelled in the completion log (`aarshjul cancel KEY`) is stored as
+    cancelled, so the calendars publish the cancellation like one made in schedule.yaml."""
     engine = make_engine(url)
     try:
         with session_scope(engine) as session:
+            cancelled = cancelled_keys(session, organisation)
+            occurrences = [replace(o, status="cancelled") if o.key in cancelled else o for o in occurrences]
             counts = store_agenda(session, organisation, occurrences, datetime.now(timezone.utc))
             return counts, held_keys(session, organisation)
     finally:
