@@ -243,7 +243,8 @@ def run(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None,
     summary = run_all(plan_path=str(plan_path), today=day, send_mail=mail)
     _print_publish(summary, lang)
     if summary["mail"] is not None:
-        _print_mail(summary["mail"]["newsletters"] + summary["mail"]["reminders"], lang)
+        m = summary["mail"]
+        _print_mail(m["newsletters"] + m["reminders"] + m["invitations"], lang)
 
 
 @app.command()

@@ -122,3 +122,30 @@ _WORDS = {
 
 def _w(name: str, lang: str) -> str:
     return _WORDS[lang][name]
+
+
+def invitation(plan: Plan, entry: Entry, method: str, organizer: str, organizer_name: str,
+               site_url: str | None = None) -> bytes:
+    """An iTIP message (RFC 5546) for iMIP (RFC 6047): the event with METHOD REQUEST (new
+    or changed, SEQUENCE its revision) or CANCEL, the body as ORGANIZER. The attendee
+    is added per recipient with `with_attendee`."""
+    cal = _calendar(plan, None, None)
+    cal.add("method", method)
+    ev = event(plan, entry, site_url)
+    ev.add("organizer", f"mailto:{organizer}", parameters={"CN": organizer_name})
+    if method == "CANCEL":
+        ev["status"] = "CANCELLED"
+    cal.add_component(ev)
+    _add_timezone(plan, cal)
+    return cal.to_ical()
+
+
+def with_attendee(ics: bytes, address: str, name: str) -> bytes:
+    """The invitation addressed to one attendee (RFC 5546 §3.2.2 requires ATTENDEE)."""
+    cal = Calendar.from_ical(ics)
+    for ev in cal.walk("VEVENT"):
+        params = {"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION", "RSVP": "TRUE"}
+        if name:
+            params["CN"] = name
+        ev.add("attendee", f"mailto:{address}", parameters=params)
+    return cal.to_ical()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -226,15 +226,83 @@ def send_reminders(plan_path: str = "config/plan.yaml", today: date | None = Non
     return summaries
 
 
+INVITE_AHEAD_DAYS = 60
+
+
+def invitation_campaigns(plan: Plan, entries: list, today: date, invited: set[str]) -> list[tuple[Campaign, str]]:
+    """(campaign, body) for each meeting of a body in the next 60 days whose current
+    revision has not been sent: a REQUEST (SEQUENCE = revision), or a CANCEL for a
+    meeting that was invited to and then cancelled. `invited` holds the campaign keys
+    already in the ledger."""
+    from aarshjul.domain.ics import invitation
+
+    mail, lang = _mail(plan), plan.organisation.locale
+    out = []
+    for e in entries:
+        o = e.occurrence
+        if o.start is None or o.all_day or not (today <= o.span.start <= today + timedelta(days=INVITE_AHEAD_DAYS)):
+            continue
+        for body in o.bodies:
+            prefix = f"invite/{o.uid}/{body}/"
+            key = f"{prefix}{e.sequence}"
+            if key in invited:
+                continue
+            if e.cancelled and not any(k.startswith(prefix) for k in invited):
+                continue  # never invited: nothing to cancel
+            method = "CANCEL" if e.cancelled else "REQUEST"
+            info = plan.bodies[body]
+            ics = invitation(plan, e, method, info.contact, info.name)
+            measure = plan.measure(o.measure)
+            prefix_word = "Avlyst: " if e.cancelled else ("Endret: " if e.sequence else "")
+            out.append((Campaign(
+                organisation=plan.organisation.id, key=key, audience=None, template="invitation",
+                subject=f"{prefix_word}{o.title} – {_when(o, lang)}",
+                context={"organisation": plan.organisation.name, "lang": lang, "title": o.title,
+                         "when": _when(o, lang), "place": o.place, "note": o.note, "cancelled": e.cancelled,
+                         "sequence": e.sequence, "measure": measure.number, "measure_text": measure.text,
+                         "body_name": info.name},
+                from_name=f"{mail.sender.name} – {info.name}", from_address=mail.sender.address,
+                domain=mail.sender.domain, reply_to=info.contact, calendar=ics, calendar_method=method), body))
+    return out
+
+
+@flow(name="send-invitations", log_prints=False)
+def send_invitations(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict]:
+    """Invite each body's members (those holding its role) to its meetings in the next
+    60 days, by iMIP with the feeds' UID; a moved meeting sends an update with a higher
+    SEQUENCE, a cancelled one a CANCEL."""
+    from aarshjul.db.calendars import entries as stored_entries
+    from aarshjul.db.ledger import sent_campaigns
+
+    today = today or date.today()
+    plan = read_plan(plan_path)
+    if _mail(plan).invitations == "off":
+        return []
+    engine = make_engine(get_settings().database_url)
+    try:
+        with session_scope(engine) as session:
+            entries = stored_entries(session, plan.organisation.id, plan.tz)
+            invited = sent_campaigns(session, plan.organisation.id, "invite/")
+    finally:
+        engine.dispose()
+    summaries = [_send(c, _limits(plan), audience={"role": body})
+                 for c, body in invitation_campaigns(plan, entries, today, invited)]
+    get_run_logger().info("%d invitations and updates, %d messages sent", len(summaries),
+                          sum(s["sent"] for s in summaries))
+    _artifact(plan, "invitations", summaries)
+    return summaries
+
+
 @flow(name="send-mail", log_prints=False)
 def send_due_mail(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
-    """Everything due today: each newsletter's edition, and the reminders."""
+    """Everything due today: each newsletter's edition, the reminders, the invitations."""
     today = today or date.today()
     plan = read_plan(plan_path)
     out = {"newsletters": [], "reminders": []}
     for n in _mail(plan).newsletters:
         out["newsletters"] += send_newsletter(n.id, None, plan_path, today)
     out["reminders"] = send_reminders(plan_path, today)
+    out["invitations"] = send_invitations(plan_path, today)
     return out
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from aarshjul.db import ledger
 from aarshjul.db.models import Member
 from aarshjul.domain.errors import AarshjulError
+from aarshjul.domain.ics import with_attendee
 from aarshjul.domain.messages import Envelope, compose, message_id, unsubscribe_token
 from aarshjul.tasks.mail_render import Renderer
 from aarshjul.tasks.mail_transport import Outcome, RateLimiter
@@ -228,7 +229,8 @@ class Mailer:
             unsubscribe_url=context.get("unsubscribe_url"),
             unsubscribe_mailto=f"{c.unsubscribe_mailto}?subject=unsubscribe%20{token}" if token and c.unsubscribe_mailto else None,
         )
-        return compose(env, text, html, c.calendar, c.calendar_method)
+        calendar = with_attendee(c.calendar, row.address, names.full(row.recipient)) if c.calendar else None
+        return compose(env, text, html, calendar, c.calendar_method)
 
 
 class _Names:

@@ -154,3 +154,72 @@ def test_send_newsletter_flow_sends_once_and_logs_the_measure(prefect_harness, m
     finally:
         engine.dispose()
         get_settings.cache_clear()
+
+
+def test_invitations_request_update_and_cancel_with_the_feeds_uid(prefect_harness, monkeypatch, tmp_path, smtp_sink,
+                                                                  files):
+    from datetime import datetime, timezone
+
+    import icalendar
+
+    from aarshjul.db.migrate import upgrade
+    from aarshjul.db.models import Member
+    from aarshjul.db.session import make_engine, session_scope
+    from aarshjul.domain.expand import expand
+    from aarshjul.flows.mail import send_invitations
+    from aarshjul.flows.plan import sync_plan
+    from aarshjul.settings import get_settings
+
+    sink = smtp_sink()
+    url = f"sqlite:///{tmp_path / 'inv.db'}"
+    upgrade(url)
+    now = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        for i, roles in ((1, "styret"), (2, "au,styret"), (3, None)):
+            session.add(Member(organisation="test-org", number=str(i), first_name=f"S{i}", last_name="Ø",
+                               email=f"s{i}@example.org", roles=roles, status="active", first_seen=now,
+                               updated_at=now, row_hash="x"))
+    engine.dispose()
+    for name, value in {"AARSHJUL_DATABASE_URL": url, "AARSHJUL_SMTP_URL": sink.url,
+                        "AARSHJUL_SECRET_KEY_FILE": str(tmp_path / "secret.key")}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    pin = 'occurrences:\n  "1.2/2025/1":\n    date: "{day}"\n    start: "18:00"\n    place: Folkets hus\n{extra}'
+    try:
+        plan = str(files.plan)
+        uid = next(o.uid for o in expand(files.load()) if o.key == "1.2/2025/1")
+
+        def step(day: str, extra: str = "") -> list:
+            """The messages about meeting 1.2/2025/1 this step sent (the board's monthly
+            meetings in the next 60 days are invited to as well)."""
+            files.write("schedule.yaml", pin.format(day=day, extra=extra))
+            sync_plan(plan_path=plan, today=date(2025, 3, 1))
+            before = len(sink.messages)
+            send_invitations(plan, date(2025, 3, 1))
+            return [m for m in sink.messages[before:] if uid.encode() in m.raw.replace(b"=\r\n", b"")]
+
+        first = step("2025-03-20")
+        assert sorted(m.to[0] for m in first) == ["s1@example.org", "s2@example.org"]  # role styret only
+        msg = first[0].parsed()
+        part = next(p for p in msg.walk() if p.get_content_type() == "text/calendar")
+        assert part.get_param("method") == "REQUEST"
+        cal = icalendar.Calendar.from_ical(part.get_content())
+        ev = next(iter(cal.walk("VEVENT")))
+        assert str(cal["METHOD"]) == "REQUEST" and str(ev["UID"]) == uid and ev["SEQUENCE"] == 0
+        assert str(ev["ATTENDEE"]) == f"mailto:{first[0].to[0]}" and str(ev["ORGANIZER"]) == "mailto:styret@example.org"
+        assert step("2025-03-20") == []  # nothing changed: nothing sent
+        moved = step("2025-03-27")
+        assert len(moved) == 2 and moved[0].parsed()["Subject"].startswith("Endret:")
+        ev = next(iter(icalendar.Calendar.from_ical(next(
+            p for p in moved[0].parsed().walk() if p.get_content_type() == "text/calendar").get_content())
+            .walk("VEVENT")))
+        assert ev["SEQUENCE"] == 1 and str(ev["UID"]) == uid and ev["DTSTART"].dt.day == 27
+        cancelled = step("2025-03-27", "    status: cancelled\n")
+        assert len(cancelled) == 2
+        part = next(p for p in cancelled[0].parsed().walk() if p.get_content_type() == "text/calendar")
+        cal = icalendar.Calendar.from_ical(part.get_content())
+        assert part.get_param("method") == "CANCEL" and str(cal["METHOD"]) == "CANCEL"
+        assert str(next(iter(cal.walk("VEVENT")))["STATUS"]) == "CANCELLED"
+    finally:
+        get_settings.cache_clear()
