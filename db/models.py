@@ -258,3 +258,15 @@ class MeasureComment(Base):
     year: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RunLock(Base):
+    """One run at a time of a sending flow for a chapter: held while it runs, with an
+    expiry so that a killed process does not block the next run for ever."""
+
+    __tablename__ = "run_locks"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # send-newsletter:bergen-sv
+    holder: Mapped[str] = mapped_column(String(200))  # host:pid
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -14,6 +14,7 @@ from aarshjul.db.calendars import entries as stored_entries
 from aarshjul.db.calendars import feed_tokens
 from aarshjul.db.session import make_engine, session_scope
 from aarshjul.domain.feeds import feeds
+from aarshjul.flows.guard import single_run
 from aarshjul.flows.plan import sync_plan
 from aarshjul.settings import get_settings
 from aarshjul.tasks.caldav import CaldavError, CaldavTarget, CalendarCounts, push_calendars
@@ -77,6 +78,7 @@ def _caldav_password(settings) -> str | None:
 
 
 @flow(name="publish-calendars", log_prints=False)
+@single_run("publish-calendars", empty=dict)
 def publish_calendars(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
     """Bring the stored agenda up to date with the plan, then write every feed and the
     public web page, and push the bodies' calendars to CalDAV when a server is set."""

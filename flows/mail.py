@@ -20,6 +20,7 @@ from aarshjul.domain.expand import expand
 from aarshjul.domain.mail_model import Newsletter
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.reminders import Reminder, due_reminders
+from aarshjul.flows.guard import single_run
 from aarshjul.settings import get_settings
 from aarshjul.tasks.mail_transport import transport_from_settings
 from aarshjul.tasks.mailer import BatchResult, Campaign, Mailer, Prepared, secret_key
@@ -172,6 +173,7 @@ def _send(campaign: Campaign, limits: Limits, audience: dict | None = None,
 
 
 @flow(name="send-newsletter", log_prints=False)
+@single_run("send-newsletter", empty=list)
 def send_newsletter(newsletter: str, edition: str | None = None, plan_path: str = "config/plan.yaml",
                     today: date | None = None) -> list[dict]:
     """Send an edition of a newsletter (the one due today, unless named) to its audience,
@@ -205,6 +207,7 @@ def send_newsletter(newsletter: str, edition: str | None = None, plan_path: str 
 
 
 @flow(name="send-reminders", log_prints=False)
+@single_run("send-reminders", empty=list)
 def send_reminders(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict]:
     """Remind each responsible body of what falls due: meetings ahead, slots not yet
     scheduled as their window closes, deadlines passed. Each reminder goes once."""
@@ -267,6 +270,7 @@ def invitation_campaigns(plan: Plan, entries: list, today: date, invited: set[st
 
 
 @flow(name="send-invitations", log_prints=False)
+@single_run("send-invitations", empty=list)
 def send_invitations(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict]:
     """Invite each body's members (those holding its role) to its meetings in the next
     60 days, by iMIP with the feeds' UID; a moved meeting sends an update with a higher

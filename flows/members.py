@@ -21,7 +21,8 @@ from aarshjul.db.session import make_engine, session_scope
 from aarshjul.domain import i18n
 from aarshjul.domain.editions import month_name
 from aarshjul.domain.plan import Plan
-from aarshjul.flows.mail import _mail, _limits, _mailer
+from aarshjul.flows.guard import single_run
+from aarshjul.flows.mail import _limits, _mail, _mailer
 from aarshjul.settings import get_settings
 from aarshjul.tasks.mailer import Campaign
 from aarshjul.tasks.plan_io import read_plan
@@ -146,6 +147,7 @@ def _name(m: Member | None) -> str:
 
 
 @flow(name="follow-up-new-members", log_prints=False)
+@single_run("follow-up-new-members", empty=dict)
 def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
     """Send each branch its list of new members to call (weekly), and escalate to the
     board those not contacted within 30 days (measure 1.4)."""
@@ -158,6 +160,7 @@ def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | Non
 
 
 @flow(name="follow-up-dues", log_prints=False)
+@single_run("follow-up-dues", empty=dict)
 def follow_up_dues(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
     """Remind members with unpaid dues once a year, and give each branch its list (2.12)."""
     result = remind_dues(plan_path, today or date.today())

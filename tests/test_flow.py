@@ -223,3 +223,24 @@ def test_invitations_request_update_and_cancel_with_the_feeds_uid(prefect_harnes
         assert str(next(iter(cal.walk("VEVENT")))["STATUS"]) == "CANCELLED"
     finally:
         get_settings.cache_clear()
+
+
+def test_a_second_run_while_one_is_in_progress_exits_cleanly(prefect_harness, settings_env, smtp_sink, monkeypatch,
+                                                            tmp_path):
+    """The lock lives in aarshjul's database, so it holds across processes and servers."""
+    from aarshjul.db.locks import Busy, exclusive
+    from aarshjul.flows.mail import send_newsletter
+    from aarshjul.settings import get_settings
+
+    monkeypatch.setenv("AARSHJUL_SMTP_URL", smtp_sink().url)
+    monkeypatch.setenv("AARSHJUL_SECRET_KEY_FILE", str(tmp_path / "secret.key"))
+    get_settings.cache_clear()
+    plan = str(DATA / "minimal" / "plan.yaml")
+    with exclusive(settings_env, "send-newsletter:test-org"):  # another run holds it
+        with pytest.raises(Busy):
+            with exclusive(settings_env, "send-newsletter:test-org"):
+                pass
+        assert send_newsletter("nyhetsbrev", "2025-03", plan, date(2025, 3, 2)) == []
+    # released: the next run proceeds (and finds nobody to send to in this empty database)
+    [summary] = send_newsletter("nyhetsbrev", "2025-03", plan, date(2025, 3, 2))
+    assert summary["campaign"] == "nyhetsbrev/2025-03"
