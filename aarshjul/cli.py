@@ -248,6 +248,31 @@ def run(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None,
 
 
 @app.command()
+def serve(plan: PlanOpt = None, today: TodayOpt = None) -> None:
+    """Run every deployment of prefect.yaml on its schedule, from this one process."""
+    _today(today)
+    plan_path = plan or get_settings().plan
+    _load(plan_path)
+    _prefect_defaults()
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    if not PREFECT_API_URL.value():
+        _fail("aarshjul serve needs a Prefect server to keep the schedules and show the runs:\n"
+              "  prefect server start                      (in another terminal)\n"
+              "  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api\n"
+              "then run `aarshjul serve` again")
+    from prefect import serve as prefect_serve
+
+    from .flows.deployments import runner_deployments
+
+    deployments = runner_deployments(str(plan_path))
+    ui = PREFECT_UI_URL.value() or PREFECT_API_URL.value().removesuffix("/api")
+    out.print(f"[green]✓[/] aarshjul serves {len(deployments)} deployments for {plan_path} "
+              f"(schedules in Europe/Oslo). Watch the runs in the Prefect UI: {ui}/deployments", highlight=False)
+    prefect_serve(*deployments, print_starting_message=False)
+
+
+@app.command()
 def publish(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None) -> None:
     """Publish the calendar feeds and the web page (a Prefect flow run)."""
     lang, day = _lang(lang), _today(today)
@@ -480,7 +505,7 @@ def calendars_resolve(
 def _prefect_defaults() -> None:
     """No telemetry or update checks unless the admin asks for them."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_UI_ENABLED", os.environ.get("PREFECT_UI_ENABLED", "false"))
+    os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 def _mail_config(p):

@@ -297,14 +297,19 @@ def send_invitations(plan_path: str = "config/plan.yaml", today: date | None = N
     return summaries
 
 
+@flow(name="send-newsletters", log_prints=False)
+def send_due_newsletters(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict]:
+    """The edition of each newsletter that is due today, if any."""
+    today = today or date.today()
+    plan = read_plan(plan_path)
+    return [s for n in _mail(plan).newsletters for s in send_newsletter(n.id, None, plan_path, today)]
+
+
 @flow(name="send-mail", log_prints=False)
 def send_due_mail(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
     """Everything due today: each newsletter's edition, the reminders, the invitations."""
     today = today or date.today()
-    plan = read_plan(plan_path)
-    out = {"newsletters": [], "reminders": []}
-    for n in _mail(plan).newsletters:
-        out["newsletters"] += send_newsletter(n.id, None, plan_path, today)
+    out = {"newsletters": send_due_newsletters(plan_path, today)}
     out["reminders"] = send_reminders(plan_path, today)
     out["invitations"] = send_invitations(plan_path, today)
     return out
