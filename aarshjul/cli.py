@@ -22,7 +22,7 @@ from rich.table import Table
 from .domain import i18n
 from .cli_members import members_app
 from .domain.errors import AarshjulError, NotFound, PlanError
-from .settings import get_settings
+from .settings import get_settings, per_organisation
 
 app = typer.Typer(help="aarshjul: a work plan as code, turned into calendars, mail and a yearly report.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -248,11 +248,17 @@ def run(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None,
 
 
 @app.command()
-def serve(plan: PlanOpt = None, today: TodayOpt = None) -> None:
+def serve(plan: PlanOpt = None, today: TodayOpt = None,
+          chapters: Annotated[Optional[Path], typer.Option(
+              "--chapters", help="A chapters file: serve every chapter's plan (see config/chapters.yaml).")] = None,
+          ) -> None:
     """Run every deployment of prefect.yaml on its schedule, from this one process."""
+    from .flows.deployments import read_chapters
+
     _today(today)
-    plan_path = plan or get_settings().plan
-    _load(plan_path)
+    plan_paths = read_chapters(chapters) if chapters else [str(plan or get_settings().plan)]
+    for plan_path in plan_paths:
+        _load(Path(plan_path))
     _prefect_defaults()
     from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
 
@@ -265,9 +271,9 @@ def serve(plan: PlanOpt = None, today: TodayOpt = None) -> None:
 
     from .flows.deployments import runner_deployments
 
-    deployments = runner_deployments(str(plan_path))
+    deployments = runner_deployments(plan_paths)
     ui = PREFECT_UI_URL.value() or PREFECT_API_URL.value().removesuffix("/api")
-    out.print(f"[green]✓[/] aarshjul serves {len(deployments)} deployments for {plan_path} "
+    out.print(f"[green]✓[/] aarshjul serves {len(deployments)} deployments for {len(plan_paths)} chapter(s) "
               f"(schedules in Europe/Oslo). Watch the runs in the Prefect UI: {ui}/deployments", highlight=False)
     prefect_serve(*deployments, print_starting_message=False)
 
@@ -425,7 +431,7 @@ def calendars_urls(plan: PlanOpt = None, today: TodayOpt = None) -> None:
     with _session() as session:
         tokens = feed_tokens(session, p.organisation.id, [f.id for f in feeds(p) if not f.public],
                              datetime.now().astimezone())
-    base = (settings.site_url or str(settings.site_dir)).rstrip("/")
+    base = per_organisation(settings.site_url or settings.site_dir, p.organisation.id).rstrip("/")
     table = Table(title="Kalenderstrømmer")
     table.add_column("feed")
     table.add_column("name")

@@ -17,10 +17,12 @@ class Settings(BaseSettings):
 
     plan: Path = Path("config/plan.yaml")
     database_url: str = "sqlite:///var/aarshjul.db"
-    site_dir: Path = Path("var/site")
+    # Folders and URLs may contain {organisation}: one machine serving many chapters
+    # keeps each chapter's site and outbox apart (var/sites/{organisation}).
+    site_dir: str = "var/site"
     site_url: str | None = None  # where site_dir is served, e.g. https://example.org/kalender
     smtp_url: str | None = None  # unset: messages go to outbox_dir as .eml files
-    outbox_dir: Path = Path("var/outbox")
+    outbox_dir: str = "var/outbox"
     secret_key_file: Path = Path("var/secret.key")  # signs unsubscribe tokens; created on first use
     mail_retry_delay: float = 2.0  # seconds before retrying a 4xx; doubles each time
     caldav_url: str | None = None
@@ -30,6 +32,11 @@ class Settings(BaseSettings):
     caldav_retries: int = 3
     caldav_retry_delay: float = 10.0  # seconds; doubles on every retry
     lang: Literal["nb", "en"] = "nb"
+
+
+def per_organisation(template: str | None, organisation: str) -> str | None:
+    """A setting with {organisation} filled in: var/sites/{organisation} -> var/sites/bergen-sv."""
+    return template.replace("{organisation}", organisation) if template else template
 
 
 @lru_cache(maxsize=1)

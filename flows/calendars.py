@@ -16,7 +16,7 @@ from aarshjul.db.session import make_engine, session_scope
 from aarshjul.domain.feeds import feeds
 from aarshjul.flows.guard import single_run
 from aarshjul.flows.plan import sync_plan
-from aarshjul.settings import get_settings
+from aarshjul.settings import get_settings, per_organisation
 from aarshjul.tasks.caldav import CaldavError, CaldavTarget, CalendarCounts, push_calendars
 from aarshjul.tasks.plan_io import read_plan
 from aarshjul.tasks.site import SiteResult, write_site
@@ -34,7 +34,9 @@ def publish_site(plan_path: str, today: date) -> SiteResult:
             tokens = feed_tokens(session, plan.organisation.id, [f.id for f in feeds(plan) if not f.public], now)
     finally:
         engine.dispose()
-    return write_site(plan, entries, tokens, Path(settings.site_dir), now, today, settings.site_url)
+    org = plan.organisation.id
+    return write_site(plan, entries, tokens, Path(per_organisation(settings.site_dir, org)), now, today,
+                      per_organisation(settings.site_url, org))
 
 
 def _retry_caldav(task, task_run, state) -> bool:
@@ -59,7 +61,8 @@ def push_caldav(plan_path: str) -> dict[str, CalendarCounts]:
     try:
         with session_scope(engine) as session:
             entries = stored_entries(session, plan.organisation.id, plan.tz)
-            return push_calendars(session, target, plan, entries, now, settings.site_url)
+            return push_calendars(session, target, plan, entries, now,
+                                  per_organisation(settings.site_url, plan.organisation.id))
     finally:
         engine.dispose()
 

@@ -2,7 +2,7 @@
 
 prefect.yaml is the one place where schedules live: `prefect deploy --all` reads it for
 a server with workers, and `aarshjul serve` reads it here to run everything from one
-process on one machine.
+process on one machine, for one chapter or for every chapter in a chapters file.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from aarshjul.domain.errors import AarshjulError
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -18,24 +20,44 @@ def read_deployments(path: Path = ROOT / "prefect.yaml") -> list[dict]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))["deployments"]
 
 
-def runner_deployments(plan_path: str | None = None, path: Path = ROOT / "prefect.yaml") -> list:
-    """RunnerDeployments for prefect.serve, one per entry of prefect.yaml (plan_path overrides)."""
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
-    from prefect.client.schemas.schedules import CronSchedule
+def read_chapters(path: Path) -> list[str]:
+    """Plan paths from a chapters file: `chapters: [{plan: PATH}, …]`, paths relative to
+    the working directory (as AARSHJUL_PLAN is)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        return [str(c["plan"]) for c in data["chapters"]]
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise AarshjulError(f"{path}: not a chapters file ({type(exc).__name__}: {exc}); "
+                            "write `chapters:` with a list of `- plan: PATH`") from None
+
+
+def runner_deployments(plan_paths: list[str] | None = None, path: Path = ROOT / "prefect.yaml") -> list:
+    """RunnerDeployments for prefect.serve: each entry of prefect.yaml for each chapter's
+    plan, named `<deployment>-<organisation>` when there is more than one chapter."""
     from prefect.flows import load_flow_from_entrypoint
 
+    from aarshjul.domain.load import load_plan
+
+    chapters = [(p, load_plan(p).organisation.id) for p in plan_paths] if plan_paths else [(None, None)]
     out = []
     for d in read_deployments(path):
         flow = load_flow_from_entrypoint(str(path.parent / d["entrypoint"]))
-        parameters = dict(d.get("parameters", {}))
-        if plan_path and "plan_path" in parameters:
-            parameters["plan_path"] = plan_path
-        limit = d.get("concurrency_limit")
-        out.append(flow.to_deployment(
-            name=d["name"], description=d.get("description"), parameters=parameters,
-            schedules=[CronSchedule(cron=s["cron"], timezone=s["timezone"]) for s in d.get("schedules", [])],
-            concurrency_limit=ConcurrencyLimitConfig(
-                limit=limit["limit"], collision_strategy=ConcurrencyLimitStrategy(limit["collision_strategy"]))
-            if limit else None,
-            tags=["aarshjul"]))
+        for plan_path, org in chapters:
+            parameters = dict(d.get("parameters", {}))
+            if plan_path and "plan_path" in parameters:
+                parameters["plan_path"] = plan_path
+            out.append(_to_deployment(flow, d, f"{d['name']}-{org}" if len(chapters) > 1 else d["name"], parameters))
     return out
+
+
+def _to_deployment(flow, d: dict, name: str, parameters: dict):
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.client.schemas.schedules import CronSchedule
+
+    limit = d.get("concurrency_limit")
+    return flow.to_deployment(
+        name=name, description=d.get("description"), parameters=parameters, tags=["aarshjul"],
+        schedules=[CronSchedule(cron=s["cron"], timezone=s["timezone"]) for s in d.get("schedules", [])],
+        concurrency_limit=ConcurrencyLimitConfig(
+            limit=limit["limit"], collision_strategy=ConcurrencyLimitStrategy(limit["collision_strategy"]))
+        if limit else None)

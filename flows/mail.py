@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import date, datetime, timedelta, timezone
 
 from prefect import flow, get_run_logger, task
@@ -21,7 +22,7 @@ from aarshjul.domain.mail_model import Newsletter
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.reminders import Reminder, due_reminders
 from aarshjul.flows.guard import single_run
-from aarshjul.settings import get_settings
+from aarshjul.settings import get_settings, per_organisation
 from aarshjul.tasks.mail_transport import transport_from_settings
 from aarshjul.tasks.mailer import BatchResult, Campaign, Mailer, Prepared, secret_key
 from aarshjul.tasks.plan_io import read_plan
@@ -35,6 +36,7 @@ class EditionNotReady(AarshjulError):
 class Limits:
     """How fast and how patiently to send (from mail.yaml)."""
 
+    organisation: str
     rate_per_second: float = 50.0
     max_failures_in_a_row: int = 20
     batch_size: int = 200
@@ -42,12 +44,13 @@ class Limits:
 
 def _limits(plan: Plan) -> Limits:
     m = _mail(plan)
-    return Limits(m.rate_per_second, m.max_failures_in_a_row, m.batch_size)
+    return Limits(plan.organisation.id, m.rate_per_second, m.max_failures_in_a_row, m.batch_size)
 
 
 def _mailer(session, limits: Limits) -> Mailer:
     s = get_settings()
-    return Mailer(session, transport_from_settings(s.smtp_url, s.outbox_dir), secret_key(s.secret_key_file),
+    outbox = Path(per_organisation(s.outbox_dir, limits.organisation))
+    return Mailer(session, transport_from_settings(s.smtp_url, outbox), secret_key(s.secret_key_file),
                   rate_per_second=limits.rate_per_second, max_failures_in_a_row=limits.max_failures_in_a_row,
                   retry_delay=s.mail_retry_delay)
 
