@@ -87,7 +87,7 @@ def publish_calendars(plan_path: str = "config/plan.yaml", today: date | None = 
     public web page, and push the bodies' calendars to CalDAV when a server is set."""
     logger = get_run_logger()
     today = today or date.today()
-    plan_summary = sync_plan(plan_path=plan_path, today=today)
+    plan_summary = sync_plan.fn(plan_path=plan_path, today=today)  # its tasks, in this flow run
     site = publish_site(plan_path, today)
     logger.info("site: %d files written, %d unchanged, %d feeds", len(site.written), site.unchanged, len(site.feeds))
     settings = get_settings()

@@ -24,6 +24,12 @@ from aarshjul.domain.load import load_plan
 from aarshjul.settings import get_settings
 
 
+@functools.lru_cache(maxsize=8)
+def _migrated(url: str) -> None:
+    """Migrate a database once per process (every guarded flow needs the lock table)."""
+    upgrade(url)
+
+
 def single_run(kind: str, empty: Callable[[], object]):
     def decorate(fn):
         signature = inspect.signature(fn)
@@ -34,7 +40,7 @@ def single_run(kind: str, empty: Callable[[], object]):
             bound.apply_defaults()
             organisation = load_plan(bound.arguments["plan_path"]).organisation.id
             url = get_settings().database_url
-            upgrade(url)
+            _migrated(url)
             with ExitStack() as stack:
                 try:
                     stack.enter_context(exclusive(url, f"{kind}:{organisation}"))

@@ -161,7 +161,7 @@ def _send(campaign: Campaign, limits: Limits, audience: dict | None = None,
     prepared = prepare(campaign, audience, contacts, limits)
     totals = BatchResult()
     batch_no = 0
-    while True:
+    while prepared.pending:  # nobody to send to (an empty branch): no batch task at all
         batch_no += 1
         result = send_batch(campaign, batch_no, limits)
         for name in vars(totals):
@@ -305,16 +305,16 @@ def send_due_newsletters(plan_path: str = "config/plan.yaml", today: date | None
     """The edition of each newsletter that is due today, if any."""
     today = today or date.today()
     plan = read_plan(plan_path)
-    return [s for n in _mail(plan).newsletters for s in send_newsletter(n.id, None, plan_path, today)]
+    return [s for n in _mail(plan).newsletters for s in send_newsletter.fn(n.id, None, plan_path, today)]
 
 
 @flow(name="send-mail", log_prints=False)
 def send_due_mail(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
     """Everything due today: each newsletter's edition, the reminders, the invitations."""
     today = today or date.today()
-    out = {"newsletters": send_due_newsletters(plan_path, today)}
-    out["reminders"] = send_reminders(plan_path, today)
-    out["invitations"] = send_invitations(plan_path, today)
+    out = {"newsletters": send_due_newsletters.fn(plan_path, today)}
+    out["reminders"] = send_reminders.fn(plan_path, today)
+    out["invitations"] = send_invitations.fn(plan_path, today)
     return out
 
 

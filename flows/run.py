@@ -13,8 +13,12 @@ from aarshjul.flows.mail import send_due_mail
 @flow(name="aarshjul-run", log_prints=False)
 def run_all(plan_path: str = "config/plan.yaml", today: date | None = None, send_mail: bool = True) -> dict:
     """Bring the agenda up to date and publish the calendars; then send the newsletter
-    editions and reminders that are due today."""
+    editions, reminders and invitations that are due today.
+
+    One flow run whose tasks are those of the flows it is made of (called as `.fn`):
+    each extra flow run would cost about a second of Prefect's own time (its heartbeat
+    thread sleeps in one-second steps and is joined when the run ends)."""
     today = today or date.today()
-    summary = publish_calendars(plan_path=plan_path, today=today)
-    summary["mail"] = send_due_mail(plan_path=plan_path, today=today) if send_mail else None
+    summary = publish_calendars.fn(plan_path=plan_path, today=today)
+    summary["mail"] = send_due_mail.fn(plan_path=plan_path, today=today) if send_mail else None
     return summary
