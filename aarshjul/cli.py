@@ -21,6 +21,7 @@ from rich.table import Table
 
 from .domain import i18n
 from .cli_members import members_app
+from .cli_report import kpi_app, report_cli
 from .domain.errors import AarshjulError, NotFound, PlanError
 from .settings import get_settings, per_organisation
 
@@ -35,6 +36,8 @@ app.add_typer(news_app, name="newsletter")
 rem_app = typer.Typer(help="Reminders to the responsible bodies.", no_args_is_help=True)
 app.add_typer(rem_app, name="reminders")
 app.add_typer(members_app, name="members")
+app.registered_commands += report_cli.registered_commands
+app.add_typer(kpi_app, name="kpi")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -210,8 +210,9 @@ def kpi_record(
     target = targets.get(name)
     if target.source != "manual":
         manual = [t.name for t in targets.targets if t.source == "manual"]
-        raise AarshjulError(f"{name} måles fra {'medlemstallene' if target.source == 'members' else 'oppfølgingen av nye medlemmer'}"
-                            f" og registreres ikke for hånd; for hånd: {', '.join(manual) or 'ingen'}")
+        origin = "medlemstallene" if target.source == "members" else "oppfølgingen av nye medlemmer"
+        raise AarshjulError(f"{name} måles fra {origin} og registreres ikke for hånd; "
+                            f"for hånd: {', '.join(manual) or 'ingen'}")
     number = _number(value, share=target.kind == "share")
     on = parse_day(date_, "--date") if date_ else day
     check_not_future(on, day, "--date")

@@ -1,13 +1,26 @@
-"""The completion log: what was done, recorded once per reference."""
+"""The completion log: what was done, recorded once per reference; and the board's comments.
+
+    log_completion     upsert by (organisation, ref): recording twice keeps one row
+    record_completion  the same, telling whether it was new and what it said before
+    completions        every record of the organisation, as the report sees them
+    set_comment        the board's comment on a measure for a year's report (upsert)
+    comments_for_year  measure number -> comment
+
+Refs are occurrence keys (1.5/2025/1) or measure@date (1.2@2025-05-01); see
+domain/completion.py. Nothing here logs or returns who recorded a completion except
+the row itself (recorded_by stays in the database; the report never shows it).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import Completion
+from ..domain.report import Record
+from .models import Completion, MeasureComment
 
 
 def log_completion(session: Session, organisation: str, measure: str, ref: str, on_date: date | None,
@@ -23,3 +36,79 @@ def log_completion(session: Session, organisation: str, measure: str, ref: str, 
     row.note, row.evidence_url, row.recorded_by, row.source, row.recorded_at = note, evidence_url, recorded_by, source, now
     session.flush()
     return row
+
+
+@dataclass(frozen=True)
+class Before:
+    """What a record said before it was updated."""
+
+    outcome: str
+    on_date: date | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    row: Completion
+    before: Before | None  # None: a new record
+
+    @property
+    def updated(self) -> bool:
+        return self.before is not None
+
+
+def find_completion(session: Session, organisation: str, ref: str) -> Completion | None:
+    return session.scalar(select(Completion).where(Completion.organisation == organisation, Completion.ref == ref))
+
+
+def record_completion(session: Session, organisation: str, measure: str, ref: str, on_date: date | None,
+                      now: datetime, *, keep: bool = True, **values) -> Recorded:
+    """`log_completion`, and whether the ref was already recorded (and as what).
+
+    keep: when the ref is already recorded with the same outcome, values not given now
+    (None: attendance, note, evidence link, who) keep what was recorded before, so that
+    correcting the date does not erase the attendance. A new outcome replaces them all.
+    """
+    old = find_completion(session, organisation, ref)
+    before = Before(old.outcome, old.on_date, old.source) if old is not None else None
+    if keep and old is not None and old.outcome == values.get("outcome", "held"):
+        for name in ("attendance", "note", "evidence_url", "recorded_by"):
+            if values.get(name) is None:
+                values[name] = getattr(old, name)
+    return Recorded(log_completion(session, organisation, measure, ref, on_date, now, **values), before)
+
+
+def recorded_keys(session: Session, organisation: str) -> set[str]:
+    """Occurrence keys with any record (held, not held or cancelled)."""
+    return set(session.scalars(select(Completion.occurrence_key).where(
+        Completion.organisation == organisation, Completion.occurrence_key.is_not(None))))
+
+
+def completions(session: Session, organisation: str) -> list[Record]:
+    """Every record of the organisation, oldest recording first (a later one wins for a key)."""
+    rows = session.scalars(select(Completion).where(Completion.organisation == organisation)
+                           .order_by(Completion.recorded_at, Completion.id))
+    return [Record(r.ref, r.measure, r.occurrence_key, r.outcome, r.on_date, r.attendance, r.note, r.evidence_url,
+                   r.source) for r in rows]
+
+
+# --- the board's comments ----------------------------------------------------------------
+
+
+def set_comment(session: Session, organisation: str, measure: str, year: int, text: str,
+                now: datetime) -> tuple[MeasureComment, bool]:
+    """Store the comment on `measure` for `year`'s report; returns (row, whether one was replaced)."""
+    row = session.scalar(select(MeasureComment).where(
+        MeasureComment.organisation == organisation, MeasureComment.measure == measure, MeasureComment.year == year))
+    replaced = row is not None
+    if row is None:
+        row = MeasureComment(organisation=organisation, measure=measure, year=year, text=text, updated_at=now)
+        session.add(row)
+    row.text, row.updated_at = text, now
+    session.flush()
+    return row, replaced
+
+
+def comments_for_year(session: Session, organisation: str, year: int) -> dict[str, str]:
+    return {c.measure: c.text for c in session.scalars(select(MeasureComment).where(
+        MeasureComment.organisation == organisation, MeasureComment.year == year))}

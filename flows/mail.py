@@ -203,7 +203,7 @@ def send_newsletter(newsletter: str, edition: str | None = None, plan_path: str 
                     ed.key, summary["sent"], summary["failed"], summary["unknown"], summary["in_doubt"],
                     summary["skipped_unsubscribed"], summary["skipped_invalid"])
         if n.measure and summary["sent"]:
-            _log_sent(plan, n.measure, ed.key, today, summary)
+            _log_sent(plan, n.measure, ed, today, summary)
         summaries.append(summary)
     _artifact(plan, f"newsletter-{n.id}", summaries)
     return summaries
@@ -325,13 +325,18 @@ def _newsletter(plan: Plan, ident: str) -> Newsletter:
     raise NotFound("newsletter", ident, [n.id for n in plan.mail.newsletters])
 
 
-def _log_sent(plan: Plan, measure: str, key: str, today: date, summary: dict) -> None:
+def _log_sent(plan: Plan, measure: str, edition: Edition, today: date, summary: dict) -> None:
+    """A sent edition counts for its measure: for the occurrence of the measure's own
+    series on the edition's day when there is one (1.7/2026-02-26), else for the measure."""
+    occurrence = f"{measure}/{edition.day.isoformat()}"
+    keys = {o.key for o in expand(plan, edition.day, edition.day) if o.measure == measure}
+    key = occurrence if occurrence in keys else None
     engine = make_engine(get_settings().database_url)
     try:
         with session_scope(engine) as session:
-            log_completion(session, plan.organisation.id, measure, f"{measure}@{key}", today,
-                           datetime.now(timezone.utc), note=f"{key}: sendt til {summary['sent']} mottakere",
-                           source="flow")
+            log_completion(session, plan.organisation.id, measure, key or f"{measure}@{edition.key}", today,
+                           datetime.now(timezone.utc), occurrence_key=key,
+                           note=f"{edition.key}: sendt til {summary['sent']} mottakere", source="flow")
     finally:
         engine.dispose()
 

@@ -2,8 +2,8 @@
 "was it held?" in the Prefect UI.
 
     yearly_report          the completion log -> the year's report as HTML, PDF and
-                           Markdown files, a markdown artifact `yearly-report-YEAR` and a
-                           table artifact `yearly-report-status-YEAR` (scheduled in January;
+                           Markdown files, a markdown artifact `yearly-report-YEAR-ORG` and a
+                           table artifact `yearly-report-status-YEAR-ORG` (scheduled in January;
                            the mail that sends the draft to the board is another flow's)
     confirm_occurrences    every occurrence that passed in the last 14 days with nothing
                            in the log: the run pauses and asks, in the Prefect UI, whether
@@ -119,9 +119,10 @@ def yearly_report(year: Optional[int] = None, plan_path: str = "config/plan.yaml
     counts = report.counts
     logger.info("report %d: %d measures (%s); %d gaps; files: %s", year, len(report.measures),
                 ", ".join(f"{n} {s}" for s, n in counts.items() if n), len(report.gaps), ", ".join(files.values()))
-    create_markdown_artifact(key=f"yearly-report-{year}", markdown=render_markdown(report),
+    org = plan.organisation.id  # in the keys too: one server may serve many chapters
+    create_markdown_artifact(key=f"yearly-report-{year}-{org}", markdown=render_markdown(report),
                              description=f"Årsrapport {year}: {plan.meta.title}")
-    create_table_artifact(key=f"yearly-report-status-{year}", table=status_rows(report),
+    create_table_artifact(key=f"yearly-report-status-{year}-{org}", table=status_rows(report),
                           description=f"Status per tiltak i {year}")
     return {"year": year, "files": files, "counts": counts, "measures": len(report.measures),
             "gaps": len(report.gaps), "draft": not report.complete_year}

@@ -1,0 +1,416 @@
+"""Targets (KPIs): the plan's measurable sub-goals, and how far the organisation has come.
+
+The table is `targets.yaml` beside the plan file (the bundled one is config/targets.yaml):
+
+    targets:
+      - name: medlemmer                  # slug; `aarshjul kpi record NAME` uses it
+        title: Antall medlemmer          # Norwegian, as the report shows it
+        subgoal: "1.b"                   # the sub-goal it measures ("GOAL.LETTER") ...
+        # measure: "1.4"                 # ... or the measure (one of the two)
+        kind: relative                   # absolute | relative | share
+        source: members                  # members | manual | follow_ups
+        metric: members                  # members: members | activists | active_share
+        unit: medlemmer                  # shown after the numbers (optional)
+        baseline: {date: "2024-01-01"}   # value: the first measurement on or after the date
+        targets:
+          - {date: "2027-12-31", increase: 200}
+
+Kinds, and what a target point says:
+
+    absolute   `value` at `date`                        250 activists by 8 September 2025
+    relative   `increase` (units) or `increase_percent`  +200 members, +25 % income, counted
+               from the baseline, reached by `date`     from the baseline's value
+    share      `level` (per cent, all the time) and/or  contacted within a month: 100 %;
+               `rising: true` (above the baseline)      the share of active members rising
+
+Sources, and where the numbers come from (db/kpis.py reads them):
+
+    members     the member counts stored at each import: `members` (active members),
+                `activists` (active members marked as activists), `active_share`
+                (activists / members)
+    follow_ups  measure 1.4: the share of the year's new members contacted within 30 days
+                (db/members.contact_rate), one point per year
+    manual      values recorded by hand: `aarshjul kpi record NAME VALUE --date D`
+                (a share in per cent)
+
+A baseline without a `value` takes the first measurement on or after its date; until
+there is one the target line cannot be drawn ("mangler utgangspunkt").
+
+How a year is judged (`progress`), as of the last measurement up to the year's end
+(or `today`, if earlier):
+
+- a share with a `level`: reached when the value is at least the level;
+- `rising`: rising when the value is above the baseline;
+- a target point due in or before the year: reached when the last measurement on or
+  before its date is at least its value;
+- otherwise, towards the next target point: on track when the value is at least the
+  straight line from the baseline to that point at this date (ahead or behind);
+  without a baseline, "X of Y".
+
+Checked when the table is read, every mistake with file and line (like the plan files).
+Pure apart from `load_targets`, which reads the file (as domain/load.py reads the plan).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from . import i18n
+from .errors import PlanError, Problem, nearest
+from .plan import Plan
+from .yamlsource import Located, dotted, load_yaml
+
+TABLE_NAME = "targets.yaml"
+
+Kind = Literal["absolute", "relative", "share"]
+Source = Literal["members", "manual", "follow_ups"]
+METRICS = {"members": ("members", "activists", "active_share"), "follow_ups": ("contacted_share",)}
+SHARE_METRICS = ("active_share", "contacted_share")
+
+
+class TargetTableError(PlanError):
+    """targets.yaml is wrong; `problems` names file, line and field of each mistake."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Baseline(_Strict):
+    """Where a relative target counts from: a date and, if known, the value then."""
+
+    date: dt.date
+    value: float | None = None
+
+
+class Point(_Strict):
+    """One target point: a value (absolute) or an increase (relative) by a date."""
+
+    date: dt.date
+    value: float | None = None
+    increase: float | None = None
+    increase_percent: float | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "Point":
+        given = [n for n in ("value", "increase", "increase_percent") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of value, increase, increase_percent")
+        return self
+
+
+class Target(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+    title: str
+    subgoal: Annotated[str, Field(pattern=r"^\d+\.[a-zæøå]$")] | None = None
+    measure: Annotated[str, Field(pattern=r"^\d+\.\d+$")] | None = None
+    kind: Kind
+    source: Source
+    metric: str | None = None
+    unit: str | None = None
+    baseline: Baseline | None = None
+    targets: list[Point] = []
+    level: Annotated[float, Field(ge=0, le=100)] | None = None  # share: per cent
+    rising: bool = False  # share: the aim is a value above the baseline
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Target":
+        if (self.subgoal is None) == (self.measure is None):
+            raise ValueError("give either `subgoal` (like \"1.b\") or `measure` (like \"1.4\"), one of them")
+        if self.source == "manual":
+            if self.metric is not None:
+                raise ValueError("a manual target has no `metric`: its values are recorded by hand")
+        else:
+            allowed = METRICS[self.source]
+            metric = self.metric or (allowed[0] if len(allowed) == 1 else None)
+            if metric not in allowed:
+                raise ValueError(f"`metric` for source {self.source} is one of {', '.join(allowed)}")
+            object.__setattr__(self, "metric", metric)
+        if self.kind == "share":
+            if self.source != "manual" and self.metric not in SHARE_METRICS:
+                raise ValueError(f"metric {self.metric} is a count, not a share; use kind absolute or relative")
+            if self.targets:
+                raise ValueError("a share has `level` (per cent) and/or `rising: true`, not `targets`")
+            if self.level is None and not self.rising:
+                raise ValueError("a share needs `level` (per cent) or `rising: true`")
+            return self
+        if self.source != "manual" and self.metric in SHARE_METRICS:
+            raise ValueError(f"metric {self.metric} is a share; use kind share")
+        if self.level is not None or self.rising:
+            raise ValueError("`level` and `rising` are for kind share; give `targets` instead")
+        if not self.targets:
+            raise ValueError("give at least one target point under `targets:`")
+        for p in self.targets:
+            if self.kind == "absolute" and p.value is None:
+                raise ValueError("an absolute target point has `value` (not increase)")
+            if self.kind == "relative" and p.value is not None:
+                raise ValueError("a relative target point has `increase` or `increase_percent` (not value)")
+        if self.kind == "relative" and self.baseline is None:
+            raise ValueError("a relative target needs a `baseline` (its date, and value if known)")
+        return self
+
+    @property
+    def belongs_to(self) -> str:
+        """'delmål 1.b' or 'tiltak 1.4'."""
+        return f"delmål {self.subgoal}" if self.subgoal else f"tiltak {self.measure}"
+
+    @property
+    def goal(self) -> int:
+        return int((self.subgoal or self.measure or "0").split(".")[0])
+
+
+class TargetFile(_Strict):
+    targets: list[Target]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """A validated table."""
+
+    targets: tuple[Target, ...]
+    file: Path | None = None
+
+    def get(self, name: str) -> Target:
+        for t in self.targets:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.targets]
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def parse_targets(src: Located, plan: Plan) -> Targets:
+    """The table in a parsed YAML document, checked against the plan's goals and measures."""
+    data = src.data if src.data is not None else {}
+    try:
+        table = TargetFile.model_validate(data)
+    except ValidationError as exc:
+        raise TargetTableError(_problems(exc, src)) from None
+    problems: list[Problem] = []
+    subgoals = {f"{g.number}.{s.letter}" for g in plan.goals for s in g.subgoals}
+    measures = [m.number for _, m in plan.measures]
+    seen: dict[str, int] = {}
+    for i, t in enumerate(table.targets):
+        at = ("targets", i)
+        if t.name in seen:
+            problems.append(Problem(src.file, src.line_of(at + ("name",)), f"targets[{i}].name",
+                                    f"navnet {t.name!r} er brukt før (targets[{seen[t.name]}])", "gi målene ulike navn"))
+        seen.setdefault(t.name, i)
+        if t.subgoal and t.subgoal not in subgoals:
+            close = nearest(t.subgoal, sorted(subgoals))
+            problems.append(Problem(src.file, src.line_of(at + ("subgoal",)), f"targets[{i}].subgoal",
+                                    f"planen har ikke delmål {t.subgoal}",
+                                    f"mente du {', '.join(close)}?" if close else "skriv MÅL.BOKSTAV, som \"1.b\""))
+        if t.measure and t.measure not in measures:
+            close = nearest(t.measure, measures)
+            problems.append(Problem(src.file, src.line_of(at + ("measure",)), f"targets[{i}].measure",
+                                    f"planen har ikke tiltak {t.measure}",
+                                    f"mente du {', '.join(close)}?" if close else "et tiltaksnummer som \"1.4\""))
+    if problems:
+        raise TargetTableError(problems)
+    return Targets(tuple(table.targets), src.file)
+
+
+def load_targets(path: Path, plan: Plan) -> Targets | None:
+    """Read and check the table at `path`; None when there is no such file."""
+    if not path.exists():
+        return None
+    return parse_targets(load_yaml(path), plan)
+
+
+def targets_path(plan: Plan) -> Path:
+    return plan.folder / TABLE_NAME
+
+
+def _problems(exc: ValidationError, src: Located) -> list[Problem]:
+    out: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        path = _path(src.data, err["loc"])
+        name = path[-1] if path else None
+        kind, msg = err["type"], err["msg"]
+        hint = None
+        if kind == "extra_forbidden":
+            allowed = sorted({*Target.model_fields, *Point.model_fields, *Baseline.model_fields})
+            close = nearest(str(name), allowed, n=1)
+            msg, hint = f"ukjent nøkkel {name!r}", (f"mente du {close[0]!r}?" if close else "se docs/report.md")
+        elif kind == "missing":
+            msg, hint = f"mangler `{name}`", "se docs/report.md"
+        elif kind.startswith("date"):
+            msg, hint = f"{err.get('input')!r}: {msg}", "skriv en ekte dato som \"ÅÅÅÅ-MM-DD\", i anførselstegn"
+        elif kind == "literal_error":
+            msg = f"{err.get('input')!r}: {msg}"
+        else:
+            msg = msg.removeprefix("Value error, ")
+        out.append(Problem(src.file, src.line_of(path), dotted(path) or None, msg, hint))
+    return out
+
+
+def _path(data: Any, loc: tuple) -> tuple:
+    path: list = []
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        elif not isinstance(part, (str, int)) or (isinstance(part, str) and not part.isidentifier()):
+            continue
+        else:
+            data = None
+        path.append(part)
+    return tuple(path)
+
+
+# --- progress --------------------------------------------------------------------------
+
+STATUS_WORDS = {
+    "reached": "nådd", "not_reached": "ikke nådd", "ahead": "foran skjema", "behind": "bak skjema",
+    "rising": "stigende", "not_rising": "ikke stigende", "no_data": "ingen målinger",
+    "no_baseline": "mangler utgangspunkt",
+}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One value of a target on a date (a share as a fraction, 0.42)."""
+
+    on: dt.date
+    value: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a target stands in a year: the numbers the report prints and charts."""
+
+    target: Target
+    year: int
+    points: tuple[Measurement, ...]  # every measurement, oldest first
+    baseline: Measurement | None  # the baseline, its value known
+    goals: tuple[Measurement, ...]  # the target points as values (a level: at the baseline and period end)
+    current: Measurement | None  # the last measurement up to the end of the year (or today)
+    status: str  # a key of STATUS_WORDS
+    detail: str  # one Norwegian sentence
+    period: tuple[dt.date, dt.date]  # the plan period, for the chart's x axis
+
+    @property
+    def status_text(self) -> str:
+        return STATUS_WORDS[self.status]
+
+    @property
+    def share(self) -> bool:
+        return self.target.kind == "share"
+
+    def show(self, value: float | None) -> str:
+        """A value as the report writes it: '1 234 medlemmer', '42 %'."""
+        if value is None:
+            return "–"
+        if self.share:
+            return f"{value * 100:.0f} %".replace(".", ",")
+        text = f"{value:,.0f}".replace(",", "\u00a0") if abs(value - round(value)) < 1e-9 or abs(value) >= 100 \
+            else f"{value:,.1f}".replace(",", "\u00a0").replace(".", ",")
+        return f"{text} {self.target.unit}" if self.target.unit else text
+
+
+def progress(target: Target, points: Sequence[Measurement], year: int, today: dt.date,
+             period: tuple[dt.date, dt.date]) -> Progress:
+    """Judge `target` for `year` from its measurements, as of `today` (rules in the module docstring)."""
+    pts = tuple(sorted(points, key=lambda p: p.on))
+    cutoff = min(dt.date(year, 12, 31), today)
+    upto = [p for p in pts if p.on <= cutoff]
+    current = upto[-1] if upto else None
+    baseline = _baseline(target, pts)
+    goals = _goals(target, baseline, period)
+
+    def done(status: str, detail: str) -> Progress:
+        return Progress(target, year, pts, baseline, goals, current, status, detail, period)
+
+    if current is None:
+        return done("no_data", f"Ingen målinger til og med {_d(cutoff)}.")
+    p = Progress(target, year, pts, baseline, goals, current, "no_data", "", period)
+    if target.kind == "share":
+        parts, status = [f"{p.show(current.value)} per {_d(current.on)}"], None
+        if target.level is not None:
+            ok = current.value + 1e-9 >= target.level / 100
+            status = "reached" if ok else "not_reached"
+            parts.append(f"målet er {target.level:g} %")
+        if target.rising:
+            if baseline is None:
+                return done("no_baseline", parts[0] + "; utgangspunktet mangler.")
+            up = current.value > baseline.value + 1e-9
+            status = status if status == "not_reached" else ("rising" if up else "not_rising")
+            parts.append(f"utgangspunktet var {p.show(baseline.value)} ({_d(baseline.on)})")
+        return done(status or "no_data", "; ".join(parts) + ".")
+    if not goals:
+        return done("no_baseline", f"{p.show(current.value)} per {_d(current.on)}; "
+                                   "utgangspunktet mangler, så målet kan ikke regnes ut.")
+    due = [g for g in goals if g.on <= cutoff]
+    ahead = [g for g in goals if g.on > cutoff]
+    if due and (not ahead or due[-1].on.year == year):
+        g = due[-1]
+        at = [q for q in pts if q.on <= g.on]
+        value = at[-1] if at else current
+        ok = value.value + 1e-9 >= g.value
+        return done("reached" if ok else "not_reached",
+                    f"{p.show(value.value)} per {_d(value.on)}; målet var {p.show(g.value)} "
+                    f"innen {_d(g.on)}.")
+    g = ahead[0]
+    start = due[-1] if due else baseline
+    if start is None:
+        return done("no_baseline", f"{p.show(current.value)} per {_d(current.on)}, "
+                                   f"målet er {p.show(g.value)} innen {_d(g.on)}.")
+    expected = _line(start, g, current.on)
+    status = "ahead" if current.value + 1e-9 >= expected else "behind"
+    return done(status, f"{p.show(current.value)} per {_d(current.on)}; målet er {p.show(g.value)} "
+                        f"innen {_d(g.on)}, og etter en rett linje fra {p.show(start.value)} "
+                        f"({_d(start.on)}) burde tallet nå være {p.show(expected)}.")
+
+
+def _d(day: dt.date) -> str:
+    return i18n.day(day)
+
+
+def _baseline(target: Target, pts: tuple[Measurement, ...]) -> Measurement | None:
+    b = target.baseline
+    if b is None:
+        return pts[0] if target.rising and pts else None
+    if b.value is not None:
+        return Measurement(b.date, b.value / 100 if target.kind == "share" else b.value)
+    later = [p for p in pts if p.on >= b.date]
+    return later[0] if later else None
+
+
+def _goals(target: Target, baseline: Measurement | None, period: tuple[dt.date, dt.date]) -> tuple[Measurement, ...]:
+    if target.kind == "share":
+        if target.level is None:
+            return ()
+        level = target.level / 100
+        return (Measurement(period[0], level), Measurement(period[1], level))
+    out = []
+    for p in sorted(target.targets, key=lambda p: p.date):
+        if p.value is not None:
+            out.append(Measurement(p.date, p.value))
+        elif baseline is None:
+            return ()
+        elif p.increase is not None:
+            out.append(Measurement(p.date, baseline.value + p.increase))
+        else:
+            out.append(Measurement(p.date, baseline.value * (1 + (p.increase_percent or 0) / 100)))
+    return tuple(out)
+
+
+def _line(a: Measurement, b: Measurement, on: dt.date) -> float:
+    """The value on `on` of the straight line from a to b."""
+    span = (b.on - a.on).days
+    if span <= 0:
+        return b.value
+    share = min(max((on - a.on).days / span, 0.0), 1.0)
+    return a.value + (b.value - a.value) * share

@@ -1,0 +1,254 @@
+"""Rendering the yearly report: HTML (for print), PDF (WeasyPrint) and Markdown.
+
+    render_markdown(report)          the report as Markdown (also the Prefect artifact);
+                                     each target as a small table of its numbers
+    render_html(report)              one HTML page with print CSS (A4, a page break
+                                     before each goal, table rows never split, headers
+                                     repeated); each target with a chart, inline SVG
+    render_pdf(html)                 the HTML printed to PDF by WeasyPrint
+    chart_svg(progress)              one target's chart: measured values over the plan
+                                     period against the target line (matplotlib)
+    write_report(report, formats, out)   the files, written atomically
+
+Plain functions, no Prefect: the CLI calls them directly and flows/report.py wraps them
+as tasks. matplotlib and WeasyPrint are imported inside the functions that need them,
+so the Markdown report (and every other command) starts without them.
+
+WeasyPrint needs Pango (Debian: libpango-1.0-0, libpangoft2-1.0-0) and a font with
+Norwegian letters (fonts-dejavu-core).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Iterable
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+import aarshjul.templates
+from aarshjul.domain import i18n
+from aarshjul.domain.errors import AarshjulError
+from aarshjul.domain.report import STATUS, STATUS_ORDER, Report
+from aarshjul.domain.targets import Progress
+
+TEMPLATES = Path(aarshjul.templates.__file__).parent
+FORMATS = ("html", "pdf", "md")
+SUFFIX = {"html": ".html", "pdf": ".pdf", "md": ".md"}
+
+
+class ReportRenderError(AarshjulError):
+    """The PDF could not be made (WeasyPrint or its system libraries missing)."""
+
+
+def report_filename(report: Report, fmt: str, organisation_id: str | None = None) -> str:
+    stem = f"aarsrapport-{organisation_id}-{report.year}" if organisation_id else f"aarsrapport-{report.year}"
+    return stem + SUFFIX[fmt]
+
+
+# --- text formats ----------------------------------------------------------------------
+
+
+def _env() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
+                      autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False,
+                                                   default=False),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["day"] = _day
+    env.filters["cell"] = _cell
+    env.filters["pct"] = _pct
+    env.filters["num"] = _num
+    env.filters["when"] = _when
+    env.filters["hday"] = lambda value: _keep(_day(value))
+    env.filters["hwhen"] = lambda line: _keep(_when(line))
+    env.globals.update(STATUS=STATUS, STATUS_ORDER=STATUS_ORDER)
+    return env
+
+
+def _day(value: date | datetime | None) -> str:
+    return i18n.day(value) if value else "–"
+
+
+def _keep(text: str) -> Markup:
+    """HTML: '31. desember 2025' breaks only before the year (a narrow table column)."""
+    return Markup(re.sub(r"(\d+\.) (\w+)", "\\1\u00a0\\2", str(escape(text))))
+
+
+def _cell(value: object) -> str:
+    """A Markdown table cell: no line breaks, pipes escaped."""
+    text = "" if value is None else str(value)
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f} %"
+
+
+def _num(value: int | float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}".replace(",", "\u00a0")
+
+
+def _when(line) -> str:
+    """When an occurrence was planned: its day(s), or its window when not pinned."""
+    if line.planned is None:
+        return f"innen {_day(line.window_end)}"
+    if line.kind == "deadline":
+        return f"frist {_day(line.planned)}"
+    if line.planned_end and line.planned_end != line.planned:
+        return f"{_day(line.planned)} – {_day(line.planned_end)}"
+    return _day(line.planned)
+
+
+def render_markdown(report: Report) -> str:
+    return _env().get_template("report/report.md.j2").render(r=report, tables=_target_tables(report))
+
+
+def render_html(report: Report, charts: bool = True) -> str:
+    svgs = {p.target.name: Markup(chart_svg(p)) for p in report.targets} if charts else {}
+    return _env().get_template("report/report.html.j2").render(r=report, charts=svgs,
+                                                               compact=_target_tables(report, compact=True))
+
+
+def _target_tables(report: Report, compact: bool = False) -> dict[str, list[tuple[str, str, str]]]:
+    """Per target, rows (what, date, value): the baseline, the measurements in the year,
+    the target points. Compact (under a chart, which shows the rest): of the year's
+    measurements only the first and the last."""
+    out = {}
+    for p in report.targets:
+        end = min(date(report.year, 12, 31), report.today)
+        rows = []
+        if p.baseline:
+            rows.append(("Utgangspunkt", i18n.day(p.baseline.on), p.show(p.baseline.value)))
+        measured = [m for m in p.points if m.on.year == report.year and m.on <= end and m != p.baseline]
+        if compact and len(measured) > 2:
+            measured = [measured[0], measured[-1]]
+        rows += [("Målt", i18n.day(m.on), p.show(m.value)) for m in measured]
+        if p.target.level is not None:
+            rows.append(("Mål", "hele perioden", p.show(p.target.level / 100)))
+        else:
+            rows += [("Mål", i18n.day(g.on), p.show(g.value)) for g in p.goals]
+        out[p.target.name] = rows
+    return out
+
+
+# --- charts ----------------------------------------------------------------------------
+
+
+def chart_svg(p: Progress) -> str:
+    """The target's chart as an SVG element (no XML prolog), text kept as text."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    end = min(date(p.year, 12, 31), max(p.current.on if p.current else p.period[0], p.period[0]))
+    cutoff = date(p.year, 12, 31)
+    shown = [m for m in p.points if m.on <= cutoff]
+    start = min([p.period[0], *(m.on for m in shown[:1]), *([p.baseline.on] if p.baseline else [])])
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": f"aarshjul-{p.target.name}",
+                                "font.family": "DejaVu Sans", "font.size": 8}):
+        fig, ax = plt.subplots(figsize=(6.6, 2.5), dpi=100)
+        try:
+            ax.axvspan(date(p.year, 1, 1), date(p.year, 12, 31), color="#f1efe6", zorder=0, label=str(p.year))
+            if p.goals:
+                xs = [g.on for g in p.goals]
+                ys = [g.value for g in p.goals]
+                if p.target.kind == "share":
+                    ax.plot(xs, ys, ls="--", color="#b3261e", lw=1.2, label="Mål")
+                else:
+                    origin = [p.baseline] if p.baseline else []
+                    ax.plot([m.on for m in origin] + xs, [m.value for m in origin] + ys, ls="--", color="#b3261e",
+                            lw=1.2, label="Mål (rett linje)" if origin else "Mål")
+                    ax.scatter(xs, ys, marker="D", s=22, color="#b3261e", zorder=3)
+                    for g in p.goals:
+                        ax.annotate(p.show(g.value), (g.on, g.value), textcoords="offset points", xytext=(-4, 6),
+                                    ha="right", fontsize=7, color="#b3261e")
+            if p.baseline and p.target.rising:
+                ax.axhline(p.baseline.value, ls=":", color="#555555", lw=1, label="Utgangspunkt")
+            if shown:
+                ax.plot([m.on for m in shown], [m.value for m in shown], color="#1f4e79", lw=1.8, marker="o",
+                        ms=3, label="Målt", zorder=4)
+            else:
+                ax.text(0.5, 0.5, "Ingen målinger ennå", transform=ax.transAxes, ha="center", va="center",
+                        color="#777777")
+            ax.set_xlim(start - timedelta(days=15), max(p.period[1], end) + timedelta(days=15))
+            ax.xaxis.set_major_locator(mdates.YearLocator())
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+            if p.target.kind == "share":
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.0f} %"))
+                values = [m.value for m in shown] + [g.value for g in p.goals] + \
+                    ([p.baseline.value] if p.baseline else [])
+                ax.set_ylim(0, min(1.0, max(values or [1.0]) * 1.25) if max(values or [1.0]) < 0.8 else 1.05)
+            else:
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}".replace(",", "\u00a0")))
+            ax.grid(axis="y", color="#dddddd", lw=0.6)
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=7, frameon=False, ncols=4)
+            fig.tight_layout()
+            buf = io.StringIO()
+            fig.savefig(buf, format="svg", metadata={"Date": None})
+        finally:
+            plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+# --- PDF -------------------------------------------------------------------------------
+
+
+def render_pdf(html: str, base_url: str | None = None) -> bytes:
+    """Print the HTML to PDF with WeasyPrint (A4, the page rules in the template's CSS)."""
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:  # OSError: Pango or its friends missing
+        raise ReportRenderError(
+            f"PDF krever WeasyPrint og Pango ({exc}); installer `weasyprint` (pip) og "
+            "libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core (apt), eller velg --format html") from None
+    return HTML(string=html, base_url=base_url).write_pdf()
+
+
+# --- files -----------------------------------------------------------------------------
+
+
+def write_report(report: Report, formats: Iterable[str], folder: Path, organisation_id: str | None = None,
+                 out: Path | None = None) -> dict[str, Path]:
+    """Write the report in each format to `folder` (or to `out`, for a single format);
+    HTML is rendered once and printed to PDF from the same text."""
+    formats = list(dict.fromkeys(formats))
+    written: dict[str, Path] = {}
+    html: str | None = None
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; use {', '.join(FORMATS)}")
+        if fmt == "md":
+            data = render_markdown(report).encode("utf-8")
+        else:
+            html = html or render_html(report)
+            data = html.encode("utf-8") if fmt == "html" else render_pdf(html)
+        path = out if out is not None and len(formats) == 1 else folder / report_filename(report, fmt, organisation_id)
+        _write(path, data)
+        written[fmt] = path
+    return written
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
