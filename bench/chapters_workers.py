@@ -61,12 +61,18 @@ def round_(api: str, env: dict, plans: list[Path], workers: int, label: str, tmp
     subprocess.run([sys.executable, "-c", code, str(ROOT), pool, *map(str, plans)], env=env, check=True,
                    capture_output=True)
     with httpx.Client(base_url=api, timeout=30) as client:
-        deployments = [d for d in client.post("/deployments/filter", json={}).json() if d["work_pool_name"] == pool]
+        deployments = [d for d in client.post("/deployments/filter", json={"limit": 200}).json()
+                       if d["work_pool_name"] == pool]
+        assert len(deployments) == len(plans), len(deployments)
         procs = [subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--limit", "1"],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   start_new_session=True) for _ in range(workers)]
         start = time.perf_counter()
-        runs = [client.post(f"/deployments/{d['id']}/create_flow_run", json={}).json()["id"] for d in deployments]
+        runs = []
+        for d in deployments:
+            response = client.post(f"/deployments/{d['id']}/create_flow_run", json={})
+            assert response.status_code < 300, (response.status_code, response.text[:500])
+            runs.append(response.json()["id"])
         try:
             while True:
                 states = [client.get(f"/flow_runs/{r}").json()["state"]["type"] for r in runs]
