@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .domain import i18n
+from .cli_common import session as _session
 from .cli_members import members_app
 from .cli_report import kpi_app, report_cli
 from .domain.errors import AarshjulError, NotFound, PlanError
@@ -541,27 +542,6 @@ def _print_mail(summaries: list[dict], lang: str) -> None:
                   f"{s['in_doubt']} {'i tvil' if nb else 'in doubt'}, {s['skipped_unsubscribed']} "
                   f"{'avmeldt' if nb else 'unsubscribed'}, {s['skipped_invalid']} "
                   f"{'ugyldig adresse' if nb else 'invalid address'}", highlight=False)
-
-
-def _session():
-    """A session on a database at the current schema (created or migrated if needed)."""
-    from contextlib import contextmanager
-
-    from .db.migrate import upgrade
-    from .db.session import make_engine, session_scope
-
-    @contextmanager
-    def scope():
-        url = get_settings().database_url
-        upgrade(url)
-        engine = make_engine(url)
-        try:
-            with session_scope(engine) as session:
-                yield session
-        finally:
-            engine.dispose()
-
-    return scope()
 
 
 def _held(p) -> set[str]:

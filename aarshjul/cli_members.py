@@ -22,13 +22,15 @@ from collections import Counter
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from .domain.errors import AarshjulError
+from .cli_common import existing_session as _existing_session
+from .cli_common import session as _session
 from .settings import get_settings
 
 members_app = typer.Typer(help="Members: import the register's export, branches, new-member follow-up.",
@@ -316,50 +318,6 @@ def _read(file: Path) -> bytes:
         raise AarshjulError(f"{file}: er en mappe; oppgi CSV-filen") from None
     except OSError as exc:
         raise AarshjulError(f"{file}: kan ikke leses ({exc.strerror})") from None
-
-
-@contextmanager
-def _session() -> Iterator:
-    """One transaction on a database at the current schema (created or migrated if needed).
-    A database error is reported without its parameters (they may hold personal data)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from .db.migrate import upgrade
-    from .db.session import make_engine, session_scope
-
-    url = get_settings().database_url
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        with session_scope(engine) as session:
-            yield session
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]
-        raise AarshjulError(f"databasefeil, ingenting er lagret: {reason}") from None
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def _existing_session() -> Iterator:
-    """A session for reading, or None when there is no database yet (never created here)."""
-    from sqlalchemy import inspect
-
-    from .db.migrate import upgrade
-    from .db.session import database_exists, make_engine, session_scope
-
-    url = get_settings().database_url
-    if not database_exists(url):
-        yield None
-        return
-    engine = make_engine(url, create_dir=False)
-    try:
-        if not inspect(engine).has_table("members"):
-            upgrade(url)  # a database from before the members tables
-        with session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 @contextmanager

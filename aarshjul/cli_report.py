@@ -27,16 +27,17 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from .domain.errors import AarshjulError
+from .cli_common import existing_session as _existing_session
+from .cli_common import session as _session
 from .settings import get_settings
 
 report_cli = typer.Typer(help="The completion log and the yearly report.", no_args_is_help=True,
@@ -350,45 +351,3 @@ def _check_year(p, year: int) -> None:
         raise AarshjulError(f"år {year} er utenfor planperioden {first}–{last}")
 
 
-@contextmanager
-def _session() -> Iterator:
-    """One transaction on a database at the current schema (created or migrated if needed).
-    A database error is reported without its parameters (they may hold personal data)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from .db.migrate import upgrade
-    from .db.session import make_engine, session_scope
-
-    url = get_settings().database_url
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        with session_scope(engine) as session:
-            yield session
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]
-        raise AarshjulError(f"databasefeil, ingenting er lagret: {reason}") from None
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def _existing_session() -> Iterator:
-    """A session for reading, or None when there is no database yet (never created here)."""
-    from sqlalchemy import inspect
-
-    from .db.migrate import upgrade
-    from .db.session import database_exists, make_engine, session_scope
-
-    url = get_settings().database_url
-    if not database_exists(url):
-        yield None
-        return
-    engine = make_engine(url, create_dir=False)
-    try:
-        if not inspect(engine).has_table("kpi_measurements"):
-            upgrade(url)  # a database from before the report tables
-        with session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()

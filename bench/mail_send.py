@@ -13,7 +13,6 @@ messages (goal: at most 1.5x, i.e. streaming, not loading everyone at once).
 from __future__ import annotations
 
 import json
-import os
 import resource
 import shutil
 import socket

@@ -14,7 +14,7 @@ import email
 import email.policy
 import ssl
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUNDLED_PLAN, ROOT
+from conftest import ROOT
 
 
 def aarshjul(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:

@@ -10,7 +10,6 @@ import sys
 import textwrap
 import time
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
