@@ -92,8 +92,25 @@ def test_serve_registers_every_deployment_runs_a_flow_and_the_ui_lists_them(pref
            "AARSHJUL_SECRET_KEY_FILE": str(tmp_path / "secret.key")}
     expected = {d["name"] for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
     serve_log = open(tmp_path / "serve.log", "w")
-    serve = subprocess.Popen([sys.executable, "-m", "aarshjul", "serve"], cwd=ROOT, env=env, stdout=serve_log,
-                             stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_serve():
+        return subprocess.Popen([sys.executable, "-m", "aarshjul", "serve"], cwd=ROOT, env=env, stdout=serve_log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop_serve(proc):
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    def scheduled_runs(client, deployment_id: str) -> list:
+        client.post(f"/deployments/{deployment_id}/schedule", json={"min_runs": 5, "max_runs": 5})
+        return client.post("/flow_runs/filter", json={
+            "deployments": {"id": {"any_": [deployment_id]}},
+            "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}).json()
+
+    serve = start_serve()
     try:
         with httpx.Client(base_url=api, timeout=10) as client:
             deadline = time.monotonic() + 120
@@ -105,6 +122,21 @@ def test_serve_registers_every_deployment_runs_a_flow_and_the_ui_lists_them(pref
                 assert serve.poll() is None, (tmp_path / "serve.log").read_text()
                 time.sleep(1)
             assert {d["name"] for d in deployments} == expected
+            # Redeploying (serve stopped and started again) must not duplicate scheduled runs.
+            reminders = next(d for d in deployments if d["name"] == "send-reminders")
+            before = scheduled_runs(client, reminders["id"])
+            assert len(before) == 5
+            stop_serve(serve)
+            serve = start_serve()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                d = client.get(f"/deployments/{reminders['id']}").json()
+                if not d.get("paused") and d.get("status") == "READY":
+                    break
+                time.sleep(1)
+            after = scheduled_runs(client, reminders["id"])
+            assert len(after) == 5, [r["expected_start_time"] for r in after]
+            assert len({r["expected_start_time"] for r in after}) == 5
             for d in deployments:
                 [schedule] = d["schedules"]
                 assert schedule["schedule"]["timezone"] == "Europe/Oslo"
@@ -139,9 +171,5 @@ def test_serve_registers_every_deployment_runs_a_flow_and_the_ui_lists_them(pref
         elif os.environ.get("CI") == "true":
             pytest.fail("CI must install Debian's chromium")
     finally:
-        os.killpg(serve.pid, signal.SIGINT)
-        try:
-            serve.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(serve.pid, signal.SIGKILL)
+        stop_serve(serve)
         serve_log.close()
