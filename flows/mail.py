@@ -123,6 +123,32 @@ def _when(o, lang: str) -> str:
     return text if o.all_day else f"{text} kl. {i18n.clock(o.start, lang)}"
 
 
+def body_campaign(plan: Plan, key: str, template: str, subject: str, context: dict, bodies: list[str]) -> Campaign:
+    mail = _mail(plan)
+    return Campaign(organisation=plan.organisation.id, key=key, audience=None, template=template, subject=subject,
+                    context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, **context},
+                    from_name=f"{mail.sender.name} – årshjulet", from_address=mail.sender.address,
+                    domain=mail.sender.domain, recipient_kind="body",
+                    recipient_names={b: plan.bodies[b].name for b in bodies})
+
+
+def send_now(plan: Plan, session, campaign: Campaign, candidates: list[tuple[str, str | None]]) -> int:
+    """Prepare and send a small campaign in this task; returns how many were sent."""
+    limits = _limits(plan)
+    mailer = _mailer(session, limits)
+    try:
+        mailer.prepare(campaign, candidates)
+        sent, batch = 0, 0
+        while True:
+            batch += 1
+            result = mailer.send_batch(campaign, limits.batch_size, batch)
+            sent += result.sent
+            if result.claimed == 0 or result.claimed == result.retry_later:
+                return sent
+    finally:
+        mailer.transport.close()
+
+
 # --- tasks ----------------------------------------------------------------------------------
 
 

@@ -22,36 +22,10 @@ from aarshjul.domain import i18n
 from aarshjul.domain.editions import month_name
 from aarshjul.domain.plan import Plan
 from aarshjul.flows.guard import single_run
-from aarshjul.flows.mail import _limits, _mail, _mailer
+from aarshjul.flows.mail import _mail, body_campaign, send_now
 from aarshjul.settings import get_settings
 from aarshjul.tasks.mailer import Campaign
 from aarshjul.tasks.plan_io import read_plan
-
-
-def _body_campaign(plan: Plan, key: str, template: str, subject: str, context: dict, bodies: list[str]) -> Campaign:
-    mail = _mail(plan)
-    return Campaign(organisation=plan.organisation.id, key=key, audience=None, template=template, subject=subject,
-                    context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, **context},
-                    from_name=f"{mail.sender.name} – årshjulet", from_address=mail.sender.address,
-                    domain=mail.sender.domain, recipient_kind="body",
-                    recipient_names={b: plan.bodies[b].name for b in bodies})
-
-
-def _send_now(plan: Plan, session, campaign: Campaign, candidates: list[tuple[str, str | None]]) -> int:
-    """Prepare and send a small campaign in this task; returns how many were sent."""
-    limits = _limits(plan)
-    mailer = _mailer(session, limits)
-    try:
-        mailer.prepare(campaign, candidates)
-        sent, batch = 0, 0
-        while True:
-            batch += 1
-            result = mailer.send_batch(campaign, limits.batch_size, batch)
-            sent += result.sent
-            if result.claimed == 0 or result.claimed == result.retry_later:
-                return sent
-    finally:
-        mailer.transport.close()
 
 
 @task(name="notify-branch-follow-ups", cache_policy=NO_CACHE)
@@ -74,10 +48,10 @@ def notify_follow_ups(plan_path: str, today: date) -> dict:
                 rows = [{"number": f.member_number, "name": _name(people.get(f.member_number)),
                          "phone": (people.get(f.member_number) and people[f.member_number].phone) or "–",
                          "joined": i18n.day(f.joined, lang), "due": i18n.day(f.due, lang)} for f in follow_ups]
-                campaign = _body_campaign(plan, f"followup/{branch}/{week}", "followup",
+                campaign = body_campaign(plan, f"followup/{branch}/{week}", "followup",
                                           f"Nye medlemmer å ringe – {plan.bodies[branch].name}",
                                           {"branch_name": plan.bodies[branch].name, "members": rows}, [branch])
-                if _send_now(plan, session, campaign, [(branch, plan.bodies[branch].contact)]):
+                if send_now(plan, session, campaign, [(branch, plan.bodies[branch].contact)]):
                     out["branches_notified"] += 1
                     out["members_listed"] += len(rows)
             overdue = overdue_follow_ups(session, plan.organisation.id, today)
@@ -89,10 +63,10 @@ def notify_follow_ups(plan_path: str, today: date) -> dict:
                 if board:
                     branches = [{"name": plan.bodies[b].name if b in plan.bodies else "Uten lag", "count": len(n),
                                  "numbers": n} for b, n in sorted(by_branch.items())]
-                    campaign = _body_campaign(plan, f"followup-overdue/{today.isoformat()}", "followup_overdue",
+                    campaign = body_campaign(plan, f"followup-overdue/{today.isoformat()}", "followup_overdue",
                                               f"{len(overdue)} nye medlemmer er ikke kontaktet innen fristen",
                                               {"count": len(overdue), "branches": branches}, [board])
-                    _send_now(plan, session, campaign, [(board, plan.bodies[board].contact)])
+                    send_now(plan, session, campaign, [(board, plan.bodies[board].contact)])
                 out["escalated"] = mark_escalated(session, plan.organisation.id,
                                                   [f.member_number for f in overdue], today)
     finally:
@@ -120,17 +94,17 @@ def remind_dues(plan_path: str, today: date) -> dict:
                 context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, "year": year},
                 from_name=mail.sender.name, from_address=mail.sender.address, domain=mail.sender.domain,
                 reply_to=mail.sender.address)
-            out["reminded"] = _send_now(plan, session, campaign, [(m.number, m.email) for m in unpaid])
+            out["reminded"] = send_now(plan, session, campaign, [(m.number, m.email) for m in unpaid])
             for branch in plan.branches():
                 rows = [{"number": m.number, "name": _name(m), "phone": m.phone or "–"}
                         for m in unpaid if m.branch == branch]
                 if not rows:
                     continue
-                lst = _body_campaign(plan, f"kontingent-liste/{branch}/{today:%Y-%m}", "dues_list",
+                lst = body_campaign(plan, f"kontingent-liste/{branch}/{today:%Y-%m}", "dues_list",
                                      f"Ubetalt kontingent – {plan.bodies[branch].name}",
                                      {"branch_name": plan.bodies[branch].name, "members": rows, "year": year,
                                       "month": month_name(today, plan.organisation.locale)}, [branch])
-                out["branch_lists"] += _send_now(plan, session, lst, [(branch, plan.bodies[branch].contact)])
+                out["branch_lists"] += send_now(plan, session, lst, [(branch, plan.bodies[branch].contact)])
             if out["reminded"]:
                 log_completion(session, plan.organisation.id, "2.12", f"2.12@kontingent/{year}/{today.isoformat()}",
                                today, datetime.now(timezone.utc), source="flow",

@@ -124,8 +124,31 @@ def yearly_report(year: Optional[int] = None, plan_path: str = "config/plan.yaml
                              description=f"Årsrapport {year}: {plan.meta.title}")
     create_table_artifact(key=f"yearly-report-status-{year}-{org}", table=status_rows(report),
                           description=f"Status per tiltak i {year}")
+    mailed = mail_draft(plan_path, year, today, files)
     return {"year": year, "files": files, "counts": counts, "measures": len(report.measures),
-            "gaps": len(report.gaps), "draft": not report.complete_year}
+            "gaps": len(report.gaps), "draft": not report.complete_year, "mailed_to_board": mailed}
+
+
+@task(name="mail-report-draft", cache_policy=NO_CACHE)
+def mail_draft(plan_path: str, year: int, today: date, files: dict) -> int:
+    """E-mail the board the draft (the Markdown report as the message, and where the HTML
+    and PDF are), once a day at most; nothing when the plan has no mail configuration."""
+    from aarshjul.flows.mail import body_campaign, send_now
+
+    plan = read_plan.fn(plan_path)
+    board = next((b for b, body in plan.bodies.items() if body.kind == "board"), None)
+    if not plan.mail or board is None:
+        return 0
+    report = gather_report.fn(plan_path, year, today)
+    campaign = body_campaign(plan, f"yearly-report/{year}/{today.isoformat()}", "report_draft",
+                             f"Utkast til årsrapport {year}", {"year": year, "markdown": render_markdown(report),
+                                                                "files": sorted(files.values())}, [board])
+    engine = make_engine(get_settings().database_url)
+    try:
+        with session_scope(engine) as session:
+            return send_now(plan, session, campaign, [(board, plan.bodies[board].contact)])
+    finally:
+        engine.dispose()
 
 
 # --- confirming what was held ----------------------------------------------------------

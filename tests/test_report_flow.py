@@ -27,10 +27,12 @@ PLAN = str(BUNDLED_PLAN)
 
 
 @pytest.fixture
-def settings_env(monkeypatch, database_url):
+def settings_env(monkeypatch, database_url, tmp_path):
     from aarshjul.settings import get_settings
 
     monkeypatch.setenv("AARSHJUL_DATABASE_URL", database_url)
+    monkeypatch.setenv("AARSHJUL_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("AARSHJUL_SECRET_KEY_FILE", str(tmp_path / "secret.key"))
     get_settings.cache_clear()
     yield database_url
     get_settings.cache_clear()
@@ -58,6 +60,11 @@ def test_yearly_report_writes_the_files_and_the_artifacts(prefect_harness, setti
     result = yearly_report(plan_path=PLAN, today=date(2026, 1, 12), out_dir=str(tmp_path / "rapport"))
     assert result["year"] == 2025 and result["measures"] == 47 and result["draft"] is False  # last year, by default
     assert set(result["files"]) == {"html", "pdf", "md"}
+    [draft] = list((tmp_path / "outbox").rglob("*.eml"))  # the board got the draft, once
+    assert result["mailed_to_board"] == 1 and "yearly-report_2025" in str(draft.parent)
+    assert b"To: Styret <styret@example.org>" in draft.read_bytes()
+    again = yearly_report(plan_path=PLAN, today=date(2026, 1, 12), out_dir=str(tmp_path / "rapport"), formats=["md"])
+    assert again["mailed_to_board"] == 0  # the same day: not again
     for fmt, path in result["files"].items():
         assert path.endswith(f"aarsrapport-bergen-sv-2025.{fmt}") and (tmp_path / "rapport").exists()
     md = open(result["files"]["md"], encoding="utf-8").read()
