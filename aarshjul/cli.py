@@ -249,6 +249,10 @@ def run(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None,
     if summary["mail"] is not None:
         m = summary["mail"]
         _print_mail(m["newsletters"] + m["reminders"] + m["invitations"], lang)
+        settings = get_settings()
+        where = (_safe_smtp(settings.smtp_url) if settings.smtp_url else
+                 per_organisation(settings.outbox_dir, summary["organisation"]))
+        out.print(f"  {'e-post' if lang == 'nb' else 'mail'}: {where}", highlight=False)
 
 
 @app.command()
@@ -558,6 +562,13 @@ def _held(p) -> set[str]:
             return held_keys(session, p.organisation.id)
     finally:
         engine.dispose()
+
+
+def _safe_smtp(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or ''}".rstrip(":")
 
 
 def _safe_url(url: str) -> str:

@@ -71,7 +71,7 @@ def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date
     if n.content:
         path = plan.folder / n.content.format(edition=edition.key.rsplit("/", 1)[-1])
         if not path.exists():
-            raise EditionNotReady(f"{edition.key}: the content file {path} is not written yet")
+            raise EditionNotReady(f"{edition.key}: teksten {path} er ikke skrevet ennå; brevet sendes ikke")
         from markdown_it import MarkdownIt
 
         source = path.read_text(encoding="utf-8")
