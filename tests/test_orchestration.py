@@ -173,3 +173,28 @@ def test_serve_registers_every_deployment_runs_a_flow_and_the_ui_lists_them(pref
     finally:
         stop_serve(serve)
         serve_log.close()
+
+
+def test_a_deployment_runs_through_a_process_worker(prefect_server, tmp_path):
+    """What `prefect deploy` and `prefect worker start --pool aarshjul` do beyond one machine."""
+    api = prefect_server["api"]
+    env = {**prefect_server["env"], "PREFECT_API_URL": api, "AARSHJUL_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
+           "AARSHJUL_SITE_DIR": str(tmp_path / "site")}
+    subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", "aarshjul", "--type", "process"],
+                   env=env, check=True, capture_output=True)
+    deploy = ("import sys\nfrom prefect import flow\n"
+              "f = flow.from_source(source=sys.argv[1], entrypoint='flows/plan.py:sync_plan')\n"
+              "print(f.deploy(name='sync-plan', work_pool_name='aarshjul', print_next_steps=False,"
+              " parameters={'plan_path': sys.argv[2]}))\n")
+    out = subprocess.run([sys.executable, "-c", deploy, str(ROOT), str(ROOT / "config" / "plan.yaml")], env=env,
+                         check=True, capture_output=True, text=True)
+    deployment_id = out.stdout.strip().splitlines()[-1]
+    with httpx.Client(base_url=api, timeout=10) as client:
+        run = client.post(f"/deployments/{deployment_id}/create_flow_run", json={}).json()
+        worker = subprocess.run([sys.executable, "-m", "prefect", "worker", "start", "--pool", "aarshjul",
+                                 "--run-once"], env=env, capture_output=True, text=True, timeout=300)
+        state = client.get(f"/flow_runs/{run['id']}").json()["state"]["type"]
+        assert state == "COMPLETED", worker.stdout[-3000:] + worker.stderr[-3000:]
+        artifacts = client.post("/artifacts/filter",
+                                json={"artifacts": {"key": {"any_": ["agenda-bergen-sv"]}}}).json()
+    assert artifacts and "| occurrences | 170 |" in artifacts[0]["data"]
