@@ -55,3 +55,15 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[Session]:
+    """One unit of work on the database at `url`: a session committed at the end (rolled
+    back on error), and its engine disposed of, so a task holds no connection after it."""
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()

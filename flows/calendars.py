@@ -12,7 +12,7 @@ from prefect.tasks import exponential_backoff
 
 from aarshjul.db.calendars import entries as stored_entries
 from aarshjul.db.calendars import feed_tokens
-from aarshjul.db.session import make_engine, session_scope
+from aarshjul.db.session import transaction
 from aarshjul.domain.feeds import feeds
 from aarshjul.flows.guard import single_run
 from aarshjul.flows.plan import sync_plan
@@ -27,13 +27,9 @@ def publish_site(plan_path: str, today: date) -> SiteResult:
     settings = get_settings()
     plan = read_plan.fn(plan_path)
     now = datetime.now(timezone.utc)
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            entries = stored_entries(session, plan.organisation.id, plan.tz)
-            tokens = feed_tokens(session, plan.organisation.id, [f.id for f in feeds(plan) if not f.public], now)
-    finally:
-        engine.dispose()
+    with transaction(settings.database_url) as session:
+        entries = stored_entries(session, plan.organisation.id, plan.tz)
+        tokens = feed_tokens(session, plan.organisation.id, [f.id for f in feeds(plan) if not f.public], now)
     org = plan.organisation.id
     return write_site(plan, entries, tokens, Path(per_organisation(settings.site_dir, org)), now, today,
                       per_organisation(settings.site_url, org))
@@ -57,14 +53,10 @@ def push_caldav(plan_path: str) -> dict[str, CalendarCounts]:
     plan = read_plan.fn(plan_path)
     now = datetime.now(timezone.utc)
     target = CaldavTarget(settings.caldav_url, settings.caldav_username, _caldav_password(settings))
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            entries = stored_entries(session, plan.organisation.id, plan.tz)
-            return push_calendars(session, target, plan, entries, now,
-                                  per_organisation(settings.site_url, plan.organisation.id))
-    finally:
-        engine.dispose()
+    with transaction(settings.database_url) as session:
+        entries = stored_entries(session, plan.organisation.id, plan.tz)
+        return push_calendars(session, target, plan, entries, now,
+                              per_organisation(settings.site_url, plan.organisation.id))
 
 
 def _caldav_password(settings) -> str | None:

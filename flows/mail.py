@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from aarshjul.db.completions import log_completion
 from aarshjul.db.audiences import audience_candidates
-from aarshjul.db.session import make_engine, session_scope
+from aarshjul.db.session import transaction
 from aarshjul.db.agenda import held_keys
 from aarshjul.domain import i18n
 from aarshjul.domain.editions import Edition, digest_events, due_editions, month_name, parse_edition
@@ -157,29 +157,21 @@ def prepare(campaign: Campaign, audience: dict | None, contacts: list[tuple[str,
             limits: Limits) -> Prepared:
     """Recipients into the ledger (an audience of members, or bodies' contact addresses),
     rows in doubt recovered, every message rendered once."""
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            candidates = contacts if contacts is not None else \
-                audience_candidates(session, campaign.organisation, audience)
-            return _mailer(session, limits).prepare(campaign, candidates)
-    finally:
-        engine.dispose()
+    with transaction(get_settings().database_url) as session:
+        candidates = contacts if contacts is not None else \
+            audience_candidates(session, campaign.organisation, audience)
+        return _mailer(session, limits).prepare(campaign, candidates)
 
 
 @task(name="send-batch", cache_policy=NO_CACHE)
 def send_batch(campaign: Campaign, batch_no: int, limits: Limits) -> BatchResult:
     """One batch over one connection; outcomes committed before returning."""
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            mailer = _mailer(session, limits)
-            try:
-                return mailer.send_batch(campaign, limits.batch_size, batch_no)
-            finally:
-                mailer.transport.close()
-    finally:
-        engine.dispose()
+    with transaction(get_settings().database_url) as session:
+        mailer = _mailer(session, limits)
+        try:
+            return mailer.send_batch(campaign, limits.batch_size, batch_no)
+        finally:
+            mailer.transport.close()
 
 
 def _send(campaign: Campaign, limits: Limits, audience: dict | None = None,
@@ -244,12 +236,8 @@ def send_reminders(plan_path: str = "config/plan.yaml", today: date | None = Non
     today = today or date.today()
     plan = read_plan(plan_path)
     mail = _mail(plan)
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            held = held_keys(session, plan.organisation.id)
-    finally:
-        engine.dispose()
+    with transaction(get_settings().database_url) as session:
+        held = held_keys(session, plan.organisation.id)
     reminders = due_reminders(expand(plan), today, mail.reminders, held)
     summaries = [_send(reminder_campaign(plan, r), _limits(plan),
                        contacts=[(b, plan.bodies[b].contact) for b in r.occurrence.bodies]) for r in reminders]
@@ -311,13 +299,9 @@ def send_invitations(plan_path: str = "config/plan.yaml", today: date | None = N
     plan = read_plan(plan_path)
     if _mail(plan).invitations == "off":
         return []
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            entries = stored_entries(session, plan.organisation.id, plan.tz)
-            invited = sent_campaigns(session, plan.organisation.id, "invite/")
-    finally:
-        engine.dispose()
+    with transaction(get_settings().database_url) as session:
+        entries = stored_entries(session, plan.organisation.id, plan.tz)
+        invited = sent_campaigns(session, plan.organisation.id, "invite/")
     summaries = [_send(c, _limits(plan), audience={"role": body})
                  for c, body in invitation_campaigns(plan, entries, today, invited)]
     get_run_logger().info("%d invitations and updates, %d messages sent", len(summaries),
@@ -357,14 +341,10 @@ def _log_sent(plan: Plan, measure: str, edition: Edition, today: date, summary: 
     occurrence = f"{measure}/{edition.day.isoformat()}"
     keys = {o.key for o in expand(plan, edition.day, edition.day) if o.measure == measure}
     key = occurrence if occurrence in keys else None
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            log_completion(session, plan.organisation.id, measure, key or f"{measure}@{edition.key}", today,
-                           datetime.now(timezone.utc), occurrence_key=key,
-                           note=f"{edition.key}: sendt til {summary['sent']} mottakere", source="flow")
-    finally:
-        engine.dispose()
+    with transaction(get_settings().database_url) as session:
+        log_completion(session, plan.organisation.id, measure, key or f"{measure}@{edition.key}", today,
+                       datetime.now(timezone.utc), occurrence_key=key,
+                       note=f"{edition.key}: sendt til {summary['sent']} mottakere", source="flow")
 
 
 def _artifact(plan: Plan, name: str, summaries: list[dict]) -> None:

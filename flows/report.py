@@ -47,7 +47,7 @@ from pydantic import Field
 
 from aarshjul.db.completions import record_completion, recorded_keys
 from aarshjul.db.report import load_report
-from aarshjul.db.session import make_engine, session_scope
+from aarshjul.db.session import transaction
 from aarshjul.domain import i18n
 from aarshjul.domain.completion import default_day
 from aarshjul.domain.errors import AarshjulError
@@ -56,7 +56,7 @@ from aarshjul.domain.plan import Plan
 from aarshjul.domain.report import Report, status_rows
 from aarshjul.domain.targets import load_targets, targets_path
 from aarshjul.settings import get_settings
-from aarshjul.tasks.plan_io import migrate_database, read_plan
+from aarshjul.tasks.plan_io import migrate_database, read_plan, transient_error
 from aarshjul.tasks.report_render import FORMATS, render_markdown, write_report
 
 DEFAULT_FORMATS = ["html", "pdf", "md"]
@@ -70,29 +70,14 @@ def default_year(plan: Plan, today: date) -> int:
     return min(max(today.year - 1, plan.period.start.year), plan.period.end.year)
 
 
-def _transient(task, task_run, state) -> bool:
-    """Retry database trouble, never aarshjul's own errors (a bad plan or targets table)."""
-    try:
-        state.result()
-    except AarshjulError:
-        return False
-    except Exception:
-        return True
-    return False
-
-
 @task(name="gather-report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10],
-      retry_condition_fn=_transient)
+      retry_condition_fn=transient_error)
 def gather_report(plan_path: str, year: int, today: date) -> Report:
     """Read the completion log, comments, targets' numbers and follow-ups; build the report."""
     plan = read_plan.fn(plan_path)
     targets = load_targets(targets_path(plan), plan)
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            return load_report(session, plan, targets, year, today)
-    finally:
-        engine.dispose()
+    with transaction(get_settings().database_url) as session:
+        return load_report(session, plan, targets, year, today)
 
 
 @task(name="write-report", cache_policy=NO_CACHE)
@@ -143,12 +128,8 @@ def mail_draft(plan_path: str, year: int, today: date, files: dict) -> int:
     campaign = body_campaign(plan, f"yearly-report/{year}/{today.isoformat()}", "report_draft",
                              f"Utkast til årsrapport {year}", {"year": year, "markdown": render_markdown(report),
                                                                 "files": sorted(files.values())}, [board])
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            return send_now(plan, session, campaign, [(board, plan.bodies[board].contact)])
-    finally:
-        engine.dispose()
+    with transaction(get_settings().database_url) as session:
+        return send_now(plan, session, campaign, [(board, plan.bodies[board].contact)])
 
 
 # --- confirming what was held ----------------------------------------------------------
@@ -194,24 +175,16 @@ def question(plan: Plan, occ: Occurrence, problem: str | None = None) -> str:
 def passed_occurrences(plan_path: str, today: date, days: int) -> list[Occurrence]:
     """Scheduled occurrences that ended in the `days` days before today and have nothing in the log."""
     plan = read_plan.fn(plan_path)
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            known = recorded_keys(session, plan.organisation.id)
-    finally:
-        engine.dispose()
+    with transaction(get_settings().database_url) as session:
+        known = recorded_keys(session, plan.organisation.id)
     first = today - dt.timedelta(days=days)
     return [o for o in expand(plan, first, today)
             if o.status == "scheduled" and first <= o.span.end < today and o.key not in known]
 
 
 def _is_recorded(organisation: str, key: str) -> bool:
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            return key in recorded_keys(session, organisation)
-    finally:
-        engine.dispose()
+    with transaction(get_settings().database_url) as session:
+        return key in recorded_keys(session, organisation)
 
 
 def check_answer(plan: Plan, occ: Occurrence, answer: ConfirmInput, today: date) -> str | None:
@@ -225,22 +198,18 @@ def check_answer(plan: Plan, occ: Occurrence, answer: ConfirmInput, today: date)
 
 
 @task(name="record-answer", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10],
-      retry_condition_fn=_transient)
+      retry_condition_fn=transient_error)
 def record_answer(plan_path: str, occ: Occurrence, answer: dict, today: date) -> str:
     """Store the answer as a completion (source 'ui'); returns the outcome."""
     plan = read_plan.fn(plan_path)
     outcome = "held" if answer["held"] else "not_held"
-    engine = make_engine(get_settings().database_url)
-    try:
-        with session_scope(engine) as session:
-            record_completion(session, plan.organisation.id, occ.measure, occ.key,
-                              answer["date"] or default_day(occ, today), datetime.now(timezone.utc),
-                              outcome=outcome, occurrence_key=occ.key,
-                              attendance=answer["attendance"] if outcome == "held" else None,
-                              note=(answer["note"] or "").strip() or None, evidence_url=answer["evidence_url"],
-                              source="ui")
-    finally:
-        engine.dispose()
+    with transaction(get_settings().database_url) as session:
+        record_completion(session, plan.organisation.id, occ.measure, occ.key,
+                          answer["date"] or default_day(occ, today), datetime.now(timezone.utc),
+                          outcome=outcome, occurrence_key=occ.key,
+                          attendance=answer["attendance"] if outcome == "held" else None,
+                          note=(answer["note"] or "").strip() or None, evidence_url=answer["evidence_url"],
+                          source="ui")
     return outcome
 
 

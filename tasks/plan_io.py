@@ -14,15 +14,15 @@ from prefect.cache_policies import NO_CACHE
 
 from aarshjul.db.agenda import StoreCounts, cancelled_keys, held_keys, store_agenda
 from aarshjul.db.migrate import upgrade
-from aarshjul.db.session import make_engine, session_scope
+from aarshjul.db.session import transaction
 from aarshjul.domain.errors import AarshjulError
 from aarshjul.domain.expand import Occurrence
 from aarshjul.domain.load import load_plan
 from aarshjul.domain.plan import Plan
 
 
-def _transient(task, task_run, state) -> bool:
-    """Retry database trouble, never aarshjul's own errors (bad plan, bad setting)."""
+def transient_error(task, task_run, state) -> bool:
+    """Retry database trouble, never aarshjul's own errors (a bad plan, setting or targets table)."""
     try:
         state.result()
     except AarshjulError:
@@ -38,25 +38,21 @@ def read_plan(path: str) -> Plan:
     return load_plan(path)
 
 
-@task(name="migrate-database", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_transient,
+@task(name="migrate-database", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=transient_error,
       cache_policy=NO_CACHE)
 def migrate_database(url: str) -> None:
     upgrade(url)
 
 
-@task(name="store-agenda", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_transient,
+@task(name="store-agenda", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=transient_error,
       cache_policy=NO_CACHE)
 def save_agenda(url: str, organisation: str, occurrences: list[Occurrence]) -> tuple[StoreCounts, set[str]]:
     """Upsert the occurrences; return the counts and the keys recorded as held.
 
     An occurrence cancelled in the completion log (`aarshjul cancel KEY`) is stored as
     cancelled, so the calendars publish the cancellation like one made in schedule.yaml."""
-    engine = make_engine(url)
-    try:
-        with session_scope(engine) as session:
-            cancelled = cancelled_keys(session, organisation)
-            occurrences = [replace(o, status="cancelled") if o.key in cancelled else o for o in occurrences]
-            counts = store_agenda(session, organisation, occurrences, datetime.now(timezone.utc))
-            return counts, held_keys(session, organisation)
-    finally:
-        engine.dispose()
+    with transaction(url) as session:
+        cancelled = cancelled_keys(session, organisation)
+        occurrences = [replace(o, status="cancelled") if o.key in cancelled else o for o in occurrences]
+        counts = store_agenda(session, organisation, occurrences, datetime.now(timezone.utc))
+        return counts, held_keys(session, organisation)
