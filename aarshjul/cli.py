@@ -367,7 +367,7 @@ def newsletter_preview(
         editions = editions_for(p, n, upcoming[0])
     campaign = newsletter_campaign(p, n, editions[0], day)
     context = {**campaign.context, "first_name": "Ola",
-               "unsubscribe_url": campaign.unsubscribe_url.format(token="FORHANDSVISNING")}
+               "unsubscribe_url": campaign.unsubscribe_url.replace("{token}", "FORHANDSVISNING")}
     subject, text, html_part = Renderer(campaign.template, campaign.subject).render(context)
     print(f"Subject: {subject}\nEdition: {campaign.key}\n")
     print(html_part if html else text)

@@ -240,8 +240,11 @@ def _check_mail(plan: Plan, src: Located | None) -> Iterable[Problem]:
     """Newsletters must name real bodies, branches and measures, and subjects must parse."""
     if not src or not plan.mail:
         return
-    from jinja2 import Environment, TemplateSyntaxError
+    from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+    env.globals.clear()  # as in tasks/mail_render.py: a subject names its values, nothing else
     numbers = [m.number for _, m in plan.measures]
     for i, n in enumerate(plan.mail.newsletters):
         at = ("newsletters", i)
@@ -253,11 +256,24 @@ def _check_mail(plan: Plan, src: Located | None) -> Iterable[Problem]:
             yield _unknown(src, at + ("audience", "role"), "body", n.audience.role, plan.bodies)
         if n.measure and n.measure not in numbers:
             yield _unknown(src, at + ("measure",), "measure", n.measure, numbers)
+        where = (src.file, src.line_of(at + ("subject",)), dotted(at + ("subject",)))
         try:
-            Environment().parse(n.subject)
+            unknown = sorted(meta.find_undeclared_variables(env.parse(n.subject)) - SUBJECT_VALUES.keys())
+            if unknown:
+                yield Problem(*where, f"the subject uses unknown value(s) {', '.join(unknown)}",
+                              f"a subject may use {', '.join(sorted(SUBJECT_VALUES))}")
+                continue
+            env.from_string(n.subject).render(SUBJECT_VALUES)  # the sandbox refuses unsafe access here
         except TemplateSyntaxError as exc:
-            yield Problem(src.file, src.line_of(at + ("subject",)), dotted(at + ("subject",)),
-                          f"the subject does not parse: {exc.message}", "check the {{ }} brackets")
+            yield Problem(*where, f"the subject does not parse: {exc.message}", "check the {{ }} brackets")
+        except TemplateError as exc:
+            yield Problem(*where, f"the subject does not render: {exc}",
+                          f"use only plain values: {', '.join(sorted(SUBJECT_VALUES))}")
+
+
+# The values a newsletter subject may name, with sample values to try it with.
+SUBJECT_VALUES = {"organisation": "Organisasjonen", "newsletter": "Nyhetsbrev", "lang": "nb", "month": "januar",
+                  "edition": "nyhetsbrev/2026-01", "branch_name": "Laget", "first_name": "Ola"}
 
 
 def _unknown(src: Located, path: tuple, what: str, name: str, known: Iterable[str]) -> Problem:

@@ -23,6 +23,7 @@ from aarshjul.domain.plan import Plan
 from aarshjul.domain.reminders import Reminder, due_reminders
 from aarshjul.flows.guard import single_run
 from aarshjul.settings import get_settings, per_organisation
+from aarshjul.tasks.mail_render import compile_subject
 from aarshjul.tasks.mail_transport import transport_from_settings
 from aarshjul.tasks.mailer import BatchResult, Campaign, Mailer, Prepared, secret_key
 from aarshjul.tasks.plan_io import read_plan
@@ -69,7 +70,7 @@ def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date
     context = {"organisation": plan.organisation.name, "newsletter": n.name, "lang": lang,
                "month": month_name(edition.day, lang), "edition": edition.key}
     if n.content:
-        path = plan.folder / n.content.format(edition=edition.key.rsplit("/", 1)[-1])
+        path = plan.folder / n.content.replace("{edition}", edition.key.rsplit("/", 1)[-1])
         if not path.exists():
             raise EditionNotReady(f"{edition.key}: teksten {path} er ikke skrevet ennå; brevet sendes ikke")
         from markdown_it import MarkdownIt
@@ -96,22 +97,26 @@ def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date
 def reminder_campaign(plan: Plan, r: Reminder) -> Campaign:
     mail, lang, o = _mail(plan), plan.organisation.locale, r.occurrence
     measure = plan.measure(o.measure)
+    # Fixed subjects; the plan's text goes in as values (never as template source).
     if r.kind == "lead":
-        headline = f"Om {r.days} dager: {o.title}"
+        subject = "Om {{ days }} dager: {{ title }}"
         message = f"{o.title} er satt opp {_when(o, lang)}{', ' + o.place if o.place else ''}."
     elif r.kind == "unscheduled":
-        headline = f"Ikke berammet: {o.title}"
+        subject = "Ikke berammet: {{ title }}"
         message = (f"Arbeidsplanen krever dette innen {i18n.day(o.window_end, lang)}, om {r.days} dager, "
                    f"men ingen dato er satt. Sett en dato i schedule.yaml.")
     else:
-        headline = f"Fristen er passert: {o.title}"
+        subject = "Fristen er passert: {{ title }}"
         message = (f"Fristen var {i18n.day(o.span.end, lang)}, og ingen gjennomføring er registrert. "
                    f"Registrer den, eller forklar hvorfor den ikke ble gjennomført.")
+    values = {"days": r.days, "title": o.title}
+    headline = compile_subject(subject).render(values)
     return Campaign(
         organisation=plan.organisation.id, key=r.campaign, audience=None, template="reminder",
-        subject=headline, context={"organisation": plan.organisation.name, "lang": lang, "headline": headline,
-                                   "message": message, "measure": measure.number, "measure_text": measure.text,
-                                   "bodies": ", ".join(plan.body_name(b) for b in o.bodies), "key": o.key},
+        subject=subject, context={"organisation": plan.organisation.name, "lang": lang, "headline": headline,
+                                  "message": message, "measure": measure.number, "measure_text": measure.text,
+                                  "bodies": ", ".join(plan.body_name(b) for b in o.bodies), "key": o.key,
+                                  **values},
         from_name=f"{mail.sender.name} – årshjulet", from_address=mail.sender.address, domain=mail.sender.domain,
         recipient_kind="body", recipient_names={b: plan.bodies[b].name for b in o.bodies})
 
@@ -124,6 +129,8 @@ def _when(o, lang: str) -> str:
 
 
 def body_campaign(plan: Plan, key: str, template: str, subject: str, context: dict, bodies: list[str]) -> Campaign:
+    """A message to bodies' contact addresses. `subject` is a fixed template whose
+    values come from `context` (never text from the plan or the register)."""
     mail = _mail(plan)
     return Campaign(organisation=plan.organisation.id, key=key, audience=None, template=template, subject=subject,
                     context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, **context},
@@ -274,11 +281,12 @@ def invitation_campaigns(plan: Plan, entries: list, today: date, invited: set[st
             ics = invitation(plan, e, method, info.contact, info.name)
             measure = plan.measure(o.measure)
             prefix_word = "Avlyst: " if e.cancelled else ("Endret: " if e.sequence else "")
+            when = _when(o, lang)
             out.append((Campaign(
                 organisation=plan.organisation.id, key=key, audience=None, template="invitation",
-                subject=f"{prefix_word}{o.title} – {_when(o, lang)}",
+                subject="{{ prefix_word }}{{ title }} – {{ when }}",
                 context={"organisation": plan.organisation.name, "lang": lang, "title": o.title,
-                         "when": _when(o, lang), "place": o.place, "note": o.note, "cancelled": e.cancelled,
+                         "prefix_word": prefix_word, "when": when, "place": o.place, "note": o.note, "cancelled": e.cancelled,
                          "sequence": e.sequence, "measure": measure.number, "measure_text": measure.text,
                          "body_name": info.name},
                 from_name=f"{mail.sender.name} – {info.name}", from_address=mail.sender.address,

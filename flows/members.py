@@ -46,7 +46,7 @@ def notify_follow_ups(plan_path: str, today: date) -> dict:
                      "phone": (people.get(f.member_number) and people[f.member_number].phone) or "–",
                      "joined": i18n.day(f.joined, lang), "due": i18n.day(f.due, lang)} for f in follow_ups]
             campaign = body_campaign(plan, f"followup/{branch}/{week}", "followup",
-                                      f"Nye medlemmer å ringe – {plan.bodies[branch].name}",
+                                      "Nye medlemmer å ringe – {{ branch_name }}",
                                       {"branch_name": plan.bodies[branch].name, "members": rows}, [branch])
             if send_now(plan, session, campaign, [(branch, plan.bodies[branch].contact)]):
                 out["branches_notified"] += 1
@@ -61,7 +61,7 @@ def notify_follow_ups(plan_path: str, today: date) -> dict:
                 branches = [{"name": plan.bodies[b].name if b in plan.bodies else "Uten lag", "count": len(n),
                              "numbers": n} for b, n in sorted(by_branch.items())]
                 campaign = body_campaign(plan, f"followup-overdue/{today.isoformat()}", "followup_overdue",
-                                          f"{len(overdue)} nye medlemmer er ikke kontaktet innen fristen",
+                                          "{{ count }} nye medlemmer er ikke kontaktet innen fristen",
                                           {"count": len(overdue), "branches": branches}, [board])
                 send_now(plan, session, campaign, [(board, plan.bodies[board].contact)])
             out["escalated"] = mark_escalated(session, plan.organisation.id,
@@ -83,7 +83,7 @@ def remind_dues(plan_path: str, today: date) -> dict:
         mail = _mail(plan)
         campaign = Campaign(
             organisation=plan.organisation.id, key=f"kontingent/{year}", audience=None, template="dues",
-            subject=f"Kontingenten for {year}",
+            subject="Kontingenten for {{ year }}",
             context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, "year": year},
             from_name=mail.sender.name, from_address=mail.sender.address, domain=mail.sender.domain,
             reply_to=mail.sender.address)
@@ -94,7 +94,7 @@ def remind_dues(plan_path: str, today: date) -> dict:
             if not rows:
                 continue
             lst = body_campaign(plan, f"kontingent-liste/{branch}/{today:%Y-%m}", "dues_list",
-                                 f"Ubetalt kontingent – {plan.bodies[branch].name}",
+                                 "Ubetalt kontingent – {{ branch_name }}",
                                  {"branch_name": plan.bodies[branch].name, "members": rows, "year": year,
                                   "month": month_name(today, plan.organisation.locale)}, [branch])
             out["branch_lists"] += send_now(plan, session, lst, [(branch, plan.bodies[branch].contact)])

@@ -126,7 +126,7 @@ def mail_draft(plan_path: str, year: int, today: date, files: dict) -> int:
         return 0
     report = gather_report.fn(plan_path, year, today)
     campaign = body_campaign(plan, f"yearly-report/{year}/{today.isoformat()}", "report_draft",
-                             f"Utkast til årsrapport {year}", {"year": year, "markdown": render_markdown(report),
+                             "Utkast til årsrapport {{ year }}", {"year": year, "markdown": render_markdown(report),
                                                                 "files": sorted(files.values())}, [board])
     with transaction(get_settings().database_url) as session:
         return send_now(plan, session, campaign, [(board, plan.bodies[board].contact)])

@@ -1,7 +1,11 @@
 """Rendering e-mail templates: Jinja2 with StrictUndefined, autoescape for HTML.
 
-Member fields are data, never template source: a name like `{{ 7*7 }}` comes out
-literally, and `<script>` is escaped in the HTML part.
+Data is never template source. Plan text (titles, body names, places), member fields
+and server data reach a template only as values: a title like `{{ 7*7 }}` comes out
+literally, and `<script>` is escaped in the HTML part. The only template *source* is
+ours: the files under `templates/email/`, the fixed subjects in the code, and the
+newsletter subjects of `mail.yaml`. All of it is compiled in Jinja's immutable sandbox,
+so even a hostile `mail.yaml` subject cannot reach Python's internals.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import aarshjul.templates
 from aarshjul.domain.errors import AarshjulError
@@ -22,21 +27,38 @@ class TemplateProblem(AarshjulError):
 
 
 @lru_cache(maxsize=4)
-def environment(folder: str = str(TEMPLATES)) -> Environment:
-    return Environment(loader=FileSystemLoader(folder), undefined=StrictUndefined,
-                       autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
-                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+def environment(folder: str = str(TEMPLATES)) -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(folder), undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=1)
+def subject_environment() -> ImmutableSandboxedEnvironment:
+    """Subjects are header text, not HTML: no autoescape; the sandbox still applies, and a
+    subject sees only its values (no globals such as `cycler` or `range`)."""
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.globals.clear()
+    return env
+
+
+def compile_subject(source: str):
+    """A subject template (fixed in the code, or a newsletter's `subject:` from mail.yaml)."""
+    return subject_environment().from_string(source)
 
 
 class Renderer:
     """Subject, text and HTML of one campaign's template, compiled once."""
 
     def __init__(self, template: str, subject: str):
+        """`subject` is template source from the code or mail.yaml, never plan text:
+        plan text goes into the campaign's context and is referred to by name."""
         env = environment()
         try:
             self.html = env.get_template(f"email/{template}.html.j2")
             self.text = env.get_template(f"email/{template}.txt.j2")
-            self.subject = env.from_string(subject)
+            self.subject = compile_subject(subject)
         except TemplateError as exc:
             raise TemplateProblem(f"template {template!r}: {exc}") from None
         self.name = template

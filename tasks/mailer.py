@@ -211,7 +211,7 @@ class Mailer:
         first = names.first(recipient)
         context = {**c.context, "first_name": first}
         if c.audience:
-            context["unsubscribe_url"] = c.unsubscribe_url.format(token=self._token(c, recipient))
+            context["unsubscribe_url"] = c.unsubscribe_url.replace("{token}", self._token(c, recipient))
         return context
 
     def _token(self, c: Campaign, recipient: str) -> str:

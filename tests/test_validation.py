@@ -153,3 +153,26 @@ def test_cli_exits_2_and_writes_nothing(files, tmp_path, monkeypatch):
         assert not db.exists() and not db.parent.exists()
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("subject, message", [
+    ('"{{ cycler.__init__.__globals__.os.popen(\'id\').read() }}"', "unknown value(s) cycler"),
+    ('"{{ month.__class__.__mro__ }}"', "does not render"),
+    ('"{{ month.format.__globals__ }}"', "does not render"),
+    ('"Nyhetsbrev {% if"', "does not parse"),
+])
+def test_a_newsletter_subject_is_checked_in_the_sandbox(files, subject, message):
+    line = files.edit("mail.yaml", '"Nyhetsbrev – {{ month }}"', subject)
+    p = only(files)
+    assert (p.file.name, p.line, p.field) == ("mail.yaml", line, "newsletters[0].subject")
+    assert message in p.message, p.message
+
+
+def test_a_hostile_subject_that_slips_past_check_still_cannot_run(tmp_path):
+    from aarshjul.tasks.mail_render import Renderer, TemplateProblem
+
+    marker = tmp_path / "PWNED"
+    renderer = Renderer("reminder", "{{ f.__globals__.os.popen('touch %s').read() }}" % marker)
+    with pytest.raises(TemplateProblem, match="SecurityError"):
+        renderer.render({"f": problems})
+    assert not marker.exists()
