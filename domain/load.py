@@ -8,6 +8,7 @@ its file, line and field and a hint. Nothing is written anywhere.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -15,9 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from . import model
 from .errors import PlanError, Problem, nearest
-from .expand import Slot, all_keys, quota_windows, slots
+from .expand import SEARCH_YEARS, Slot, TooManyOccurrences, all_keys, first_date, quota_windows, slots
 from .mail_model import MailFile
-from .model import Annual, Deadline, OrganisationFile, PlanFile, Quota, ScheduleFile
+from .model import Annual, Deadline, OrganisationFile, PlanFile, Quota, ScheduleFile, Series
 from .periods import Span
 from .plan import Plan
 from .yamlsource import Located, dotted, load_yaml
@@ -41,6 +42,9 @@ def load_plan(path: Path | str) -> Plan:
     plan = Plan(plan_file.plan, org_file.organisation, tuple(plan_file.goals), dict(org_file.bodies),
                 dict(org_file.groups), dict(org_file.important_dates), dict(sched_file.occurrences),
                 tuple(s.file for s in (plan_src, org_src, sched_src, mail_src) if s), mail_file)
+    problems = list(_check_bounds(plan, plan_src, mail_src))  # first: the checks below expand the plan
+    if problems:
+        raise PlanError(problems)
     problems = [*_check_slots(plan, plan_src), *_check_pins(plan, sched_src), *_check_mail(plan, mail_src)]
     if problems:
         raise PlanError(problems)
@@ -114,7 +118,8 @@ def _explain(err: dict, path: tuple) -> tuple[str, str | None]:
         return f"{err.get('input')!r} has the wrong form ({msg})", _pattern_hint(name)
     if kind.startswith("date"):
         return f"{err.get('input')!r}: {msg}", "write a real date as YYYY-MM-DD, in quotes"
-    return msg.removeprefix("Value error, "), None
+    error = (err.get("ctx") or {}).get("error")  # a model.Hinted carries its hint
+    return msg.removeprefix("Value error, "), getattr(error, "hint", None)
 
 
 def _pattern_hint(name: object) -> str | None:
@@ -214,6 +219,42 @@ def _check_slots(plan: Plan, src: Located) -> Iterable[Problem]:
                                   f"{f', {c.min_days_apart} days apart' if c.min_days_apart else ''})",
                                   "lower the count, widen the window, or shorten min_days_apart")
                     break
+
+
+_NEVER_HINT = ("the first date is the measure's `dtstart` (or the start of its period); with INTERVAL the rule "
+               "only counts from there: FREQ=DAILY;INTERVAL=7;BYDAY=MO gives nothing unless that day is a Monday")
+
+
+def _check_bounds(plan: Plan, src: Located, mail_src: Located | None) -> Iterable[Problem]:
+    """Expanding the plan must stay small and quick: every series and newsletter
+    schedule gives a date within expand.SEARCH_YEARS of its start (else dateutil would
+    search to year 9999 on every expansion), and no measure gives more than
+    expand.MAX_OCCURRENCES occurrences."""
+    for gi, goal in enumerate(plan.goals):
+        for mi, m in enumerate(goal.measures):
+            at = ("goals", gi, "measures", mi, "cadence")
+            c = m.cadence
+            if isinstance(c, Series):
+                starts = sorted({c.dtstart or s.start for s in m.period if s.overlaps(plan.period)})
+                never = [d for d in starts if first_date(c.rrule, datetime.combine(d, c.start or time(0))) is None]
+                if never:
+                    yield Problem(src.file, src.line_of(at + ("rrule",)), dotted(at + ("rrule",)),
+                                  f"the rule gives no date in {SEARCH_YEARS} years from {never[0]}", _NEVER_HINT)
+                    continue
+            try:
+                for _ in slots(plan, m):
+                    pass
+            except TooManyOccurrences as exc:
+                (problem,) = exc.problems
+                yield Problem(src.file, src.line_of(at), dotted(at), problem.message, problem.hint)
+    if mail_src and plan.mail:
+        start = datetime.combine(plan.period.start, time(0))
+        for i, n in enumerate(plan.mail.newsletters):
+            if first_date(n.schedule, start) is None:
+                at = ("newsletters", i, "schedule")
+                yield Problem(mail_src.file, mail_src.line_of(at), dotted(at),
+                              f"the schedule gives no date in {SEARCH_YEARS} years from the plan's start "
+                              f"{plan.period.start}", "check INTERVAL and BYDAY against the plan's first day")
 
 
 def _check_pins(plan: Plan, src: Located | None) -> Iterable[Problem]:

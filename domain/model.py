@@ -17,29 +17,116 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil.rrule import rrulestr
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt, model_validator
 
-from .periods import Span, parse_month_day, parse_period, parse_span
+from .periods import Span, check_year, parse_month_day, parse_period, parse_span
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 MeasureNumber = Annotated[str, BeforeValidator(str), Field(pattern=r"^\d+\.\d+$")]
 Period = Annotated[tuple[Span, ...], BeforeValidator(parse_period)]
 DateSpan = Annotated[Span, BeforeValidator(parse_span)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Day = Annotated[date, AfterValidator(check_year)]  # a date in the years MIN_YEAR-MAX_YEAR
+
+
+class Hinted(ValueError):
+    """A ValueError with a hint for the person who wrote the value (load.py shows it)."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+# RFC 5545 §3.3.10 rule parts the plan accepts. The plan's smallest unit is a day (an
+# occurrence is a day in a calendar, its time of day is the cadence's `start`), so
+# frequencies finer than DAILY and BYHOUR, BYMINUTE, BYSECOND are refused: they would
+# make thousands of occurrences a day (FREQ=MINUTELY gave two million "valid" ones).
+RRULE_FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+RRULE_PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY",
+               "BYSETPOS", "WKST")
+_FINER = ("HOURLY", "MINUTELY", "SECONDLY")
+_TIME_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
+_FREQ_HINT = "use FREQ=DAILY, WEEKLY, MONTHLY or YEARLY; give the time of day as the cadence's `start`"
+# The Gregorian calendar, weekdays included, repeats every 400 years: a rule with no
+# date in 400 years (from this start, with INTERVAL=1) has none ever. Started late in
+# the calendar so that dateutil, which otherwise searches until year 9999 for a rule
+# that never matches (2.6 s for FREQ=DAILY, on every expansion), stops soon.
+_PROBE_START = dt.datetime(9500, 1, 1)
 
 
 def _check_rrule(text: str) -> str:
-    """RFC 5545 §3.3.10: an RRULE value; parsed now so a typo fails at `check`."""
+    """RFC 5545 §3.3.10: an RRULE value; parsed now so a typo fails at `check`.
+
+    Refused, besides what does not parse: a frequency finer than a day (HOURLY,
+    MINUTELY, SECONDLY) and BYHOUR/BYMINUTE/BYSECOND; INTERVAL or COUNT that is not a
+    whole number of at least 1 (INTERVAL=0 made expansion loop forever); rule parts
+    outside RFC 5545; more than one line; and a rule that never gives a date
+    (BYMONTH=2;BYMONTHDAY=30).
+    """
     if text.upper().startswith("RRULE:"):
         text = text[6:]
+    if any(ch in text for ch in "\r\n\x0b\x0c\x85\u2028\u2029"):
+        raise Hinted("an RRULE is one line", "write only the rule, like FREQ=MONTHLY;BYDAY=1TU")
     try:
         rrulestr(text, dtstart=None, forceset=False)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise ValueError(f"RRULE {text!r} does not parse ({exc})") from None
     if "DTSTART" in text.upper():
         raise ValueError("write the rule alone, without DTSTART (the period gives the start)")
+    parts = rule_parts(text)
+    freq = parts.get("FREQ", "").upper()
+    if freq in _FINER:
+        raise Hinted(f"FREQ={freq} repeats more often than once a day; the plan's smallest unit is a day",
+                     _FREQ_HINT)
+    if freq not in RRULE_FREQS:
+        raise Hinted(f"RRULE {text!r} needs FREQ=DAILY, WEEKLY, MONTHLY or YEARLY", _FREQ_HINT)
+    for name in parts:
+        if name in _TIME_PARTS:
+            raise Hinted(f"{name} gives several times a day; the plan's smallest unit is a day",
+                         "remove it; give the time of day as the cadence's `start`")
+        if name not in RRULE_PARTS:
+            raise Hinted(f"the rule part {name} is not allowed here", f"use only {', '.join(RRULE_PARTS)}")
+    for name in ("INTERVAL", "COUNT"):
+        if name in parts and not (parts[name].isdigit() and int(parts[name]) >= 1):
+            raise Hinted(f"{name}={parts[name]} is not a whole number of 1 or more",
+                         "INTERVAL=2 with FREQ=WEEKLY means every second week; leave INTERVAL out for every week"
+                         if name == "INTERVAL" else "COUNT=10 means ten dates; leave it out for no limit")
+    probe = ";".join(f"{k}={v}" for k, v in parts.items() if k not in ("INTERVAL", "COUNT", "UNTIL"))
+    try:
+        ever = rrulestr(probe, dtstart=_PROBE_START).after(_PROBE_START, inc=True)
+    except (ValueError, OverflowError):  # dateutil ran past year 9999 without a date
+        ever = None
+    if ever is None:
+        raise Hinted(f"RRULE {text!r} never gives a date",
+                     "check BYMONTH, BYMONTHDAY, BYYEARDAY, BYWEEKNO and BYDAY: together they must allow a real "
+                     "day (there is no 30 February)")
     return text
 
 
+def rule_parts(text: str) -> dict[str, str]:
+    """'FREQ=WEEKLY;INTERVAL=2' -> {'FREQ': 'WEEKLY', 'INTERVAL': '2'} (names upper-cased)."""
+    parts: dict[str, str] = {}
+    for part in text.strip().strip(";").split(";"):
+        name, _, value = part.partition("=")
+        parts[name.strip().upper()] = value.strip()
+    return parts
+
+
 RRule = Annotated[str, AfterValidator(_check_rrule)]
+
+_URL_FORBIDDEN = set('<>"\\')
+
+
+def _check_url(text: str) -> str:
+    """An http(s) address on one line: no spaces, line breaks or control characters (a
+    CR/LF in a pin's URL passed `check` and then broke every calendar feed)."""
+    if not re.match(r"^https?://[^/?#\s]", text):
+        raise Hinted(f"{text[:80]!r} is not a web address", "write it as https://example.org/...")
+    if any(ch.isspace() or ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in _URL_FORBIDDEN for ch in text):
+        raise Hinted("a web address may not contain spaces, line breaks, control characters, quotes, < or >",
+                     "write the address on one line; a space is written %20")
+    return text
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
 
 
 def _check_month_day_span(text: str) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -83,7 +170,7 @@ class Section(Strict):
 class PlanMeta(Strict):
     id: Slug
     title: str
-    adopted: date | None = None
+    adopted: Day | None = None
     adopted_by: str | None = None
     period: Period
     sections: list[Section] = []
@@ -98,7 +185,7 @@ class Deadline(Strict):
     """A one-off: done by a date (default: the last day of each span of the period)."""
 
     kind: Literal["deadline"]
-    due: date | list[date] | None = None
+    due: Day | list[Day] | None = None
     each: list[Slug] = []
 
 
@@ -127,7 +214,7 @@ class Series(Strict):
     rrule: RRule
     start: Clock | None = None
     duration: PositiveInt = 120
-    dtstart: date | None = None
+    dtstart: Day | None = None
 
 
 class OnEvent(Strict):
@@ -190,7 +277,7 @@ class Organisation(Strict):
     id: Slug
     name: str
     timezone: Annotated[str, AfterValidator(_check_zone)] = "Europe/Oslo"
-    website: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    website: Url | None = None
     locale: Literal["nb", "en"] = "nb"
 
 
@@ -226,6 +313,10 @@ class ImportantDate(Strict):
     def _one_rule(self) -> "ImportantDate":
         if self.annual and self.rrule:
             raise ValueError("give either 'annual' or 'rrule', not both")
+        if self.rrule and rule_parts(self.rrule).get("INTERVAL", "1") != "1":
+            # looked up year by year from 1 January: every second year cannot be said this way
+            raise Hinted("an important date's rule is read from 1 January of each year; INTERVAL does not apply",
+                         "remove INTERVAL; for dates only in some years, list them under 'dates'")
         if not (self.annual or self.rrule or self.dates or self.window):
             raise ValueError("give 'annual' (MM-DD), 'rrule', or 'dates' per year and a 'window'")
         for year, span in self.dates.items():
@@ -249,12 +340,12 @@ _KEY = re.compile(r"^\d+\.\d+/[A-Za-z0-9/_-]+$")
 class Pin(Strict):
     """What the board has decided about one occurrence: when, where, or that it is cancelled."""
 
-    date: dt.date | None = None
+    date: Day | None = None
     start: Clock | None = None
     end: Clock | None = None
     place: str | None = None
     note: str | None = None
-    url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    url: Url | None = None
     status: Literal["scheduled", "cancelled"] = "scheduled"
     visibility: Visibility | None = None
 

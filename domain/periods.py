@@ -3,6 +3,10 @@
 A span is written `2024` (a year), `2024-2027` (whole years, inclusive), `2025-H1` or
 `2025-H2` (a half-year; the plan's "Høst" is H2), or `2025-03-01/2025-03-15`. A
 period is one span or a list of them. Every span is a closed interval of dates.
+
+Every date lies in the years MIN_YEAR to MAX_YEAR: a work plan needs no others, and at
+the edges of what Python's dates can hold (year 1, year 9999) the arithmetic of later
+steps fails (the day after 31 December 9999, a time zone's offset in year 1).
 """
 
 from __future__ import annotations
@@ -18,6 +22,22 @@ _HALF = re.compile(r"^(\d{4})-H([12])$", re.IGNORECASE)
 _DATES = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*/\s*(\d{4}-\d{2}-\d{2})$")
 _DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})$")
 _MONTHDAY = re.compile(r"^(\d{2})-(\d{2})$")
+
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def check_year(day: date) -> date:
+    """`day` if its year is one a plan may use, else ValueError saying which years are."""
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ValueError(f"{day.isoformat()} is outside the years {MIN_YEAR}-{MAX_YEAR} a plan may use")
+    return day
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"the year {text} is outside the years {MIN_YEAR}-{MAX_YEAR} a plan may use")
+    return year
 
 
 @dataclass(frozen=True, order=True)
@@ -65,23 +85,24 @@ def half_year_span(year: int, half: int) -> Span:
 
 def parse_day(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a real date ({exc}); write YYYY-MM-DD") from None
+    return check_year(day)
 
 
 def parse_span(value: object) -> Span:
     """One span from its written form; ValueError with a readable reason otherwise."""
     text = str(value).strip()
     if m := _YEAR.match(text):
-        return year_span(int(m[1]))
+        return year_span(_year(m[1]))
     if m := _YEARS.match(text):
-        first, last = int(m[1]), int(m[2])
+        first, last = _year(m[1]), _year(m[2])
         if last < first:
             raise ValueError(f"{text!r} ends before it starts; write the earlier year first")
         return Span(date(first, 1, 1), date(last, 12, 31))
     if m := _HALF.match(text):
-        return half_year_span(int(m[1]), int(m[2]))
+        return half_year_span(_year(m[1]), int(m[2]))
     if m := _DATES.match(text):
         start, end = parse_day(m[1]), parse_day(m[2])
         if end < start:

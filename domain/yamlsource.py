@@ -6,6 +6,12 @@ a table maps each value's path (a tuple of keys and indexes) to its 1-based line
 problems the YAML spec leaves to the reader are errors here: duplicate keys, and
 timestamps (dates stay strings so that pydantic, not the YAML library, parses them and
 reports an impossible date like 2025-02-30 with its place).
+
+The reading is bounded, since a plan file may come from anyone who can edit it:
+anchors and aliases (`&name`, `*name`, `<<: *name`) are refused where they stand (a
+"billion laughs" alias bomb took 8.5 GB in a minute, a self-referencing alias ended
+in a RecursionError), as are values nested deeper than MAX_DEPTH and files larger than
+MAX_BYTES.
 """
 
 from __future__ import annotations
@@ -21,8 +27,40 @@ from .errors import PlanError, Problem
 Path_ = tuple[str | int, ...]
 
 
+MAX_DEPTH = 32  # a plan nests about eight levels deep
+MAX_BYTES = 16 * 1024 * 1024  # the bundled plan is 40 kB; a 5,000-measure plan about 1.5 MB
+_ALIAS_HINT = ("aarshjul does not read YAML anchors (&) and aliases (*, also in `<<: *name`); "
+               "write the value out in full where it is used")
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that aarshjul does not read; `problem` says what, `hint` what to do."""
+
+    def __init__(self, problem: str, mark, hint: str):
+        super().__init__(problem=problem, problem_mark=mark)
+        self.hint = hint
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without the implicit timestamp type (dates stay strings)."""
+    """SafeLoader without the implicit timestamp type (dates stay strings), and
+    without anchors and aliases, and at most MAX_DEPTH levels deep."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(f"an alias (*{event.anchor}) is not allowed", event.start_mark, _ALIAS_HINT)
+        if getattr(event, "anchor", None) is not None:
+            raise _Refused(f"an anchor (&{event.anchor}) is not allowed", event.start_mark, _ALIAS_HINT)
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(f"values are nested more than {MAX_DEPTH} levels deep", event.start_mark,
+                           "a plan file needs far fewer levels; check the brackets and indentation here")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -50,8 +88,12 @@ class Located:
 
 
 def load_yaml(file: Path) -> Located:
-    """Parse `file`; raise PlanError naming the line on bad YAML or duplicate keys."""
+    """Parse `file`; raise PlanError naming the line on bad YAML, duplicate keys,
+    anchors and aliases, or too deep nesting."""
     try:
+        if file.stat().st_size > MAX_BYTES:
+            raise PlanError([Problem(file, None, None, f"the file is larger than {MAX_BYTES // 2**20} MB",
+                                     "a plan file is a few hundred kilobytes at most; is this the right file?")])
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PlanError([Problem(file, None, None, "file not found",
@@ -62,6 +104,9 @@ def load_yaml(file: Path) -> Located:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+    except _Refused as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise PlanError([Problem(file, line, None, exc.problem, exc.hint)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
