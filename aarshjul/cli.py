@@ -349,8 +349,8 @@ def newsletter_preview(
 ) -> None:
     """Render an edition for a sample member (Ola Nordmann) and print it; sends nothing."""
     from .domain.editions import editions_for, parse_edition, scheduled_days
-    from .flows.mail import newsletter_campaign
-    from .tasks.mail_render import Renderer
+    from .domain.campaigns import content_path, newsletter_campaign
+    from .tasks.mail_render import Renderer, read_edition_text
 
     day = _today(today)
     p = _load(plan)
@@ -365,7 +365,7 @@ def newsletter_preview(
         if not upcoming:
             _fail(f"{n.id} has no edition after {day}")
         editions = editions_for(p, n, upcoming[0])
-    campaign = newsletter_campaign(p, n, editions[0], day)
+    campaign = newsletter_campaign(p, n, editions[0], day, read_edition_text(content_path(p, n, editions[0])))
     context = {**campaign.context, "first_name": "Ola",
                "unsubscribe_url": campaign.unsubscribe_url.replace("{token}", "FORHANDSVISNING")}
     subject, text, html_part = Renderer(campaign.template, campaign.subject).render(context)
@@ -470,7 +470,7 @@ def calendars_rotate(feed: Annotated[str, typer.Argument(help="The feed id (a bo
 @cal_app.command("conflicts")
 def calendars_conflicts(plan: PlanOpt = None, today: TodayOpt = None, lang: LangOpt = None) -> None:
     """Events someone changed on the CalDAV server since our last push, left alone until resolved."""
-    from .tasks.caldav import conflicts
+    from .db.caldav import conflicts
 
     lang = _lang(lang)
     _today(today)
@@ -499,7 +499,7 @@ def calendars_resolve(
     plan: PlanOpt = None, today: TodayOpt = None,
 ) -> None:
     """Resolve a CalDAV conflict."""
-    from .tasks.caldav import conflicts, resolve
+    from .db.caldav import conflicts, resolve
 
     _today(today)
     if keep not in ("ours", "theirs"):

@@ -39,7 +39,8 @@ def plain(tmp: Path) -> None:
     from aarshjul.domain.gaps import find_gaps
     from aarshjul.domain.load import load_plan
     from aarshjul.domain.reminders import due_reminders
-    from aarshjul.flows.mail import EditionNotReady, newsletter_campaign, reminder_campaign
+    from aarshjul.domain.campaigns import EditionNotReady, content_path, newsletter_campaign, reminder_campaign
+    from aarshjul.tasks.mail_render import read_edition_text
     from aarshjul.tasks.mail_transport import OutboxTransport
     from aarshjul.tasks.mailer import Mailer, secret_key
     from aarshjul.tasks.site import write_site
@@ -61,7 +62,7 @@ def plain(tmp: Path) -> None:
         for n in plan.mail.newsletters:
             for ed in due_editions(plan, n, TODAY):
                 try:
-                    c = newsletter_campaign(plan, n, ed, TODAY)
+                    c = newsletter_campaign(plan, n, ed, TODAY, read_edition_text(content_path(plan, n, ed)))
                 except EditionNotReady:
                     continue
                 mailer.prepare(c, audience_candidates(s, plan.organisation.id, {"branch": ed.branch} if ed.branch

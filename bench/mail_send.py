@@ -57,7 +57,8 @@ def ours(n: int, smtp_url: str, tmp: Path) -> dict:
     from aarshjul.db.models import Member
     from aarshjul.db.session import make_engine, session_scope
     from aarshjul.domain.editions import parse_edition
-    from aarshjul.flows.mail import newsletter_campaign
+    from aarshjul.domain.campaigns import content_path, newsletter_campaign
+    from aarshjul.tasks.mail_render import read_edition_text
     from aarshjul.tasks.mail_transport import SmtpTransport
     from aarshjul.tasks.mailer import Mailer, secret_key
 
@@ -73,7 +74,8 @@ def ours(n: int, smtp_url: str, tmp: Path) -> dict:
             email=f"m{i}@example.org", branch="nord", status="active", activist=False, first_seen=now,
             updated_at=now, row_hash="x") for i in range(n)])
     nl = next(x for x in plan.mail.newsletters if x.id == "nyhetsbrev")
-    campaign = newsletter_campaign(plan, nl, parse_edition(plan, nl, "2025-03")[0], now.date())
+    ed = parse_edition(plan, nl, "2025-03")[0]
+    campaign = newsletter_campaign(plan, nl, ed, now.date(), read_edition_text(content_path(plan, nl, ed)))
     start = time.perf_counter()
     with session_scope(engine) as session:
         transport = SmtpTransport(smtp_url)

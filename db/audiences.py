@@ -1,4 +1,5 @@
-"""Who is in an audience: the members a newsletter goes to (number and address only)."""
+"""Who is in an audience: the members a newsletter goes to (number and address only),
+and the few member fields a message to a member or a branch needs."""
 
 from __future__ import annotations
 
@@ -24,3 +25,22 @@ def audience_candidates(session: Session, organisation: str, audience: dict) -> 
     elif not audience.get("all"):
         raise ValueError(f"unknown audience {audience!r}")
     yield from session.execute(query.order_by(Member.number).execution_options(yield_per=1000))
+
+
+def member_names(session: Session, organisation: str, numbers: list[str]) -> dict[str, tuple[str, str]]:
+    """member number -> (first name, last name), for the members among `numbers`."""
+    rows = session.execute(select(Member.number, Member.first_name, Member.last_name).where(
+        Member.organisation == organisation, Member.number.in_(numbers))).all()
+    return {number: (first or "", last or "") for number, first, last in rows}
+
+
+def members_by_number(session: Session, organisation: str, numbers: list[str]) -> dict[str, Member]:
+    return {m.number: m for m in session.scalars(select(Member).where(
+        Member.organisation == organisation, Member.number.in_(numbers)))}
+
+
+def unpaid_members(session: Session, organisation: str) -> list[Member]:
+    """Active, not forgotten members whose dues are not paid, in member-number order."""
+    return list(session.scalars(select(Member).where(
+        Member.organisation == organisation, Member.status == "active",
+        Member.forgotten_at.is_(None), Member.dues_paid.is_(False)).order_by(Member.number)))

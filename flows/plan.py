@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from aarshjul.domain.expand import expand
 from aarshjul.domain.gaps import find_gaps
 from aarshjul.settings import get_settings
+from aarshjul.tasks.artifacts import agenda_summary
 from aarshjul.tasks.plan_io import migrate_database, read_plan, save_agenda
 
 
@@ -30,23 +30,10 @@ def sync_plan(plan_path: str = "config/plan.yaml", today: date | None = None) ->
 
     logger.info("stored %d occurrences of %s: %d new, %d changed, %d unchanged, %d removed; %d gaps in %d",
                 counts.total, plan.id, counts.new, counts.changed, counts.unchanged, counts.removed, len(gaps), year)
-    _artifacts(plan.organisation.id, plan.meta.title, year, counts, gaps)
+    agenda_summary(plan.organisation.id, plan.meta.title, year, counts, gaps)
     return {"plan": plan.meta.title, "organisation": plan.organisation.id, "occurrences": counts.total,
             "new": counts.new, "changed": counts.changed, "unchanged": counts.unchanged,
             "removed": counts.removed, "gaps": len(gaps), "year": year, "database": _safe(url)}
-
-
-def _artifacts(org: str, title: str, year: int, counts, gaps) -> None:
-    create_markdown_artifact(
-        key=f"agenda-{org}", description=f"Agenda stored for {title}",
-        markdown=(f"# {title}\n\n| | |\n|---|---|\n| occurrences | {counts.total} |\n| new | {counts.new} |\n"
-                  f"| changed | {counts.changed} |\n| unchanged | {counts.unchanged} |\n"
-                  f"| removed | {counts.removed} |\n| gaps in {year} | {len(gaps)} |\n"))
-    create_table_artifact(
-        key=f"gaps-{org}-{year}", description=f"Gaps in {year}",
-        table=[{"measure": g.measure, "title": g.title, "window": g.window, "body": g.body or "",
-                "required": g.required, "pinned": g.pinned, "held": g.held, "missing": g.missing,
-                "closes": g.closes.isoformat(), "overdue": g.overdue} for g in gaps] or [{"gaps": 0}])
 
 
 def _safe(url: str) -> str:

@@ -71,3 +71,10 @@ class Renderer:
         except TemplateError as exc:
             raise TemplateProblem(f"template {self.name!r} failed{' for ' + who if who else ''}: "
                                   f"{type(exc).__name__}: {exc}") from None
+
+
+def read_edition_text(path: Path | None) -> str | None:
+    """An edition's Markdown text, or None when it is not written yet."""
+    if path is None or not path.exists():
+        return None
+    return path.read_text(encoding="utf-8")

@@ -23,11 +23,11 @@ from email.headerregistry import Address
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aarshjul.db import ledger
-from aarshjul.db.models import Member
+from aarshjul.db.audiences import member_names
+from aarshjul.domain.campaigns import Campaign
 from aarshjul.domain.errors import AarshjulError
 from aarshjul.domain.ics import with_attendee
 from aarshjul.domain.messages import Envelope, compose, message_id, unsubscribe_token
@@ -39,29 +39,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 class EditionPaused(AarshjulError):
     """Too many failures in a row: the rest stays pending for the next run."""
-
-
-@dataclass(frozen=True)
-class Campaign:
-    """All a batch needs to build its messages; no personal data."""
-
-    organisation: str
-    key: str  # the ledger's campaign: medlemsbrev/2026-02, reminder/1.5/2026/2/lead-7
-    audience: str | None  # for unsubscribe; None for messages one cannot unsubscribe from (reminders)
-    template: str
-    subject: str
-    context: dict  # shared by every recipient
-    from_name: str
-    from_address: str
-    domain: str
-    reply_to: str | None = None
-    list_name: str | None = None
-    unsubscribe_url: str | None = None  # with {token}
-    unsubscribe_mailto: str | None = None
-    recipient_kind: str = "member"  # member (recipient = member number) | body (recipient = body id)
-    recipient_names: dict = field(default_factory=dict)  # for bodies: id -> display name
-    calendar: bytes | None = None  # an iMIP invitation to attach
-    calendar_method: str | None = None
 
 
 @dataclass
@@ -243,10 +220,7 @@ class _Names:
             self._load(recipients)
 
     def _load(self, numbers: list[str]) -> None:
-        rows = self.session.execute(select(Member.number, Member.first_name, Member.last_name).where(
-            Member.organisation == self.c.organisation, Member.number.in_(numbers))).all()
-        for number, first, last in rows:
-            self.cache[number] = (first or "", last or "")
+        self.cache.update(member_names(self.session, self.c.organisation, numbers))
 
     def _get(self, recipient: str) -> tuple[str, str]:
         if self.c.recipient_kind == "body":

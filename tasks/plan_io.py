@@ -7,16 +7,18 @@ database errors are retried a few times with backoff.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from aarshjul.db.agenda import StoreCounts, cancelled_keys, held_keys, store_agenda
+from aarshjul.db.calendars import entries as stored_entries
 from aarshjul.db.migrate import upgrade
 from aarshjul.db.session import transaction
 from aarshjul.domain.errors import AarshjulError
 from aarshjul.domain.expand import Occurrence
+from aarshjul.domain.feeds import Entry
 from aarshjul.domain.load import load_plan
 from aarshjul.domain.plan import Plan
 
@@ -56,3 +58,19 @@ def save_agenda(url: str, organisation: str, occurrences: list[Occurrence]) -> t
         occurrences = [replace(o, status="cancelled") if o.key in cancelled else o for o in occurrences]
         counts = store_agenda(session, organisation, occurrences, datetime.now(timezone.utc))
         return counts, held_keys(session, organisation)
+
+
+@task(name="read-held", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=transient_error,
+      cache_policy=NO_CACHE)
+def read_held(url: str, organisation: str) -> set[str]:
+    """The occurrence keys recorded as held in the completion log."""
+    with transaction(url) as session:
+        return held_keys(session, organisation)
+
+
+@task(name="read-agenda", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=transient_error,
+      cache_policy=NO_CACHE)
+def read_entries(url: str, organisation: str, tz: tzinfo) -> list[Entry]:
+    """The stored agenda as feed entries (each occurrence with its revision and status)."""
+    with transaction(url) as session:
+        return stored_entries(session, organisation, tz)

@@ -12,7 +12,8 @@ from aarshjul.db.calendars import entries
 from aarshjul.db.migrate import upgrade
 from aarshjul.db.session import make_engine, session_scope
 from aarshjul.domain.expand import expand
-from aarshjul.tasks.caldav import CaldavError, CaldavTarget, conflicts, push_calendars, resolve
+from aarshjul.db.caldav import conflicts, resolve
+from aarshjul.tasks.caldav import CaldavError, CaldavTarget, push_calendars
 
 T0 = datetime(2025, 1, 10, 12, 0, tzinfo=timezone.utc)
 PIN = 'occurrences:\n  "1.2/2025/1":\n    date: "{day}"\n    start: "18:00"\n    end: "20:00"\n{extra}'

@@ -47,11 +47,13 @@ class MailEnv:
         self.secret = secret_key(tmp_path / "secret.key")
 
     def campaign(self, newsletter="nyhetsbrev", edition="2025-03", branch=None):
-        from aarshjul.flows.mail import newsletter_campaign
+        from aarshjul.domain.campaigns import content_path, newsletter_campaign
+        from aarshjul.tasks.mail_render import read_edition_text
 
         n = next(x for x in self.plan.mail.newsletters if x.id == newsletter)
         ed = [e for e in parse_edition(self.plan, n, edition) if branch is None or e.branch == branch][0]
-        return newsletter_campaign(self.plan, n, ed, date(2025, 3, 1)), (
+        return newsletter_campaign(self.plan, n, ed, date(2025, 3, 1),
+                                   read_edition_text(content_path(self.plan, n, ed))), (
             {"branch": ed.branch} if ed.branch else n.audience.model_dump(exclude_defaults=True))
 
     def send(self, transport, campaign=None, audience=None, batch=50, **kw):

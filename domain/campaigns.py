@@ -1,0 +1,269 @@
+"""Campaigns: what one mailing says and to whom, built from the plan without any I/O.
+
+A `Campaign` is all a batch needs to build its messages, and holds no personal data:
+the recipients are chosen later, in the ledger. Subjects are *template source* fixed
+here (or a newsletter's `subject:` from mail.yaml); the plan's own text (titles, body
+names, places) goes into `context` as values and is never compiled as a template.
+
+    newsletter_campaign    an edition of a newsletter (its text read by the caller)
+    reminder_campaign      to a responsible body, before an obligation falls due
+    invitation_campaigns   iMIP invitations, updates and cancellations for bodies' meetings
+    body_campaign          any other message to bodies' contact addresses
+    dues_campaign, follow_up_campaign, follow_up_overdue_campaign, dues_list_campaign,
+    report_draft_campaign  the member flows' and the report's messages
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from . import i18n
+from .editions import Edition, digest_events, month_name
+from .errors import AarshjulError, NotFound
+from .expand import Occurrence, expand
+from .mail_model import MailFile, Newsletter
+from .plan import Plan
+from .reminders import Reminder
+
+INVITE_AHEAD_DAYS = 60
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """All a batch needs to build its messages; no personal data."""
+
+    organisation: str
+    key: str  # the ledger's campaign: medlemsbrev/2026-02, reminder/1.5/2026/2/lead-7
+    audience: str | None  # for unsubscribe; None for messages one cannot unsubscribe from (reminders)
+    template: str
+    subject: str  # template source from this module or mail.yaml; values come from `context`
+    context: dict  # shared by every recipient
+    from_name: str
+    from_address: str
+    domain: str
+    reply_to: str | None = None
+    list_name: str | None = None
+    unsubscribe_url: str | None = None  # with {token}
+    unsubscribe_mailto: str | None = None
+    recipient_kind: str = "member"  # member (recipient = member number) | body (recipient = body id)
+    recipient_names: dict = field(default_factory=dict)  # for bodies: id -> display name
+    calendar: bytes | None = None  # an iMIP invitation to attach
+    calendar_method: str | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How fast and how patiently to send (from mail.yaml)."""
+
+    organisation: str
+    rate_per_second: float = 50.0
+    max_failures_in_a_row: int = 20
+    batch_size: int = 200
+
+
+class EditionNotReady(AarshjulError):
+    """The edition's content file is not written yet: nothing is sent."""
+
+
+def mail_config(plan: Plan) -> MailFile:
+    """The plan's mail configuration; an error naming the plan file when it has none."""
+    if not plan.mail:
+        raise AarshjulError(f"{plan.files[0]} names no mail file (add `mail: mail.yaml`)")
+    return plan.mail
+
+
+def limits(plan: Plan) -> Limits:
+    m = mail_config(plan)
+    return Limits(plan.organisation.id, m.rate_per_second, m.max_failures_in_a_row, m.batch_size)
+
+
+def find_newsletter(plan: Plan, ident: str) -> Newsletter:
+    newsletters = mail_config(plan).newsletters
+    for n in newsletters:
+        if n.id == ident:
+            return n
+    raise NotFound("newsletter", ident, [n.id for n in newsletters])
+
+
+def when(o: Occurrence, lang: str) -> str:
+    """'12. mars 2026 kl. 18:00', or 'innen 30. juni 2026' for a slot not yet scheduled."""
+    if o.start is None:
+        return f"innen {i18n.day(o.window_end, lang)}"
+    text = i18n.day(o.start, lang)
+    return text if o.all_day else f"{text} kl. {i18n.clock(o.start, lang)}"
+
+
+# --- newsletters ------------------------------------------------------------------------------
+
+
+def content_path(plan: Plan, n: Newsletter, edition: Edition):
+    """Where an edition's text is written (None for newsletters built from the agenda)."""
+    if not n.content:
+        return None
+    return plan.folder / n.content.replace("{edition}", edition.key.rsplit("/", 1)[-1])
+
+
+def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date,
+                        content: str | None = None) -> Campaign:
+    """An edition; `content` is the edition's Markdown text when the newsletter has one
+    (EditionNotReady when it should and does not)."""
+    mail, lang = mail_config(plan), plan.organisation.locale
+    context: dict = {"organisation": plan.organisation.name, "newsletter": n.name, "lang": lang,
+                     "month": month_name(edition.day, lang), "edition": edition.key}
+    if n.content:
+        if content is None:
+            raise EditionNotReady(f"{edition.key}: teksten {content_path(plan, n, edition)} er ikke skrevet ennå; "
+                                  f"brevet sendes ikke")
+        from markdown_it import MarkdownIt
+
+        context["content_html"] = MarkdownIt("commonmark", {"html": False}).render(content)
+        context["content_text"] = content.strip()
+    if edition.branch:
+        occ = expand(plan, today, None)
+        context["branch_name"] = plan.bodies[edition.branch].name
+        context["events"] = [{"title": o.title, "when": when(o, lang), "place": o.place,
+                              "bodies": ", ".join(plan.body_name(b) for b in o.bodies)}
+                             for o in digest_events(occ, edition.branch, today)]
+    sender = plan.bodies[n.sender] if n.sender else None
+    return Campaign(
+        organisation=plan.organisation.id, key=edition.key, audience=edition.audience, template=n.template,
+        subject=n.subject, context=context,
+        from_name=f"{mail.sender.name} – {sender.name}" if sender else mail.sender.name,
+        from_address=mail.sender.address, domain=mail.sender.domain,
+        reply_to=sender.contact if sender else None, list_name=n.name,
+        unsubscribe_url=mail.unsubscribe.url, unsubscribe_mailto=mail.unsubscribe.mailto)
+
+
+def newsletter_audience(n: Newsletter, edition: Edition) -> dict:
+    """Who an edition goes to: the branch's members for a branch edition, else the newsletter's audience."""
+    return {"branch": edition.branch} if edition.branch else n.audience.model_dump(exclude_defaults=True)
+
+
+# --- messages to bodies ----------------------------------------------------------------------
+
+REMINDER_SUBJECTS = {
+    "lead": "Om {{ days }} dager: {{ title }}",
+    "unscheduled": "Ikke berammet: {{ title }}",
+    "overdue": "Fristen er passert: {{ title }}",
+}
+
+
+def reminder_campaign(plan: Plan, r: Reminder) -> Campaign:
+    lang, o = plan.organisation.locale, r.occurrence
+    measure = plan.measure(o.measure)
+    if r.kind == "lead":
+        message = f"{o.title} er satt opp {when(o, lang)}{', ' + o.place if o.place else ''}."
+    elif r.kind == "unscheduled":
+        message = (f"Arbeidsplanen krever dette innen {i18n.day(o.window_end, lang)}, om {r.days} dager, "
+                   f"men ingen dato er satt. Sett en dato i schedule.yaml.")
+    else:
+        message = (f"Fristen var {i18n.day(o.span.end, lang)}, og ingen gjennomføring er registrert. "
+                   f"Registrer den, eller forklar hvorfor den ikke ble gjennomført.")
+    return body_campaign(plan, r.campaign, "reminder", REMINDER_SUBJECTS[r.kind],
+                         {"days": r.days, "title": o.title, "message": message, "measure": measure.number,
+                          "measure_text": measure.text, "bodies": ", ".join(plan.body_name(b) for b in o.bodies),
+                          "key": o.key}, list(o.bodies))
+
+
+def body_campaign(plan: Plan, key: str, template: str, subject: str, context: dict, bodies: list[str]) -> Campaign:
+    """A message to bodies' contact addresses. `subject` is a fixed template whose
+    values come from `context` (never text from the plan or the register)."""
+    mail = mail_config(plan)
+    return Campaign(organisation=plan.organisation.id, key=key, audience=None, template=template, subject=subject,
+                    context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, **context},
+                    from_name=f"{mail.sender.name} – årshjulet", from_address=mail.sender.address,
+                    domain=mail.sender.domain, recipient_kind="body",
+                    recipient_names={b: plan.bodies[b].name for b in bodies})
+
+
+def body_contacts(plan: Plan, bodies) -> list[tuple[str, str | None]]:
+    """(body id, its contact address): the recipients of a message to bodies."""
+    return [(b, plan.bodies[b].contact) for b in bodies]
+
+
+def invitation_campaigns(plan: Plan, entries: list, today: date, invited: set[str]) -> list[tuple[Campaign, str]]:
+    """(campaign, body) for each meeting of a body in the next 60 days whose current
+    revision has not been sent: a REQUEST (SEQUENCE = revision), or a CANCEL for a
+    meeting that was invited to and then cancelled. `invited` holds the campaign keys
+    already in the ledger."""
+    from .ics import invitation
+
+    mail, lang = mail_config(plan), plan.organisation.locale
+    out = []
+    for e in entries:
+        o = e.occurrence
+        if o.start is None or o.all_day or not (today <= o.span.start <= today + timedelta(days=INVITE_AHEAD_DAYS)):
+            continue
+        for body in o.bodies:
+            prefix = f"invite/{o.uid}/{body}/"
+            key = f"{prefix}{e.sequence}"
+            if key in invited:
+                continue
+            if e.cancelled and not any(k.startswith(prefix) for k in invited):
+                continue  # never invited: nothing to cancel
+            method = "CANCEL" if e.cancelled else "REQUEST"
+            info = plan.bodies[body]
+            ics = invitation(plan, e, method, info.contact, info.name)
+            measure = plan.measure(o.measure)
+            prefix_word = "Avlyst: " if e.cancelled else ("Endret: " if e.sequence else "")
+            out.append((Campaign(
+                organisation=plan.organisation.id, key=key, audience=None, template="invitation",
+                subject="{{ prefix_word }}{{ title }} – {{ when }}",
+                context={"organisation": plan.organisation.name, "lang": lang, "title": o.title,
+                         "prefix_word": prefix_word, "when": when(o, lang), "place": o.place, "note": o.note,
+                         "cancelled": e.cancelled, "sequence": e.sequence, "measure": measure.number,
+                         "measure_text": measure.text, "body_name": info.name},
+                from_name=f"{mail.sender.name} – {info.name}", from_address=mail.sender.address,
+                domain=mail.sender.domain, reply_to=info.contact, calendar=ics, calendar_method=method), body))
+    return out
+
+
+# --- the member flows' and the report's messages ------------------------------------------------
+
+
+def follow_up_campaign(plan: Plan, branch: str, week: str, rows: list[dict]) -> Campaign:
+    """A branch's weekly list of new members to call (rows: number, name, phone, joined, due)."""
+    return body_campaign(plan, f"followup/{branch}/{week}", "followup", "Nye medlemmer å ringe – {{ branch_name }}",
+                         {"branch_name": plan.bodies[branch].name, "members": rows}, [branch])
+
+
+def follow_up_overdue_campaign(plan: Plan, board: str, today: date, by_branch: dict[str, list[str]]) -> Campaign:
+    """To the board: new members not contacted in time, as counts and member numbers per branch."""
+    branches = [{"name": plan.bodies[b].name if b in plan.bodies else "Uten lag", "count": len(n), "numbers": n}
+                for b, n in sorted(by_branch.items())]
+    count = sum(len(n) for n in by_branch.values())
+    return body_campaign(plan, f"followup-overdue/{today.isoformat()}", "followup_overdue",
+                         "{{ count }} nye medlemmer er ikke kontaktet innen fristen",
+                         {"count": count, "branches": branches}, [board])
+
+
+def dues_campaign(plan: Plan, year: int) -> Campaign:
+    """The yearly reminder to members with unpaid dues."""
+    mail = mail_config(plan)
+    return Campaign(
+        organisation=plan.organisation.id, key=f"kontingent/{year}", audience=None, template="dues",
+        subject="Kontingenten for {{ year }}",
+        context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, "year": year},
+        from_name=mail.sender.name, from_address=mail.sender.address, domain=mail.sender.domain,
+        reply_to=mail.sender.address)
+
+
+def dues_list_campaign(plan: Plan, branch: str, today: date, rows: list[dict]) -> Campaign:
+    """A branch's monthly list of members with unpaid dues (rows: number, name, phone)."""
+    return body_campaign(plan, f"kontingent-liste/{branch}/{today:%Y-%m}", "dues_list",
+                         "Ubetalt kontingent – {{ branch_name }}",
+                         {"branch_name": plan.bodies[branch].name, "members": rows, "year": today.year,
+                          "month": month_name(today, plan.organisation.locale)}, [branch])
+
+
+def report_draft_campaign(plan: Plan, board: str, year: int, today: date, markdown: str,
+                          files: list[str]) -> Campaign:
+    return body_campaign(plan, f"yearly-report/{year}/{today.isoformat()}", "report_draft",
+                         "Utkast til årsrapport {{ year }}", {"year": year, "markdown": markdown, "files": files},
+                         [board])
+
+
+def board_of(plan: Plan) -> str | None:
+    """The body of kind 'board', if the organisation has one."""
+    return next((b for b, body in plan.bodies.items() if body.kind == "board"), None)

@@ -1,0 +1,79 @@
+"""Run summaries as Prefect artifacts, with stable keys (one per chapter).
+
+Counts, keys and member numbers only: no names, no addresses. Call from inside a flow
+or task run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from aarshjul.db.agenda import StoreCounts
+from aarshjul.domain.gaps import Gap
+from aarshjul.domain.plan import Plan
+
+
+def _key(*parts: object) -> str:
+    return "-".join(str(p) for p in parts).replace("_", "-").lower()
+
+
+def agenda_summary(org: str, title: str, year: int, counts: StoreCounts, gaps: list[Gap]) -> None:
+    create_markdown_artifact(
+        key=f"agenda-{org}", description=f"Agenda stored for {title}",
+        markdown=(f"# {title}\n\n| | |\n|---|---|\n| occurrences | {counts.total} |\n| new | {counts.new} |\n"
+                  f"| changed | {counts.changed} |\n| unchanged | {counts.unchanged} |\n"
+                  f"| removed | {counts.removed} |\n| gaps in {year} | {len(gaps)} |\n"))
+    create_table_artifact(
+        key=f"gaps-{org}-{year}", description=f"Gaps in {year}",
+        table=[{"measure": g.measure, "title": g.title, "window": g.window, "body": g.body or "",
+                "required": g.required, "pinned": g.pinned, "held": g.held, "missing": g.missing,
+                "closes": g.closes.isoformat(), "overdue": g.overdue} for g in gaps] or [{"gaps": 0}])
+
+
+def calendars_summary(org: str, written: int, unchanged: int, feeds: Mapping[str, int], caldav: Mapping) -> None:
+    lines = ["# Calendars", "", "| calendar | events in feed | created | updated | cancelled | deleted "
+             "| unchanged | conflicts |", "|---|---|---|---|---|---|---|---|"]
+    for feed, n in feeds.items():
+        c = caldav.get(feed)
+        cells = [str(n)] + ([str(c.created), str(c.updated), str(c.cancelled), str(c.deleted), str(c.unchanged),
+                              str(c.conflicts)] if c else ["–"] * 6)
+        lines.append(f"| {feed} | " + " | ".join(cells) + " |")
+    lines += ["", f"{written} files written, {unchanged} unchanged."]
+    create_markdown_artifact(key=f"calendars-{org}", description="Calendars published", markdown="\n".join(lines))
+
+
+MAIL_COLUMNS = ["campaign", "added", "pending", "sent", "failed", "unknown", "in_doubt", "retry_later",
+                "skipped_unsubscribed", "skipped_invalid", "skipped_duplicate"]
+
+
+def mail_summary(plan: Plan, name: str, summaries: list[dict]) -> None:
+    lines = ["| " + " | ".join(MAIL_COLUMNS) + " |", "|" + "---|" * len(MAIL_COLUMNS)]
+    for s in summaries:
+        lines.append("| " + " | ".join(str(s.get(k, "")) for k in MAIL_COLUMNS) + " |")
+    create_markdown_artifact(key=_key(name, plan.organisation.id),
+                             markdown="\n".join(lines) if summaries else "Nothing due.",
+                             description=f"Mail: {name}")
+
+
+def counts_summary(key: str, description: str, counts: Mapping[str, int]) -> None:
+    create_markdown_artifact(key=key, description=description,
+                             markdown="| | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in counts.items()))
+
+
+def report_summary(org: str, year: int, title: str, markdown: str, status_rows: list[dict]) -> None:
+    create_markdown_artifact(key=f"yearly-report-{year}-{org}", markdown=markdown,
+                             description=f"Årsrapport {year}: {title}")
+    create_table_artifact(key=f"yearly-report-status-{year}-{org}", table=status_rows,
+                          description=f"Status per tiltak i {year}")
+
+
+def confirmations_summary(org: str, today: date, days: int, waiting: int, counts: Mapping[str, int]) -> None:
+    lines = [f"# Bekreftelser {today.isoformat()}", "", "| | antall |", "|---|---:|",
+             f"| forekomster uten registrering (siste {days} dager) | {waiting} |",
+             f"| registrert som holdt | {counts['held']} |", f"| registrert som ikke holdt | {counts['not_held']} |",
+             f"| svar senere | {counts['later']} |", f"| registrert i mellomtiden | {counts['recorded_meanwhile']} |"]
+    create_markdown_artifact(key=f"confirmations-{org}", markdown="\n".join(lines),
+                             description="Bekreftelser av gjennomførte forekomster")

@@ -1,0 +1,69 @@
+"""The calendars' I/O, as Prefect tasks: the web page and feeds on disk, the bodies' calendars on CalDAV."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from aarshjul.db.calendars import entries as stored_entries
+from aarshjul.db.calendars import feed_tokens
+from aarshjul.db.session import transaction
+from aarshjul.domain.feeds import feeds
+from aarshjul.settings import Settings, get_settings, per_organisation
+from aarshjul.tasks.caldav import CaldavError, CaldavTarget, CalendarCounts, push_calendars
+from aarshjul.tasks.plan_io import read_plan
+from aarshjul.tasks.site import SiteResult, write_site
+
+
+@task(name="write-site", cache_policy=NO_CACHE)
+def publish_site(plan_path: str, today: date) -> SiteResult:
+    """Every feed and the public web page, from the stored agenda, into the site folder."""
+    settings = get_settings()
+    plan = read_plan.fn(plan_path)
+    now = datetime.now(timezone.utc)
+    with transaction(settings.database_url) as session:
+        entries = stored_entries(session, plan.organisation.id, plan.tz)
+        tokens = feed_tokens(session, plan.organisation.id, [f.id for f in feeds(plan) if not f.public], now)
+    org = plan.organisation.id
+    return write_site(plan, entries, tokens, Path(per_organisation(settings.site_dir, org)), now, today,
+                      per_organisation(settings.site_url, org))
+
+
+def retry_caldav(task, task_run, state) -> bool:
+    """Retry a server that may come back; never a refused login or a bad setting."""
+    try:
+        state.result()
+    except CaldavError as exc:
+        return exc.transient
+    except Exception:
+        return False
+    return False
+
+
+@task(name="push-caldav", cache_policy=NO_CACHE, retry_condition_fn=retry_caldav)
+def push_caldav(plan_path: str) -> dict[str, CalendarCounts]:
+    """Push every body's calendar to the CalDAV server; only what changed is written."""
+    settings = get_settings()
+    plan = read_plan.fn(plan_path)
+    now = datetime.now(timezone.utc)
+    target = CaldavTarget(settings.caldav_url, settings.caldav_username, caldav_password(settings))
+    with transaction(settings.database_url) as session:
+        entries = stored_entries(session, plan.organisation.id, plan.tz)
+        return push_calendars(session, target, plan, entries, now,
+                              per_organisation(settings.site_url, plan.organisation.id))
+
+
+def caldav_password(settings: Settings) -> str | None:
+    """From AARSHJUL_CALDAV_PASSWORD, or the Prefect Secret block AARSHJUL_CALDAV_PASSWORD_BLOCK names."""
+    if settings.caldav_password or not settings.caldav_password_block:
+        return settings.caldav_password
+    from prefect.blocks.system import Secret
+
+    try:
+        return Secret.load(settings.caldav_password_block).get()
+    except ValueError as exc:
+        raise CaldavError(f"no Prefect Secret block {settings.caldav_password_block!r} "
+                          f"(AARSHJUL_CALDAV_PASSWORD_BLOCK): {exc}", transient=False) from None
