@@ -18,13 +18,14 @@ from typing import Iterator
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from ..domain.errors import TryLater
 from .models import RunLock
 from .session import make_engine, session_scope
 
 LEASE = timedelta(hours=2)
 
 
-class Busy(Exception):
+class Busy(TryLater):
     """Another run holds the lock."""
 
     def __init__(self, lock: RunLock):

@@ -32,7 +32,7 @@ from typing import Callable, Iterable
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from ..domain.errors import AarshjulError, nearest
+from ..domain.errors import AarshjulError, BadInput, nearest
 from ..domain.members_csv import Export, MemberRow, RowIssue
 from ..domain.postcodes import FORGOTTEN, NO_POSTCODE, NO_TABLE, Assignment, PostcodeTable, assign, not_in_table
 from .models import Delivery, FollowUp, Member, MemberCount
@@ -42,7 +42,7 @@ PERSONAL = ("first_name", "last_name", "email", "phone", "postcode")
 IMPORTED = (*PERSONAL, "joined", "dues_paid", "activist", "branch", "branch_source", "roles")
 
 
-class MemberNotFound(AarshjulError):
+class MemberNotFound(BadInput):
     """A member number that is not in the database."""
 
     def __init__(self, number: str, known: Iterable[str] = ()):
@@ -54,7 +54,7 @@ class MemberNotFound(AarshjulError):
         super().__init__(message)
 
 
-class TooManyLeft(AarshjulError):
+class TooManyLeft(BadInput):
     """An export that would mark most members as left is probably the wrong file."""
 
 

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 
 from . import i18n
 from .editions import Edition, digest_events, month_name
-from .errors import AarshjulError, NotFound
+from .errors import AarshjulError, EditionNotReady, NotFound
 from .expand import Occurrence, expand
 from .mail_model import MailFile, Newsletter
 from .plan import Plan
@@ -60,10 +60,6 @@ class Limits:
     rate_per_second: float = 50.0
     max_failures_in_a_row: int = 20
     batch_size: int = 200
-
-
-class EditionNotReady(AarshjulError):
-    """The edition's content file is not written yet: nothing is sent."""
 
 
 def mail_config(plan: Plan) -> MailFile:

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from babel.dates import format_date
 from dateutil.rrule import rrulestr
 
+from .errors import BadEdition
 from .expand import Occurrence
 from .mail_model import Newsletter
 from .plan import Plan
@@ -66,12 +67,12 @@ def parse_edition(plan: Plan, n: Newsletter, text: str) -> list[Edition]:
     try:
         day = date.fromisoformat(label + "-01" if len(label) == 7 else label)
     except ValueError:
-        raise ValueError(f"{text!r} is not an edition of {n.id}; write YYYY-MM (or YYYY-MM-DD)") from None
+        raise BadEdition(f"{text!r} is not an edition of {n.id}; write YYYY-MM (or YYYY-MM-DD)") from None
     found = editions_for(plan, n, day)
     if branch:
         found = [e for e in found if e.branch == branch]
         if not found:
-            raise ValueError(f"{branch!r} is not a branch of {plan.organisation.name}")
+            raise BadEdition(f"{branch!r} is not a branch of {plan.organisation.name}")
     return found
 
 

@@ -1,12 +1,45 @@
-"""The one exception tree of aarshjul.
+"""The one exception tree of aarshjul: every error a person can meet, and how it ends.
 
-    AarshjulError                 anything aarshjul reports to a person
-    ├── PlanError                 the plan files are wrong; carries a list of Problems
-    └── NotFound                  a key, measure or body that does not exist (with nearest matches)
+    class                         exit  transient  what happened
+    AarshjulError                    2  no         base; raised bare for a usage mistake or a bad
+    │                                              setting (AARSHJUL_*: the message names it)
+    ├── PlanError                    2  no         the plan files are wrong; carries every Problem
+    │   ├── TooManyOccurrences       2  no         a measure gives over 1,000 occurrences (domain/expand.py)
+    │   ├── PostcodeTableError       2  no         the postcode table is wrong (domain/postcodes.py)
+    │   └── TargetTableError         2  no         targets.yaml is wrong (domain/targets.py)
+    ├── BadInput                     2  no         a value given on the command line or in a file
+    │   │                                          that cannot be used
+    │   ├── NotFound                 2  no         a key, measure, body, feed or newsletter that does
+    │   │   │                                      not exist (with the nearest names)
+    │   │   └── UnknownRef           2  no         KEY|MEASURE of done/not-held/cancel (domain/completion.py)
+    │   ├── MemberNotFound           2  no         a member number not in the database (db/members.py)
+    │   ├── BadEdition               2  no         `--edition 2026-13`, or a branch that does not exist
+    │   ├── BadToken                 2  no         an unsubscribe token malformed or not ours (domain/messages.py)
+    │   ├── ExportError              2  no         a file that is not a member export (domain/members_csv.py)
+    │   ├── TooManyLeft              2  no         an export that would mark most members as left (db/members.py)
+    │   ├── TemplateProblem          2  no         a mail template or subject that does not render
+    │   └── EditionNotReady          2  no         the edition's text is not written yet: nothing sent
+    ├── ServiceError                 3  yes        something outside aarshjul failed; the next run catches up
+    │   ├── DatabaseError            3  yes        the database could not be used; nothing was stored
+    │   ├── CaldavError              3  per case   the CalDAV server is unreachable (yes) or refused us (no)
+    │   ├── TransportDown            3  per case   the mail server is unreachable (yes) or refused the login (no)
+    │   ├── EditionPaused            3  yes        too many failed recipients in a row; the rest stays pending
+    │   └── ReportRenderError        3  no         the PDF cannot be made (WeasyPrint or Pango missing)
+    └── TryLater                    75  yes        not now (EX_TEMPFAIL): run the command again later
+        └── Busy                    75  yes        another run holds the lock (db/locks.py)
 
-Library errors (YAML, pydantic, SQLAlchemy) are converted at the boundary into these,
-with the place (file, line, field) and a hint a person can act on. The CLI prints them
-and exits with status 2.
+`exit_status` is what `aarshjul` exits with (the CLI prints the message on one line, a
+PlanError's problems one per line, never a traceback); `transient` says whether the same
+thing, tried again later unchanged, may succeed: a task's retry condition reads it. An
+instance may override `transient` (`CaldavError(message, transient=False)` for a refused
+login). A usage mistake the command-line parser finds (an unknown option, a missing
+argument) also exits 2, with click's usage message. Any other exit status, with a
+traceback, is a bug.
+
+Library errors (YAML, pydantic, SQLAlchemy, smtplib, caldav) are converted at the boundary
+into these, with the place (file, line, field) or the server and setting, and a hint a
+person can act on. A class raised in one place only may live beside it (the module is
+named above); it subclasses a class here.
 """
 
 from __future__ import annotations
@@ -38,7 +71,22 @@ class Problem:
 
 
 class AarshjulError(Exception):
-    """Base of every error aarshjul reports to a person."""
+    """Base of every error aarshjul reports to a person.
+
+    `exit_status`: the command's exit status; `transient`: whether trying again later,
+    unchanged, may help. Both are class attributes; `transient=` overrides it for one error.
+    """
+
+    exit_status: int = 2
+    transient: bool = False
+
+    def __init__(self, *args: object, transient: bool | None = None):
+        if transient is not None:
+            self.transient = transient
+        super().__init__(*args)
+
+
+# --- exit 2: the input is wrong ----------------------------------------------------------
 
 
 class PlanError(AarshjulError):
@@ -49,7 +97,11 @@ class PlanError(AarshjulError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class NotFound(AarshjulError):
+class BadInput(AarshjulError):
+    """A value given on the command line or in a file that cannot be used; the message says why."""
+
+
+class NotFound(BadInput):
     """A name that does not exist; the message suggests the nearest ones."""
 
     def __init__(self, what: str, name: str, known: Iterable[str]):
@@ -59,6 +111,60 @@ class NotFound(AarshjulError):
         if self.suggestions:
             message += f"; did you mean {', '.join(self.suggestions)}?"
         super().__init__(message)
+
+
+class BadEdition(BadInput, ValueError):
+    """An edition that cannot be: `--edition 2026-13`, or a branch the organisation does not have."""
+
+
+class TemplateProblem(BadInput):
+    """A template that does not render; nothing of the edition is sent."""
+
+
+class EditionNotReady(BadInput):
+    """The edition's content file is not written yet: nothing is sent."""
+
+
+# --- exit 3: something outside aarshjul failed --------------------------------------------
+
+
+class ServiceError(AarshjulError):
+    """A server or system part aarshjul needs failed: the database, SMTP, CalDAV, WeasyPrint."""
+
+    exit_status = 3
+    transient = True
+
+
+class DatabaseError(ServiceError):
+    """The database could not be used; the transaction was rolled back, nothing is stored."""
+
+
+class CaldavError(ServiceError):
+    """The CalDAV server could not be used; `transient` says whether a retry may help."""
+
+
+class TransportDown(ServiceError):
+    """The mail server cannot be reached or refused our login: nothing was sent."""
+
+
+class EditionPaused(ServiceError):
+    """Too many failures in a row: the rest stays pending for the next run."""
+
+
+class ReportRenderError(ServiceError):
+    """The PDF could not be made (WeasyPrint or its system libraries missing)."""
+
+    transient = False
+
+
+# --- exit 75: not now -------------------------------------------------------------------------
+
+
+class TryLater(AarshjulError):
+    """Not now: the same command, run again later, will do its work (EX_TEMPFAIL, 75)."""
+
+    exit_status = 75
+    transient = True
 
 
 def nearest(name: str, known: Iterable[str], n: int = 3) -> list[str]:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Collection, Mapping
 
-from .errors import AarshjulError
+from .errors import AarshjulError, BadInput
 
 # field -> accepted header names (normalised: lower case, single spaces, "_" as a space).
 # The first name is the documented one, used in messages.
@@ -74,7 +74,7 @@ _PHONE = re.compile(r"^\+?\d{5,15}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-class ExportError(AarshjulError):
+class ExportError(BadInput):
     """The file cannot be read as a member export at all; nothing is imported."""
 
 

@@ -26,6 +26,8 @@ from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
 
+from .errors import BadInput
+
 _QP = charset.Charset("utf-8")
 _QP.body_encoding = charset.QP  # quoted-printable: readable, and safe for 7-bit relays
 _CRLF = compat32.clone(linesep="\r\n")
@@ -57,7 +59,7 @@ def message_id(organisation: str, campaign: str, recipient: str, domain: str) ->
 # --- unsubscribe tokens ---------------------------------------------------------------
 
 
-class BadToken(ValueError):
+class BadToken(BadInput, ValueError):
     """An unsubscribe token that is malformed or not signed by us."""
 
 

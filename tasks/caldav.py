@@ -22,21 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import CaldavEvent
-from aarshjul.domain.errors import AarshjulError
+from aarshjul.domain.errors import CaldavError
 from aarshjul.domain.feeds import GRACE, Entry, feeds, select as select_entries
 from aarshjul.domain.ics import event_calendar
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.sync import Action, Desired, Pushed, plan_sync
 
 ICS = {"Content-Type": "text/calendar; charset=utf-8"}
-
-
-class CaldavError(AarshjulError):
-    """The CalDAV server could not be used; `transient` says whether a retry may help."""
-
-    def __init__(self, message: str, transient: bool = True):
-        self.transient = transient
-        super().__init__(message)
 
 
 @dataclass

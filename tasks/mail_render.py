@@ -17,13 +17,9 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, select_auto
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import aarshjul.templates
-from aarshjul.domain.errors import AarshjulError
+from aarshjul.domain.errors import TemplateProblem
 
 TEMPLATES = Path(aarshjul.templates.__file__).parent
-
-
-class TemplateProblem(AarshjulError):
-    """A template that does not render; nothing of the edition is sent."""
 
 
 @lru_cache(maxsize=4)

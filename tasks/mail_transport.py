@@ -22,15 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from aarshjul.domain.errors import AarshjulError
-
-
-class TransportDown(AarshjulError):
-    """The mail server cannot be reached or refused our login: nothing was sent."""
-
-    def __init__(self, message: str, transient: bool = True):
-        self.transient = transient
-        super().__init__(message)
+from aarshjul.domain.errors import TransportDown
 
 
 @dataclass(frozen=True)

@@ -28,17 +28,13 @@ from sqlalchemy.orm import Session
 from aarshjul.db import ledger
 from aarshjul.db.audiences import member_names
 from aarshjul.domain.campaigns import Campaign
-from aarshjul.domain.errors import AarshjulError
+from aarshjul.domain.errors import EditionPaused
 from aarshjul.domain.ics import with_attendee
 from aarshjul.domain.messages import Envelope, compose, message_id, unsubscribe_token
 from aarshjul.tasks.mail_render import Renderer
 from aarshjul.tasks.mail_transport import Outcome, RateLimiter
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class EditionPaused(AarshjulError):
-    """Too many failures in a row: the rest stays pending for the next run."""
 
 
 @dataclass

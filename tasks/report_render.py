@@ -33,17 +33,13 @@ from markupsafe import Markup, escape
 
 import aarshjul.templates
 from aarshjul.domain import i18n
-from aarshjul.domain.errors import AarshjulError
+from aarshjul.domain.errors import ReportRenderError
 from aarshjul.domain.report import STATUS, STATUS_ORDER, Report
 from aarshjul.domain.targets import Progress
 
 TEMPLATES = Path(aarshjul.templates.__file__).parent
 FORMATS = ("html", "pdf", "md")
 SUFFIX = {"html": ".html", "pdf": ".pdf", "md": ".md"}
-
-
-class ReportRenderError(AarshjulError):
-    """The PDF could not be made (WeasyPrint or its system libraries missing)."""
 
 
 def report_filename(report: Report, fmt: str, organisation_id: str | None = None) -> str:
