@@ -6,38 +6,47 @@ from datetime import date
 
 from prefect import flow, get_run_logger
 from prefect.tasks import exponential_backoff
+from prefect.utilities.annotations import quote
 
+from aarshjul.domain.plan import Plan
 from aarshjul.flows.guard import single_run
-from aarshjul.flows.plan import sync_plan
+from aarshjul.flows.plan import sync
 from aarshjul.settings import get_settings
 from aarshjul.tasks.artifacts import calendars_summary
 from aarshjul.tasks.caldav import CalendarCounts
 from aarshjul.tasks.calendars import publish_site, push_caldav
+from aarshjul.tasks.plan_io import read_plan
 
 
 @flow(name="publish-calendars", log_prints=False)
-@single_run("publish-calendars", empty=dict)
 def publish_calendars(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
+    """Bring the stored agenda up to date with the plan, then publish it (see `publish`)."""
+    return publish(read_plan(plan_path), today or date.today())
+
+
+def publish(plan: Plan, today: date) -> dict:
     """Bring the stored agenda up to date with the plan, then write every feed and the
-    public web page, and push the bodies' calendars to CalDAV when a server is set."""
+    public web page, and push the bodies' calendars to CalDAV when a server is set.
+    One run at a time per chapter."""
     logger = get_run_logger()
-    today = today or date.today()
-    plan_summary = sync_plan.fn(plan_path=plan_path, today=today)  # its tasks, in this flow run
-    site = publish_site(plan_path, today)
-    logger.info("site: %d files written, %d unchanged, %d feeds", len(site.written), site.unchanged, len(site.feeds))
     settings = get_settings()
-    caldav: dict[str, CalendarCounts] = {}
-    if settings.caldav_url:
-        caldav = push_caldav.with_options(
-            retries=settings.caldav_retries,
-            retry_delay_seconds=exponential_backoff(backoff_factor=settings.caldav_retry_delay),
-        )(plan_path)
-        totals = {k: sum(getattr(c, k) for c in caldav.values())
-                  for k in ("created", "updated", "cancelled", "deleted", "unchanged", "conflicts")}
-        logger.info("CalDAV: %s", ", ".join(f"{n} {k}" for k, n in totals.items()))
-        if totals["conflicts"]:
-            logger.warning("CalDAV: %d events were changed on the server by someone else and are left alone; "
-                           "see `aarshjul calendars conflicts`", totals["conflicts"])
-    calendars_summary(plan_summary["organisation"], len(site.written), site.unchanged, site.feeds, caldav)
+    with single_run("publish-calendars", plan):
+        plan_summary = sync(plan, today)
+        site = publish_site(quote(plan), today)
+        logger.info("site: %d files written, %d unchanged, %d feeds", len(site.written), site.unchanged,
+                    len(site.feeds))
+        caldav: dict[str, CalendarCounts] = {}
+        if settings.caldav_url:
+            caldav = push_caldav.with_options(
+                retries=settings.caldav_retries,
+                retry_delay_seconds=exponential_backoff(backoff_factor=settings.caldav_retry_delay),
+            )(quote(plan))
+            totals = {k: sum(getattr(c, k) for c in caldav.values())
+                      for k in ("created", "updated", "cancelled", "deleted", "unchanged", "conflicts")}
+            logger.info("CalDAV: %s", ", ".join(f"{n} {k}" for k, n in totals.items()))
+            if totals["conflicts"]:
+                logger.warning("CalDAV: %d events were changed on the server by someone else and are left "
+                               "alone; see `aarshjul calendars conflicts`", totals["conflicts"])
+    calendars_summary(plan.organisation.id, len(site.written), site.unchanged, site.feeds, caldav)
     return {**plan_summary, "site": str(site.index), "files_written": len(site.written), "feeds": site.feeds,
             "caldav": {body: vars(c) for body, c in caldav.items()}}

@@ -1,26 +1,23 @@
-"""One run at a time: a decorator for flows that send or write for a chapter.
+"""One run at a time: a guard for the parts of a flow that send or write for a chapter.
 
-    @flow(name="send-newsletter")
-    @single_run("send-newsletter", empty=list)
-    def send_newsletter(newsletter, edition=None, plan_path="config/plan.yaml", today=None): ...
+    with single_run("send-newsletter", plan):
+        ...
 
-A run that finds another run of the same flow for the same chapter in progress logs
-why and exits cleanly with `empty()`, sending nothing.
+A run that finds another run of the same kind for the same chapter in progress raises
+`Busy` (exit status 75, try again later) before doing anything: it never reports
+"nothing to do" when it did not look. The lock lives in aarshjul's database, so it
+holds across processes and servers (db/locks.py).
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
-import typing
-from contextlib import ExitStack
-from typing import Callable
+from contextlib import contextmanager
+from typing import Iterator
 
-from prefect import get_run_logger
-
-from aarshjul.db.locks import Busy, exclusive
+from aarshjul.db.locks import exclusive
 from aarshjul.db.migrate import upgrade
-from aarshjul.domain.load import load_plan
+from aarshjul.domain.plan import Plan
 from aarshjul.settings import get_settings
 
 
@@ -30,30 +27,9 @@ def _migrated(url: str) -> None:
     upgrade(url)
 
 
-def single_run(kind: str, empty: Callable[[], object]):
-    def decorate(fn):
-        signature = inspect.signature(fn)
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            organisation = load_plan(bound.arguments["plan_path"]).organisation.id
-            url = get_settings().database_url
-            _migrated(url)
-            with ExitStack() as stack:
-                try:
-                    stack.enter_context(exclusive(url, f"{kind}:{organisation}"))
-                except Busy as exc:
-                    get_run_logger().warning("%s for %s: %s; this run exits without doing anything",
-                                             kind, organisation, exc)
-                    return empty()
-                return fn(*args, **kwargs)
-
-        # Prefect builds the parameter schema from the signature: give it real types, not
-        # the strings of `from __future__ import annotations`, which it would look up here.
-        wrapper.__signature__ = inspect.signature(fn, eval_str=True)
-        wrapper.__annotations__ = {k: v for k, v in typing.get_type_hints(fn).items()}
-        return wrapper
-
-    return decorate
+@contextmanager
+def single_run(kind: str, plan: Plan) -> Iterator[None]:
+    url = get_settings().database_url
+    _migrated(url)
+    with exclusive(url, f"{kind}:{plan.organisation.id}"):
+        yield

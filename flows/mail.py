@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
+from prefect.utilities.annotations import quote
 
 from aarshjul.domain.campaigns import (Campaign, EditionNotReady, Limits, body_contacts, content_path,
                                        find_newsletter, invitation_campaigns, limits, mail_config,
                                        newsletter_audience, newsletter_campaign, reminder_campaign)
 from aarshjul.domain.editions import due_editions, parse_edition
 from aarshjul.domain.expand import expand
+from aarshjul.domain.plan import Plan
 from aarshjul.domain.reminders import due_reminders
 from aarshjul.flows.guard import single_run
 from aarshjul.settings import get_settings
@@ -38,87 +40,99 @@ def send_campaign(campaign: Campaign, limits: Limits, audience: dict | None = No
 
 
 @flow(name="send-newsletter", log_prints=False)
-@single_run("send-newsletter", empty=list)
 def send_newsletter(newsletter: str, edition: str | None = None, plan_path: str = "config/plan.yaml",
                     today: date | None = None) -> list[dict]:
+    """Send an edition of a newsletter (the one due today, unless named); see `newsletter_editions`."""
+    return newsletter_editions(read_plan(plan_path), newsletter, edition, today or date.today())
+
+
+def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today: date) -> list[dict]:
     """Send an edition of a newsletter (the one due today, unless named) to its audience,
     once: recipients already in the ledger are not sent again."""
     logger = get_run_logger()
-    today = today or date.today()
-    plan = read_plan(plan_path)
     n = find_newsletter(plan, newsletter)
     editions = parse_edition(plan, n, edition) if edition else due_editions(plan, n, today)
     if not editions:
         logger.info("%s: no edition due on %s", n.id, today)
         return []
     summaries: list[dict] = []
-    for ed in editions:
-        try:
-            campaign = newsletter_campaign(plan, n, ed, today, read_edition_text(content_path(plan, n, ed)))
-        except EditionNotReady as exc:
-            logger.warning("%s", exc)
-            summaries.append({"campaign": ed.key, "not_ready": str(exc)})
-            continue
-        summary = send_campaign(campaign, limits(plan), audience=newsletter_audience(n, ed))
-        logger.info("%s: %d sent, %d failed, %d unknown, %d in doubt, %d unsubscribed, %d invalid",
-                    ed.key, summary["sent"], summary["failed"], summary["unknown"], summary["in_doubt"],
-                    summary["skipped_unsubscribed"], summary["skipped_invalid"])
-        if n.measure and summary["sent"]:
-            log_edition_sent(plan, n.measure, ed, today, summary["sent"])
-        summaries.append(summary)
+    with single_run("send-newsletter", plan):
+        for ed in editions:
+            try:
+                campaign = newsletter_campaign(plan, n, ed, today, read_edition_text(content_path(plan, n, ed)))
+            except EditionNotReady as exc:
+                logger.warning("%s", exc)
+                summaries.append({"campaign": ed.key, "not_ready": str(exc)})
+                continue
+            summary = send_campaign(campaign, limits(plan), audience=newsletter_audience(n, ed))
+            logger.info("%s: %d sent, %d failed, %d unknown, %d in doubt, %d unsubscribed, %d invalid",
+                        ed.key, summary["sent"], summary["failed"], summary["unknown"], summary["in_doubt"],
+                        summary["skipped_unsubscribed"], summary["skipped_invalid"])
+            if n.measure and summary["sent"]:
+                log_edition_sent(quote(plan), n.measure, ed, today, summary["sent"])
+            summaries.append(summary)
     mail_summary(plan, f"newsletter-{n.id}", summaries)
     return summaries
 
 
 @flow(name="send-reminders", log_prints=False)
-@single_run("send-reminders", empty=list)
 def send_reminders(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict]:
+    """Remind each responsible body of what falls due; see `reminders`."""
+    return reminders(read_plan(plan_path), today or date.today())
+
+
+def reminders(plan: Plan, today: date) -> list[dict]:
     """Remind each responsible body of what falls due: meetings ahead, slots not yet
     scheduled as their window closes, deadlines passed. Each reminder goes once."""
-    today = today or date.today()
-    plan = read_plan(plan_path)
-    held = read_held(get_settings().database_url, plan.organisation.id)
-    reminders = due_reminders(expand(plan), today, mail_config(plan).reminders, held)
-    summaries = [send_campaign(reminder_campaign(plan, r), limits(plan),
-                               contacts=body_contacts(plan, r.occurrence.bodies)) for r in reminders]
-    get_run_logger().info("%d reminders due, %d messages sent", len(reminders), sum(s["sent"] for s in summaries))
+    with single_run("send-reminders", plan):
+        held = read_held(get_settings().database_url, plan.organisation.id)
+        due = due_reminders(expand(plan), today, mail_config(plan).reminders, held)
+        summaries = [send_campaign(reminder_campaign(plan, r), limits(plan),
+                                   contacts=body_contacts(plan, r.occurrence.bodies)) for r in due]
+    get_run_logger().info("%d reminders due, %d messages sent", len(due), sum(s["sent"] for s in summaries))
     mail_summary(plan, "reminders", summaries)
     return summaries
 
 
 @flow(name="send-invitations", log_prints=False)
-@single_run("send-invitations", empty=list)
 def send_invitations(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict]:
+    """Invite each body's members to its meetings; see `invitations`."""
+    return invitations(read_plan(plan_path), today or date.today())
+
+
+def invitations(plan: Plan, today: date) -> list[dict]:
     """Invite each body's members (those holding its role) to its meetings in the next
     60 days, by iMIP with the feeds' UID; a moved meeting sends an update with a higher
     SEQUENCE, a cancelled one a CANCEL."""
-    today = today or date.today()
-    plan = read_plan(plan_path)
     if mail_config(plan).invitations == "off":
         return []
-    entries = read_entries(get_settings().database_url, plan.organisation.id, plan.tz)
-    invited = invited_campaigns(plan.organisation.id)
-    summaries = [send_campaign(c, limits(plan), audience={"role": body})
-                 for c, body in invitation_campaigns(plan, entries, today, invited)]
+    with single_run("send-invitations", plan):
+        entries = read_entries(get_settings().database_url, plan.organisation.id, plan.tz)
+        invited = invited_campaigns(plan.organisation.id)
+        summaries = [send_campaign(c, limits(plan), audience={"role": body})
+                     for c, body in invitation_campaigns(plan, entries, today, invited)]
     get_run_logger().info("%d invitations and updates, %d messages sent", len(summaries),
                           sum(s["sent"] for s in summaries))
     mail_summary(plan, "invitations", summaries)
     return summaries
 
 
+@flow(name="send-mail", log_prints=False)
+def send_due_mail(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
+    """Everything due today; see `send_due`."""
+    return send_due(read_plan(plan_path), today or date.today())
+
+
+def send_due(plan: Plan, today: date) -> dict:
+    """Everything due today: each newsletter's edition, the reminders, the invitations."""
+    return {"newsletters": [s for n in mail_config(plan).newsletters
+                            for s in newsletter_editions(plan, n.id, None, today)],
+            "reminders": reminders(plan, today),
+            "invitations": invitations(plan, today)}
+
+
 @flow(name="send-newsletters", log_prints=False)
 def send_due_newsletters(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict]:
     """The edition of each newsletter that is due today, if any."""
-    today = today or date.today()
-    plan = read_plan(plan_path)
-    return [s for n in mail_config(plan).newsletters for s in send_newsletter.fn(n.id, None, plan_path, today)]
-
-
-@flow(name="send-mail", log_prints=False)
-def send_due_mail(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
-    """Everything due today: each newsletter's edition, the reminders, the invitations."""
-    today = today or date.today()
-    out: dict = {"newsletters": send_due_newsletters.fn(plan_path, today)}
-    out["reminders"] = send_reminders.fn(plan_path, today)
-    out["invitations"] = send_invitations.fn(plan_path, today)
-    return out
+    plan, today = read_plan(plan_path), today or date.today()
+    return [s for n in mail_config(plan).newsletters for s in newsletter_editions(plan, n.id, None, today)]

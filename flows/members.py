@@ -9,18 +9,21 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
+from prefect.utilities.annotations import quote
 
 from aarshjul.flows.guard import single_run
 from aarshjul.tasks.artifacts import counts_summary
 from aarshjul.tasks.members import notify_follow_ups, remind_dues
+from aarshjul.tasks.plan_io import read_plan
 
 
 @flow(name="follow-up-new-members", log_prints=False)
-@single_run("follow-up-new-members", empty=dict)
 def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
     """Send each branch its list of new members to call (weekly), and escalate to the
     board those not contacted within 30 days (measure 1.4)."""
-    result = notify_follow_ups(plan_path, today or date.today())
+    plan = read_plan(plan_path)
+    with single_run("follow-up-new-members", plan):
+        result = notify_follow_ups(quote(plan), today or date.today())
     get_run_logger().info("follow-up: %(branches_notified)d branches notified, %(members_listed)d members listed, "
                           "%(escalated)d escalated", result)
     counts_summary("follow-up-new-members", "New-member follow-up (1.4)", result)
@@ -28,10 +31,11 @@ def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | Non
 
 
 @flow(name="follow-up-dues", log_prints=False)
-@single_run("follow-up-dues", empty=dict)
 def follow_up_dues(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
     """Remind members with unpaid dues once a year, and give each branch its list (2.12)."""
-    result = remind_dues(plan_path, today or date.today())
+    plan = read_plan(plan_path)
+    with single_run("follow-up-dues", plan):
+        result = remind_dues(quote(plan), today or date.today())
     get_run_logger().info("dues: %(reminded)d members reminded, %(branch_lists)d branch lists sent", result)
     counts_summary("follow-up-dues", "Dues follow-up (2.12)", result)
     return result

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
+from prefect.utilities.annotations import quote
 
 from aarshjul.domain.expand import expand
 from aarshjul.domain.gaps import find_gaps
+from aarshjul.domain.plan import Plan
 from aarshjul.settings import get_settings
 from aarshjul.tasks.artifacts import agenda_summary
 from aarshjul.tasks.plan_io import migrate_database, read_plan, save_agenda
@@ -15,21 +17,23 @@ from aarshjul.tasks.plan_io import migrate_database, read_plan, save_agenda
 
 @flow(name="sync-plan", log_prints=False)
 def sync_plan(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
-    """Load and validate the plan, expand it into the agenda over the whole plan period,
-    store the agenda (noting what changed), and report the year's gaps as artifacts."""
-    logger = get_run_logger()
-    today = today or date.today()
-    url = get_settings().database_url
+    """Load and validate the plan, then store its agenda (see `sync`)."""
+    return sync(read_plan(plan_path), today or date.today())
 
-    plan = read_plan(plan_path)
+
+def sync(plan: Plan, today: date) -> dict:
+    """Expand the plan into the agenda over the whole plan period, store the agenda
+    (noting what changed), and report the year's gaps as artifacts."""
+    url = get_settings().database_url
     occurrences = expand(plan)
     migrate_database(url)
-    counts, held = save_agenda(url, plan.organisation.id, occurrences)
+    counts, held = save_agenda(url, plan.organisation.id, quote(occurrences))
     year = min(max(today.year, plan.period.start.year), plan.period.end.year)
     gaps = find_gaps([o for o in occurrences if o.span.overlaps_year(year)], today, held)
 
-    logger.info("stored %d occurrences of %s: %d new, %d changed, %d unchanged, %d removed; %d gaps in %d",
-                counts.total, plan.id, counts.new, counts.changed, counts.unchanged, counts.removed, len(gaps), year)
+    get_run_logger().info(
+        "stored %d occurrences of %s: %d new, %d changed, %d unchanged, %d removed; %d gaps in %d",
+        counts.total, plan.id, counts.new, counts.changed, counts.unchanged, counts.removed, len(gaps), year)
     agenda_summary(plan.organisation.id, plan.meta.title, year, counts, gaps)
     return {"plan": plan.meta.title, "organisation": plan.organisation.id, "occurrences": counts.total,
             "new": counts.new, "changed": counts.changed, "unchanged": counts.unchanged,

@@ -12,17 +12,16 @@ from aarshjul.db.calendars import entries as stored_entries
 from aarshjul.db.calendars import feed_tokens
 from aarshjul.db.session import transaction
 from aarshjul.domain.feeds import feeds
+from aarshjul.domain.plan import Plan
 from aarshjul.settings import Settings, get_settings, per_organisation
 from aarshjul.tasks.caldav import CaldavError, CaldavTarget, CalendarCounts, push_calendars
-from aarshjul.tasks.plan_io import read_plan
 from aarshjul.tasks.site import SiteResult, write_site
 
 
 @task(name="write-site", cache_policy=NO_CACHE)
-def publish_site(plan_path: str, today: date) -> SiteResult:
+def publish_site(plan: Plan, today: date) -> SiteResult:
     """Every feed and the public web page, from the stored agenda, into the site folder."""
     settings = get_settings()
-    plan = read_plan.fn(plan_path)
     now = datetime.now(timezone.utc)
     with transaction(settings.database_url) as session:
         entries = stored_entries(session, plan.organisation.id, plan.tz)
@@ -44,10 +43,9 @@ def retry_caldav(task, task_run, state) -> bool:
 
 
 @task(name="push-caldav", cache_policy=NO_CACHE, retry_condition_fn=retry_caldav)
-def push_caldav(plan_path: str) -> dict[str, CalendarCounts]:
+def push_caldav(plan: Plan) -> dict[str, CalendarCounts]:
     """Push every body's calendar to the CalDAV server; only what changed is written."""
     settings = get_settings()
-    plan = read_plan.fn(plan_path)
     now = datetime.now(timezone.utc)
     target = CaldavTarget(settings.caldav_url, settings.caldav_username, caldav_password(settings))
     with transaction(settings.database_url) as session:

@@ -20,16 +20,15 @@ from aarshjul.db.session import transaction
 from aarshjul.domain import i18n
 from aarshjul.domain.campaigns import (board_of, body_contacts, dues_campaign, dues_list_campaign,
                                        follow_up_campaign, follow_up_overdue_campaign, limits)
+from aarshjul.domain.plan import Plan
 from aarshjul.settings import get_settings
-from aarshjul.tasks.plan_io import read_plan
 from aarshjul.tasks.sending import send_now
 
 
 @task(name="notify-branch-follow-ups", cache_policy=NO_CACHE)
-def notify_follow_ups(plan_path: str, today: date) -> dict:
+def notify_follow_ups(plan: Plan, today: date) -> dict:
     """Each branch with new members not yet contacted gets, once a week, the list to call;
     follow-ups past their 30 days are escalated to the board once."""
-    plan = read_plan.fn(plan_path)
     lang, org, lim = plan.organisation.locale, plan.organisation.id, limits(plan)
     week = f"{today.isocalendar().year}-W{today.isocalendar().week:02d}"
     out = {"branches_notified": 0, "members_listed": 0, "escalated": 0}
@@ -58,10 +57,9 @@ def notify_follow_ups(plan_path: str, today: date) -> dict:
 
 
 @task(name="dues-reminders", cache_policy=NO_CACHE)
-def remind_dues(plan_path: str, today: date) -> dict:
+def remind_dues(plan: Plan, today: date) -> dict:
     """Members with unpaid dues get one polite e-mail a year; each branch gets this
     month's list to follow up by phone."""
-    plan = read_plan.fn(plan_path)
     org, lim, year = plan.organisation.id, limits(plan), today.year
     out = {"reminded": 0, "branch_lists": 0}
     with transaction(get_settings().database_url) as session:

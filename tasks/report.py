@@ -17,19 +17,19 @@ from aarshjul.domain.campaigns import board_of, body_contacts, limits, report_dr
 from aarshjul.domain.completion import default_day
 from aarshjul.domain.confirm import passed
 from aarshjul.domain.expand import Occurrence, expand
+from aarshjul.domain.plan import Plan
 from aarshjul.domain.report import Report
 from aarshjul.domain.targets import load_targets, targets_path
 from aarshjul.settings import get_settings
-from aarshjul.tasks.plan_io import read_plan, transient_error
+from aarshjul.tasks.plan_io import transient_error
 from aarshjul.tasks.report_render import render_markdown, write_report
 from aarshjul.tasks.sending import send_now
 
 
 @task(name="gather-report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10],
       retry_condition_fn=transient_error)
-def gather_report(plan_path: str, year: int, today: date) -> Report:
+def gather_report(plan: Plan, year: int, today: date) -> Report:
     """Read the completion log, comments, targets' numbers and follow-ups; build the report."""
-    plan = read_plan.fn(plan_path)
     targets = load_targets(targets_path(plan), plan)
     with transaction(get_settings().database_url) as session:
         return load_report(session, plan, targets, year, today)
@@ -41,23 +41,20 @@ def write_report_files(report: Report, formats: list[str], out_dir: str, organis
 
 
 @task(name="mail-report-draft", cache_policy=NO_CACHE)
-def mail_draft(plan_path: str, year: int, today: date, files: dict) -> int:
+def mail_draft(plan: Plan, report: Report, today: date, files: dict) -> int:
     """E-mail the board the draft (the Markdown report as the message, and where the HTML
     and PDF are), once a day at most; nothing when the plan has no mail configuration."""
-    plan = read_plan.fn(plan_path)
     board = board_of(plan)
     if not plan.mail or board is None:
         return 0
-    report = gather_report.fn(plan_path, year, today)
-    campaign = report_draft_campaign(plan, board, year, today, render_markdown(report), sorted(files.values()))
+    campaign = report_draft_campaign(plan, board, report.year, today, render_markdown(report), sorted(files.values()))
     with transaction(get_settings().database_url) as session:
         return send_now(session, limits(plan), campaign, body_contacts(plan, [board]))
 
 
 @task(name="find-passed-occurrences", cache_policy=NO_CACHE)
-def passed_occurrences(plan_path: str, today: date, days: int) -> list[Occurrence]:
+def passed_occurrences(plan: Plan, today: date, days: int) -> list[Occurrence]:
     """Scheduled occurrences that ended in the `days` days before today and have nothing in the log."""
-    plan = read_plan.fn(plan_path)
     with transaction(get_settings().database_url) as session:
         known = recorded_keys(session, plan.organisation.id)
     first = today - dt.timedelta(days=days)
@@ -71,9 +68,8 @@ def is_recorded(organisation: str, key: str) -> bool:
 
 @task(name="record-answer", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10],
       retry_condition_fn=transient_error)
-def record_answer(plan_path: str, occ: Occurrence, answer: dict, today: date) -> str:
+def record_answer(plan: Plan, occ: Occurrence, answer: dict, today: date) -> str:
     """Store the answer as a completion (source 'ui'); returns the outcome."""
-    plan = read_plan.fn(plan_path)
     outcome = "held" if answer["held"] else "not_held"
     with transaction(get_settings().database_url) as session:
         record_completion(session, plan.organisation.id, occ.measure, occ.key,

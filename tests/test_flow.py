@@ -225,7 +225,7 @@ def test_invitations_request_update_and_cancel_with_the_feeds_uid(prefect_harnes
         get_settings.cache_clear()
 
 
-def test_a_second_run_while_one_is_in_progress_exits_cleanly(prefect_harness, settings_env, smtp_sink, monkeypatch,
+def test_a_second_run_while_one_is_in_progress_says_so_and_sends_nothing(prefect_harness, settings_env, smtp_sink, monkeypatch,
                                                             tmp_path):
     """The lock lives in aarshjul's database, so it holds across processes and servers."""
     from aarshjul.db.locks import Busy, exclusive
@@ -240,7 +240,9 @@ def test_a_second_run_while_one_is_in_progress_exits_cleanly(prefect_harness, se
         with pytest.raises(Busy):
             with exclusive(settings_env, "send-newsletter:test-org"):
                 pass
-        assert send_newsletter("nyhetsbrev", "2025-03", plan, date(2025, 3, 2)) == []
+        with pytest.raises(Busy) as busy:  # never "nothing to do" when it did not look
+            send_newsletter("nyhetsbrev", "2025-03", plan, date(2025, 3, 2))
+        assert busy.value.exit_status == 75 and busy.value.transient
     # released: the next run proceeds (and finds nobody to send to in this empty database)
     [summary] = send_newsletter("nyhetsbrev", "2025-03", plan, date(2025, 3, 2))
     assert summary["campaign"] == "nyhetsbrev/2025-03"
