@@ -6,12 +6,21 @@ spreadsheet row (the header is row 1, as Excel shows it), the column and the rea
 Nothing is written anywhere; the database side is db/members.py. The documented
 columns and every rule below are in docs/members.md.
 
-The file as a whole:
+The file is read strictly, since a damaged file must not damage the register:
 
-- encoding: UTF-8 (with or without BOM), else Windows-1252 (what Excel's plain "CSV"
-  writes in Norway), or UTF-16 with BOM (Excel's "Unicode text"); tried in that order;
+- encoding, one for the whole file: UTF-8 (with or without BOM) when every byte of
+  it is valid UTF-8; else Windows-1252 (what Excel's plain "CSV" writes in Norway)
+  when it reads as Windows-1252 *and* holds no UTF-8 character (so it is not a UTF-8
+  file with a bad byte, nor two files of different encodings pasted together); UTF-16
+  with BOM (Excel's "Unicode text"). Anything else is refused, naming the row of the
+  first bad byte: never silently re-decoded (one invalid byte once made a UTF-8 file
+  read as Windows-1252 and garbled every æ, ø and å);
 - separator: `;`, `,` or tab, whichever occurs most on the header line outside
   quotes (Excel's `sep=;` first line is honoured and skipped);
+- quotes must balance within a line: a cell with a line break, an unterminated quote
+  or a quote in the middle of a quoted cell refuses the whole file, naming the row
+  where it starts (one unterminated quote once swallowed every following row into one
+  cell, and those members were marked as left);
 - the header is row 1; names are matched case-insensitively against the columns and
   their aliases in `COLUMNS`; unknown columns are ignored (and listed);
 - an empty file, a binary file (an .xlsx workbook, say), a header without a member
@@ -24,24 +33,33 @@ A row:
   lies in the future, a postcode that is not four digits, an unknown branch, ...):
   the member is imported *without that value*, with a warning. Skipping the whole row
   instead would mark a member who is in the register as having left;
-- a row with more cells than the header (a stray separator) cannot be trusted and is
-  skipped, but the member it names is *not* marked as left (`skipped_numbers`);
+- a row with more or fewer cells than the header (a stray or missing separator) is
+  *damaged*: its values may sit in the wrong columns, so it is skipped, and the file
+  counts as damaged (`Export.damaged`): db/members.py then marks nobody as left;
 - the same member number twice: the last row wins, the earlier one is reported.
 
-Privacy: an issue names the row, the column and the member number, never the value of
-a personal field (a name, an e-mail address, a phone number).
+Privacy: an issue names the row, the column, the member number and the kind of
+problem, never the value of a cell (with columns shifted, any cell may hold a name or
+an e-mail address).
+
+Memory: the file is read as a stream, twice: once to check it and collect the issues,
+and again, lazily, each time `Export.members` is iterated, so a 50 MB export never
+sits in memory as half a million rows (it once took 2 GB).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import encodings.cp1252 as cp1252
 import io
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Collection, Mapping
+from typing import Callable, Collection, Iterator, Mapping, Sequence
 
-from .errors import AarshjulError, BadInput
+from .errors import AarshjulError
 
 # field -> accepted header names (normalised: lower case, single spaces, "_" as a space).
 # The first name is the documented one, used in messages.
@@ -72,9 +90,16 @@ _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2})?$")  # Excel sometimes adds 00:00
 _PHONE = re.compile(r"^\+?\d{5,15}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# A character of two to four bytes as UTF-8 writes it; Windows-1252 text practically
+# never holds one (it would be mojibake like "Ã¸" in a name).
+_UTF8_CHAR = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_SEP_LINE = re.compile(r'"?sep=(.)"?')
+_CHUNK = 1 << 20
+_RESAVE = "åpne filen i Excel og lagre den på nytt som «CSV UTF-8 (kommadelt)», eller eksporter den på nytt"
 
 
-class ExportError(BadInput):
+class ExportError(AarshjulError):
     """The file cannot be read as a member export at all; nothing is imported."""
 
 
@@ -99,7 +124,8 @@ class MemberRow:
 @dataclass(frozen=True)
 class RowIssue:
     """A problem on one row. kind: `skipped` (row not imported), `warning` (imported without
-    the value), `duplicate` (an earlier row for the same member number, superseded)."""
+    the value), `duplicate` (an earlier row for the same member number, superseded).
+    The message says what kind of problem it is, never the cell's value."""
 
     row: int
     kind: str
@@ -112,11 +138,31 @@ class RowIssue:
         return f"{where}: {self.message}"
 
 
+class Members(Sequence[MemberRow]):
+    """An export's members in file order (each member number at its last row), read
+    again from the file each time it is iterated; len() without reading."""
+
+    def __init__(self, read: Callable[[], Iterator[MemberRow]], count: int):
+        self._read, self._count = read, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[MemberRow]:
+        return self._read()
+
+    def __getitem__(self, index):
+        return list(self)[index]
+
+    def __repr__(self) -> str:
+        return f"<{self._count} members>"
+
+
 @dataclass(frozen=True)
 class Export:
     """A parsed export. rows_read = len(members) + skipped + duplicates."""
 
-    members: tuple[MemberRow, ...]
+    members: Sequence[MemberRow]
     issues: tuple[RowIssue, ...]
     rows_read: int
     skipped_numbers: frozenset[str]  # members on skipped rows: not to be marked as left
@@ -124,6 +170,7 @@ class Export:
     delimiter: str
     columns: dict[str, str] = field(default_factory=dict)  # field -> the header used
     ignored: tuple[str, ...] = ()  # headers not used
+    damaged: tuple[int, ...] = ()  # rows with more or fewer cells than the header: nobody is marked left
 
     def count(self, kind: str) -> int:
         return sum(1 for i in self.issues if i.kind == kind)
@@ -152,49 +199,176 @@ def parse_export(data: bytes, *, today: date, branches: Mapping[str, str], bodie
     bodies: every body id, for the roles column; today: dates after it are rejected;
     source: the file name, for messages.
     """
-    text, encoding = decode(data, source)
-    lines = text.splitlines()
-    delimiter = None
-    if lines and re.fullmatch(r'"?sep=(.)"?', lines[0].strip()):
-        delimiter = re.fullmatch(r'"?sep=(.)"?', lines[0].strip()).group(1)
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-    if not text.strip():
+    codec, encoding = detect_encoding(data, source)
+    lines, delimiter = _open(data, codec)
+    header_line = next(lines, "")
+    if not header_line.strip() and not data.strip(b" \t\r\n\xef\xbb\xbf\xff\xfe\x00"):
         raise ExportError(f"{source}: filen er tom (ingen overskrift og ingen medlemmer)")
-    delimiter = delimiter or sniff_delimiter(text)
-    try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as exc:
-        raise ExportError(f"{source}: kan ikke leses som CSV ({exc}); lagre filen som CSV fra Excel") from None
-    header = records[0] if records else []
+    if not header_line.strip():
+        raise ExportError(f"{source}: rad 1 er tom; rad 1 skal være overskriftene, med en kolonne som heter "
+                          "Medlemsnummer (se docs/members.md)")
+    delimiter = delimiter or sniff_delimiter(header_line)
+    records = _records(itertools.chain([header_line], lines), delimiter, source)
+    _, header = next(records)
     columns, ignored = map_columns(header, source)
-    return _rows(records, columns, ignored, header, today=today, branches=branches, bodies=bodies,
-                 encoding=encoding, delimiter=delimiter, source=source)
+    reader = _RowReader(columns, len(header), branch_lookup(branches), bodies, today)
+
+    issues: list[RowIssue] = []
+    last_row: dict[str, int] = {}  # member number -> the row that counts (its last)
+    skipped_numbers: set[str] = set()
+    damaged: list[int] = []
+    rows_read = 0
+    for row, cells in records:
+        if not any(c.strip() for c in cells):
+            continue  # an empty line (Excel leaves some at the end)
+        rows_read += 1
+        number = reader.number(cells)
+        if len(cells) != reader.width:
+            damaged.append(row)
+            if number:
+                skipped_numbers.add(number)
+            issues.append(RowIssue(row, "skipped", f"raden har {len(cells)} celler, overskriften {reader.width}; "
+                                   "sjekk skilletegn og anførselstegn i raden (verdiene kan stå i feil kolonne)",
+                                   None, number or None))
+            continue
+        if not number:
+            issues.append(RowIssue(row, "skipped", "mangler medlemsnummer", LABEL["number"]))
+            continue
+        if len(number) > MAX_LEN["number"] or any(ch.isspace() for ch in number):
+            issues.append(RowIssue(row, "skipped", "medlemsnummeret er ikke gyldig (mellomrom eller over "
+                                   f"{MAX_LEN['number']} tegn)", LABEL["number"]))
+            continue
+        reader.member(cells, row, number, _Warn(row, number, issues))
+        if number in last_row:
+            issues.append(RowIssue(last_row[number], "duplicate", f"medlemsnummer {number} står også i rad {row}; "
+                                   "den siste raden gjelder", LABEL["number"], number))
+            del last_row[number]  # keep file order: the member sits where its last row is
+        last_row[number] = row
+    if rows_read == 0:
+        raise ExportError(f"{source}: ingen medlemmer etter overskriftsraden; er det riktig fil?")
+    skipped_numbers -= last_row.keys()
+    position = {LABEL[f]: i for f, i in columns.items()}
+    issues.sort(key=lambda i: (i.row, position.get(i.column, -1)))  # as the spreadsheet reads
+
+    def read_again() -> Iterator[MemberRow]:
+        again = _records(_open(data, codec)[0], delimiter, source)
+        next(again)  # the header
+        for row, cells in again:
+            number = reader.number(cells)
+            if last_row.get(number) == row:
+                yield reader.member(cells, row, number, _ignore)
+
+    return Export(Members(read_again, len(last_row)), tuple(issues), rows_read, frozenset(skipped_numbers),
+                  encoding, delimiter, {f: header[i].strip() for f, i in columns.items()}, ignored,
+                  tuple(damaged))
 
 
-def decode(data: bytes, source: str = "eksporten") -> tuple[str, str]:
-    """The file's text and the encoding that read it; ExportError for what is not text."""
+def detect_encoding(data: bytes, source: str = "eksporten") -> tuple[str, str]:
+    """(Python codec, name for people) of the whole file; ExportError, naming the row of
+    the first bad byte, for what is not text in one of the accepted encodings."""
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
         raise ExportError(f"{source}: filen er tom (ingen overskrift og ingen medlemmer)")
     if data[:4] == b"PK\x03\x04" or data[:4] == b"\xd0\xcf\x11\xe0":
         raise ExportError(f"{source}: dette er en Excel-arbeidsbok, ikke CSV; åpne den i Excel og velg "
                           "Lagre som > CSV (semikolondelt)")
-    text = encoding = None
+    binary = ExportError(f"{source}: ser ikke ut som en CSV-fil (binære data); eksporter medlemslisten "
+                         "som CSV (semikolondelt) og prøv igjen")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            text, encoding = data.decode("utf-16"), "UTF-16"
-        except UnicodeDecodeError:
-            pass
-    elif b"\x00" not in data:
-        for codec, name in (("utf-8-sig", "UTF-8"), ("cp1252", "Windows-1252")):
+        decoder = codecs.getincrementaldecoder("utf-16")()
+        for at in range(0, len(data), _CHUNK):
             try:
-                text, encoding = data.decode(codec), name
-                break
+                text = decoder.decode(data[at:at + _CHUNK], at + _CHUNK >= len(data))
             except UnicodeDecodeError:
-                continue
-    if text is None or _CONTROL.search(text):
-        raise ExportError(f"{source}: ser ikke ut som en CSV-fil (binære data); eksporter medlemslisten "
-                          "som CSV (semikolondelt) og prøv igjen")
-    return text, encoding
+                raise ExportError(f"{source}: filen begynner som UTF-16, men er det ikke hele veien; "
+                                  f"{_RESAVE}") from None
+            if _CONTROL.search(text):
+                raise binary
+        return "utf-16", "UTF-16"
+    if _CONTROL_BYTES.search(data):
+        raise binary
+    bad = _first_bad(data, "utf-8")
+    if bad is None:
+        return "utf-8-sig", "UTF-8"
+    if _UTF8_CHAR.search(data):
+        raise ExportError(f"{source}: rad {_row_of(data, bad)}: ugyldig UTF-8 (byte 0x{data[bad]:02X}), men "
+                          "resten av filen er UTF-8: filen blander tegnkodinger, og ingen av dem leser hele "
+                          f"filen riktig; {_RESAVE}. Ingenting er importert.")
+    bad = _first_bad(data, "cp1252")
+    if bad is not None:
+        raise ExportError(f"{source}: rad {_row_of(data, bad)}: byte 0x{data[bad]:02X} er verken UTF-8 eller "
+                          f"Windows-1252; {_RESAVE}. Ingenting er importert.")
+    return "cp1252", "Windows-1252"
+
+
+def decode(data: bytes, source: str = "eksporten") -> tuple[str, str]:
+    """The file's text and the name of its encoding (see detect_encoding)."""
+    codec, name = detect_encoding(data, source)
+    return data.decode(codec), name
+
+
+def _first_bad(data: bytes, codec: str) -> int | None:
+    """The offset of the first byte `codec` (utf-8 or cp1252) cannot read, or None;
+    reads in chunks, so the file is never held twice."""
+    view, at = memoryview(data), 0
+    while at < len(data):
+        chunk, final = view[at:at + _CHUNK], at + _CHUNK >= len(data)
+        try:
+            if codec == "utf-8":
+                _, used = codecs.utf_8_decode(chunk, "strict", final)  # stops before a character cut in two
+            else:
+                _, used = codecs.charmap_decode(chunk, "strict", cp1252.decoding_table)
+        except UnicodeDecodeError as exc:
+            return at + exc.start
+        at += used
+    return None
+
+
+def _row_of(data: bytes, offset: int) -> int:
+    """The spreadsheet row of a byte: its line, less an Excel `sep=` line."""
+    line = data.count(b"\n", 0, offset) + 1
+    first = data[:data.find(b"\n")] if b"\n" in data else data
+    if _SEP_LINE.fullmatch(first.strip().decode("latin-1")):
+        line -= 1
+    return max(line, 1)
+
+
+def _open(data: bytes, codec: str) -> tuple[Iterator[str], str | None]:
+    """The file's lines, decoded as they are read, after an Excel `sep=` line; and the
+    separator that line names."""
+    lines = io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline="")
+    first = next(lines, "")
+    if m := _SEP_LINE.fullmatch(first.strip()):
+        return lines, m.group(1)
+    return itertools.chain([first], lines), None
+
+
+_QUOTE_PROBLEMS = {
+    "unexpected end of data": "et anførselstegn (\") åpnes i raden og lukkes aldri",
+    "field larger than field limit": "et anførselstegn (\") åpnes i raden og lukkes ikke",
+    "expected after": "et anførselstegn (\") står inne i en celle i anførselstegn uten å være doblet (\"\")",
+}
+
+
+def _records(lines: Iterator[str], delimiter: str, source: str) -> Iterator[tuple[int, list[str]]]:
+    """(spreadsheet row, cells) of each line, strictly: quotes that do not balance
+    within their line raise ExportError naming the row where they start."""
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            reason = next((text for key, text in _QUOTE_PROBLEMS.items() if key in str(exc)), None)
+            raise ExportError(f"{source}: rad {start}: {reason or f'kan ikke leses som CSV ({exc})'}; rett "
+                              "anførselstegnene i raden, eller lagre filen som CSV fra Excel på nytt. Ingenting "
+                              "er importert.") from None
+        if reader.line_num != start:
+            raise ExportError(f"{source}: rad {start}: et anførselstegn (\") åpnes i raden og lukkes ikke på samme "
+                              f"linje, så radene {start}–{reader.line_num} leses som én; rett anførselstegnene i "
+                              "raden (en celle kan ikke ha linjeskift). Ingenting er importert.")
+        yield start, cells
 
 
 def sniff_delimiter(text: str) -> str:
@@ -238,61 +412,38 @@ def map_columns(header: list[str], source: str = "eksporten") -> tuple[dict[str,
 # --- the rows --------------------------------------------------------------------------
 
 
-def _rows(records: list[list[str]], columns: dict[str, int], ignored: tuple[str, ...], header: list[str], *,
-          today: date, branches: Mapping[str, str], bodies: Collection[str], encoding: str, delimiter: str,
-          source: str) -> Export:
-    branch_names = branch_lookup(branches)
-    width = len(header)
-    issues: list[RowIssue] = []
-    by_number: dict[str, MemberRow] = {}
-    skipped_numbers: set[str] = set()
-    rows_read = 0
-    for row_number, cells in enumerate(records[1:], start=2):
-        if not any(c.strip() for c in cells):
-            continue  # an empty line (Excel leaves some at the end)
-        rows_read += 1
-        number = _cell(cells, columns["number"])
-        if len(cells) > width and any(c.strip() for c in cells[width:]):
-            if number:
-                skipped_numbers.add(number)
-            issues.append(RowIssue(row_number, "skipped", f"raden har {len(cells)} celler, overskriften {width}; "
-                                   "sjekk skilletegn og anførselstegn i raden", None, number or None))
-            continue
-        if not number:
-            issues.append(RowIssue(row_number, "skipped", "mangler medlemsnummer",
-                                   LABEL["number"]))
-            continue
-        if len(number) > MAX_LEN["number"] or any(ch.isspace() for ch in number):
-            issues.append(RowIssue(row_number, "skipped", "medlemsnummeret er ikke gyldig (mellomrom eller over "
-                                   f"{MAX_LEN['number']} tegn)", LABEL["number"]))
-            continue
-        warn = _Warn(row_number, number, issues)
-        member = MemberRow(
-            row=row_number, number=number,
-            first_name=_name(_cell(cells, columns.get("first_name")), "first_name", warn),
-            last_name=_name(_cell(cells, columns.get("last_name")), "last_name", warn),
-            email=parse_email(_cell(cells, columns.get("email")), warn),
-            phone=parse_phone(_cell(cells, columns.get("phone")), warn),
-            postcode=parse_postcode(_cell(cells, columns.get("postcode")), warn),
-            joined=parse_joined(_cell(cells, columns.get("joined")), today, warn),
-            dues_paid=parse_bool(_cell(cells, columns.get("dues_paid")), "dues_paid", warn),
-            activist=bool(parse_bool(_cell(cells, columns.get("activist")), "activist", warn)),
-            branch=parse_branch(_cell(cells, columns.get("branch")), branch_names, warn),
-            roles=parse_roles(_cell(cells, columns.get("roles")), bodies, warn),
+@dataclass(frozen=True)
+class _RowReader:
+    """Turns a row's cells into a MemberRow; the same for both readings of the file."""
+
+    columns: dict[str, int]
+    width: int
+    branch_names: dict[str, str]
+    bodies: Collection[str]
+    today: date
+
+    def number(self, cells: list[str]) -> str:
+        return _cell(cells, self.columns["number"])
+
+    def member(self, cells: list[str], row: int, number: str, warn) -> MemberRow:
+        col = self.columns.get
+        return MemberRow(
+            row=row, number=number,
+            first_name=_name(_cell(cells, col("first_name")), "first_name", warn),
+            last_name=_name(_cell(cells, col("last_name")), "last_name", warn),
+            email=parse_email(_cell(cells, col("email")), warn),
+            phone=parse_phone(_cell(cells, col("phone")), warn),
+            postcode=parse_postcode(_cell(cells, col("postcode")), warn),
+            joined=parse_joined(_cell(cells, col("joined")), self.today, warn),
+            dues_paid=parse_bool(_cell(cells, col("dues_paid")), "dues_paid", warn),
+            activist=bool(parse_bool(_cell(cells, col("activist")), "activist", warn)),
+            branch=parse_branch(_cell(cells, col("branch")), self.branch_names, warn),
+            roles=parse_roles(_cell(cells, col("roles")), self.bodies, warn),
         )
-        if number in by_number:
-            earlier = by_number[number].row
-            issues.append(RowIssue(earlier, "duplicate", f"medlemsnummer {number} står også i rad {row_number}; "
-                                   "den siste raden gjelder", LABEL["number"], number))
-            del by_number[number]  # keep file order: the member sits where its last row is
-        by_number[number] = member
-    if rows_read == 0:
-        raise ExportError(f"{source}: ingen medlemmer etter overskriftsraden; er det riktig fil?")
-    skipped_numbers -= set(by_number)
-    position = {LABEL[f]: i for f, i in columns.items()}
-    issues.sort(key=lambda i: (i.row, position.get(i.column, -1)))  # as the spreadsheet reads
-    return Export(tuple(by_number.values()), tuple(issues), rows_read, frozenset(skipped_numbers), encoding,
-                  delimiter, {f: header[i].strip() for f, i in columns.items()}, ignored)
+
+
+def _ignore(fld: str, message: str, dropped: bool = True) -> None:
+    """The second reading's warnings: already collected by the first."""
 
 
 @dataclass
@@ -364,7 +515,7 @@ def parse_postcode(value: str, warn) -> str | None:
     code = value.replace(" ", "")
     if len(code) != 4 or not code.isdigit():
         hint = "; Excel fjerner ledende null, formater kolonnen som tekst" if code.isdigit() and len(code) < 4 else ""
-        warn("postcode", f"postnummer {value!r} er ikke fire sifre{hint}")
+        warn("postcode", f"postnummeret er ikke fire sifre{hint}")
         return None
     return code
 
@@ -392,10 +543,10 @@ def parse_joined(value: str, today: date, warn) -> date | None:
         return None
     day = parse_date(value)
     if day is None:
-        warn("joined", f"{value!r} er ikke en dato; skriv 25.01.2025 eller 2025-01-25")
+        warn("joined", "verdien er ikke en dato; skriv 25.01.2025 eller 2025-01-25")
         return None
     if day > today:
-        warn("joined", f"datoen {day.strftime('%d.%m.%Y')} er i fremtiden (i dag er {today.strftime('%d.%m.%Y')})")
+        warn("joined", f"datoen er i fremtiden (etter i dag, {today.strftime('%d.%m.%Y')})")
         return None
     return day
 
@@ -409,7 +560,7 @@ def parse_bool(value: str, fld: str, warn) -> bool | None:
         return True
     if norm in FALSE:
         return False
-    warn(fld, f"{value!r} er verken ja eller nei (bruk ja/nei, 1/0 eller x)")
+    warn(fld, "verdien er verken ja eller nei (bruk ja/nei, 1/0 eller x)")
     return None
 
 
@@ -429,7 +580,8 @@ def parse_branch(value: str, lookup: Mapping[str, str], warn) -> str | None:
         return None
     ident = lookup.get(" ".join(value.casefold().split()))
     if ident is None:
-        warn("branch", f"ukjent bydelslag {value!r}; bydelslaget settes fra postnummeret", dropped=False)
+        warn("branch", "ukjent bydelslag (bruk id eller navn fra organisation.yaml); bydelslaget settes fra "
+             "postnummeret", dropped=False)
     return ident
 
 
@@ -440,7 +592,8 @@ def parse_roles(value: str, bodies: Collection[str], warn) -> str | None:
     roles = sorted({r.strip().casefold() for r in value.split(",") if r.strip()})
     unknown = [r for r in roles if bodies and r not in bodies]
     if unknown:
-        warn("roles", f"ukjent rolle {', '.join(unknown)} (bruk id-er fra organisation.yaml, som styret,au)")
+        warn("roles", f"{len(unknown)} ukjent{'e roller' if len(unknown) > 1 else ' rolle'} (bruk id-er fra "
+             "organisation.yaml, som styret,au)")
         roles = [r for r in roles if r not in unknown]
     text = ",".join(roles)
     if len(text) > MAX_LEN["roles"]:
