@@ -9,14 +9,13 @@
 
 Registered in cli.py as a sub-app. Output names members by number only: never a name,
 an e-mail address or a phone number. A mistake (a missing file, a file that is not a
-member export, an unknown member number) raises AarshjulError; cli.main() prints it
-and exits with status 2. Nothing here imports Prefect; the database and parsing
+member export, an unknown member number) raises an AarshjulError; cli.main() prints it
+and exits with its status (2). Options, output and sessions come from cli_kit. Nothing here imports Prefect; the database and parsing
 modules are imported inside the commands.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -25,23 +24,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from .domain.errors import AarshjulError
-from .cli_common import existing_session as _existing_session
-from .cli_common import session as _session
-from .settings import get_settings
+from . import cli_kit as kit
+from .cli_kit import out
+from .domain.errors import BadInput
 
 members_app = typer.Typer(help="Members: import the register's export, branches, new-member follow-up.",
                           no_args_is_help=True)
-
-out = Console(soft_wrap=True)
-
-PlanOpt = Annotated[Optional[Path], typer.Option(
-    "--plan", help="The plan file (default: AARSHJUL_PLAN or config/plan.yaml).")]
-TodayOpt = Annotated[Optional[str], typer.Option("--today", help="Pretend today is this date (YYYY-MM-DD).")]
-FormatOpt = Annotated[str, typer.Option("--format", help="table or json.")]
 
 SHOW_UNASSIGNED = 30  # list them one by one up to this many, else by reason
 
@@ -52,7 +43,7 @@ SHOW_UNASSIGNED = 30  # list them one by one up to this many, else by reason
 @members_app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="The member export, CSV (from Excel: `;`, Windows-1252 or UTF-8).")],
-    plan: PlanOpt = None, today: TodayOpt = None,
+    plan: kit.Plan = None, today: kit.Today = None,
     allow_many_left: Annotated[bool, typer.Option(
         "--allow-many-left",
         help="Import even if more than half of the active members would be marked as left.")] = False,
@@ -61,33 +52,30 @@ def import_(
     from .db.members import import_members
     from .domain.members_csv import parse_export
 
-    day = _today(today)
+    day = kit.today(today)
     ctx = _context(plan)
     data = _read(file)
     started = time.perf_counter()
     export = parse_export(data, today=day, branches=ctx.branches, bodies=ctx.bodies, source=str(file))
     now = datetime.now(timezone.utc)
-    with _session() as session, _progress(len(export.members)) as advance:
+    with kit.session() as session, _progress(len(export.members)) as advance:
         result = import_members(session, ctx.organisation, export, ctx.table, ctx.branches, day, now,
                                 max_left_share=None if allow_many_left else 0.5, progress=advance)
     _print_import(file, export, result, ctx, time.perf_counter() - started)
 
 
 @members_app.command("unassigned")
-def unassigned(plan: PlanOpt = None, format: FormatOpt = "table", today: TodayOpt = None) -> None:
+def unassigned(plan: kit.Plan = None, format: kit.Format = "table", today: kit.Today = None) -> None:
     """Active members without a branch: member number, postcode and why."""
     from .db.members import unassigned_members
 
-    fmt = _format(format)
-    _today(today)
     ctx = _context(plan)
     rows = []
-    with _existing_session() as session:
+    with kit.existing_session() as session:
         if session is not None:
             rows = unassigned_members(session, ctx.organisation, ctx.table)
-    if fmt == "json":
-        print(json.dumps([{"number": r.number, "postcode": r.postcode, "reason": r.reason} for r in rows],
-                         ensure_ascii=False, indent=2))
+    if format == "json":
+        kit.print_json([{"number": r.number, "postcode": r.postcode, "reason": r.reason} for r in rows])
         return
     if not rows:
         out.print("Alle aktive medlemmer har et bydelslag.")
@@ -98,22 +86,22 @@ def unassigned(plan: PlanOpt = None, format: FormatOpt = "table", today: TodayOp
     for r in rows:
         table.add_row(r.number, r.postcode or "", r.reason)
     out.print(table)
-    out.print(f"Rett opp i {_table_name(ctx)} eller i medlemsregisteret, og importer på nytt.", highlight=False)
+    out.print(f"Rett opp i {_table_name(ctx)} eller i medlemsregisteret, og importer på nytt.")
 
 
 @members_app.command("follow-ups")
 def follow_ups(
-    plan: PlanOpt = None, today: TodayOpt = None,
+    plan: kit.Plan = None, today: kit.Today = None,
     year: Annotated[Optional[int], typer.Option("--year", help="Year of the contact rate (default: today's).")] = None,
 ) -> None:
     """New members not yet contacted, by branch, and the year's contact rate (tiltak 1.4)."""
     from .db.members import contact_rate, open_follow_ups
 
-    day = _today(today)
+    day = kit.today(today)
     ctx = _context(plan)
-    with _existing_session() as session:
+    with kit.existing_session() as session:
         if session is None:
-            out.print("Ingen medlemmer i databasen ennå (aarshjul members import FIL.csv).", highlight=False)
+            out.print("Ingen medlemmer i databasen ennå (aarshjul members import FIL.csv).")
             return
         groups = open_follow_ups(session, ctx.organisation, day)
         rates = contact_rate(session, ctx.organisation, year or day.year)
@@ -140,47 +128,38 @@ def contacted(
     number: Annotated[str, typer.Argument(help="The member number (medlemsnummer).")],
     by: Annotated[Optional[str], typer.Option("--by", help="Who made contact.")] = None,
     note: Annotated[Optional[str], typer.Option("--note", help="A short note (no sensitive details).")] = None,
-    on: Annotated[Optional[str], typer.Option(
-        "--date", help="When (default: today); YYYY-MM-DD or DD.MM.YYYY.")] = None,
-    plan: PlanOpt = None, today: TodayOpt = None,
+    on: Annotated[Optional[date], kit.Day("--date", "When (default: today); YYYY-MM-DD or DD.MM.YYYY.")] = None,
+    plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
     """Record that a new member was contacted by their branch."""
     from .db.members import record_contact
-    from .domain.members_csv import parse_date
 
-    day = _today(today)
-    when = day
-    if on is not None:
-        when = parse_date(on)
-        if when is None:
-            raise AarshjulError(f"--date {on!r} er ikke en dato; skriv ÅÅÅÅ-MM-DD eller DD.MM.ÅÅÅÅ")
-        if when > day:
-            raise AarshjulError(f"--date {when.isoformat()} er i fremtiden (i dag er {day.isoformat()})")
+    day = kit.today(today)
+    when = on or day
+    if when > day:
+        raise BadInput(f"--date {when.isoformat()} er i fremtiden (i dag er {day.isoformat()})")
     ctx = _context(plan)
-    with _session() as session:
+    with kit.session() as session:
         f = record_contact(session, ctx.organisation, number.strip(), when, by, note)
         late = (when - f.due).days
-    out.print(f"[green]✓[/] medlem {f.member_number} kontaktet {when.isoformat()}"
-              + (f" ({late} dager etter fristen {f.due.isoformat()})" if late > 0 else " (innen fristen)"),
-              highlight=False)
+    kit.ok(f"medlem {f.member_number} kontaktet {when.isoformat()}"
+           + (f" ({late} dager etter fristen {f.due.isoformat()})" if late > 0 else " (innen fristen)"))
 
 
 @members_app.command("counts")
-def counts(plan: PlanOpt = None, format: FormatOpt = "table", today: TodayOpt = None) -> None:
+def counts(plan: kit.Plan = None, format: kit.Format = "table", today: kit.Today = None) -> None:
     """Member counts per branch, import by import."""
     from .db.members import member_counts
 
-    fmt = _format(format)
-    _today(today)
     ctx = _context(plan)
     rows = []
-    with _existing_session() as session:
+    with kit.existing_session() as session:
         if session is not None:
             rows = [(r.on_date, r.branch, r.members, r.new, r.left, r.activists)
                     for r in member_counts(session, ctx.organisation)]
-    if fmt == "json":
-        print(json.dumps([dict(date=d.isoformat(), branch=b, members=m, new=n, left=lft, activists=a)
-                          for d, b, m, n, lft, a in rows], ensure_ascii=False, indent=2))
+    if format == "json":
+        kit.print_json([dict(date=d.isoformat(), branch=b, members=m, new=n, left=lft, activists=a)
+                        for d, b, m, n, lft, a in rows])
         return
     if not rows:
         out.print("Ingen tellinger ennå (de lagres ved hver import).")
@@ -197,22 +176,21 @@ def counts(plan: PlanOpt = None, format: FormatOpt = "table", today: TodayOpt = 
 def forget(
     number: Annotated[str, typer.Argument(help="The member number (medlemsnummer).")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
-    plan: PlanOpt = None, today: TodayOpt = None,
+    plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
     """Blank a member's name, e-mail, phone and postcode for good (keeps the anonymous counts)."""
     from .db.members import forget_member
 
-    _today(today)
     ctx = _context(plan)
     if not yes:
         typer.confirm(f"Slette persondata for medlem {number} for godt?", abort=True)
-    with _session() as session:
+    with kit.session() as session:
         member, already = forget_member(session, ctx.organisation, number.strip(), datetime.now(timezone.utc))
     if already:
-        out.print(f"Medlem {member.number} var allerede glemt.", highlight=False)
+        out.print(f"Medlem {member.number} var allerede glemt.")
     else:
-        out.print(f"[green]✓[/] medlem {member.number}: navn, e-post, telefon og postnummer er slettet; "
-                  "senere importer henter dem ikke tilbake.", highlight=False)
+        kit.ok(f"medlem {member.number}: navn, e-post, telefon og postnummer er slettet; "
+               "senere importer henter dem ikke tilbake.")
 
 
 # --- output -----------------------------------------------------------------------------
@@ -220,10 +198,9 @@ def forget(
 
 def _print_import(file: Path, export, result, ctx, seconds: float) -> None:
     separator = "tab" if export.delimiter == "\t" else repr(export.delimiter)
-    out.print(f"[bold]Medlemsimport[/]: {file.name} ({export.encoding}, skilletegn {separator}), {ctx.organisation}",
-              highlight=False)
+    kit.say(("Medlemsimport", "bold"), f": {file.name} ({export.encoding}, skilletegn {separator}), {ctx.organisation}")
     if export.ignored:
-        out.print(f"  ignorerte kolonner: {', '.join(export.ignored)}", highlight=False)
+        out.print(f"  ignorerte kolonner: {', '.join(export.ignored)}")
     grid = Table.grid(padding=(0, 2))
     grid.add_column()
     grid.add_column(justify="right")
@@ -240,9 +217,9 @@ def _print_import(file: Path, export, result, ctx, seconds: float) -> None:
         table = Table(title=f"Problemer i {file.name} ({len(result.issues)})")
         for col in ("Rad", "Kolonne", "Medlemsnr", "Problem"):
             table.add_column(col, overflow="fold")
-        kinds = {"skipped": "[red]hoppet over[/]", "duplicate": "[yellow]duplikat[/]", "warning": "[yellow]advarsel[/]"}
+        kinds = {"skipped": ("hoppet over", "red"), "duplicate": ("duplikat", "yellow"), "warning": ("advarsel", "yellow")}
         for i in result.issues:
-            table.add_row(str(i.row), i.column or "", i.number or "", f"{kinds[i.kind]}: {i.message}")
+            table.add_row(str(i.row), i.column or "", i.number or "", Text.assemble(kinds[i.kind], f": {i.message}"))
         out.print(table)
     if result.unassigned:
         if len(result.unassigned) <= SHOW_UNASSIGNED:
@@ -255,10 +232,9 @@ def _print_import(file: Path, export, result, ctx, seconds: float) -> None:
         else:
             out.print(f"Uten bydelslag: {len(result.unassigned)}, etter årsak:")
             for reason, n in Counter(u.reason for u in result.unassigned).most_common():
-                out.print(f"  {n:>5}  {reason}", highlight=False)
-        out.print(f"  (aarshjul members unassigned lister dem; rett opp i {_table_name(ctx)} eller i registeret)",
-                  highlight=False)
-    out.print(f"[green]✓[/] {result.members} medlemmer lagret på {seconds:.1f} s", highlight=False)
+                out.print(f"  {n:>5}  {reason}")
+        out.print(f"  (aarshjul members unassigned lister dem; rett opp i {_table_name(ctx)} eller i registeret)")
+    kit.ok(f"{result.members} medlemmer lagret på {seconds:.1f} s")
 
 
 def _share(value: float | None) -> str:
@@ -287,37 +263,22 @@ class _Context:
 
 
 def _context(plan: Path | None) -> _Context:
-    return _Context(plan or get_settings().plan)
+    return _Context(kit.plan_path(plan))
 
 
 def _table_name(ctx: _Context) -> str:
     return str(ctx.table_path)
 
 
-def _today(value: str | None) -> date:
-    if value is None:
-        return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise AarshjulError(f"--today {value!r} er ikke en dato; skriv ÅÅÅÅ-MM-DD") from None
-
-
-def _format(value: str) -> str:
-    if value not in ("table", "json"):
-        raise AarshjulError(f"--format {value!r}: bruk table eller json")
-    return value
-
-
 def _read(file: Path) -> bytes:
     try:
         return file.read_bytes()
     except FileNotFoundError:
-        raise AarshjulError(f"{file}: finnes ikke; sjekk stien til eksportfilen") from None
+        raise BadInput(f"{file}: finnes ikke; sjekk stien til eksportfilen") from None
     except IsADirectoryError:
-        raise AarshjulError(f"{file}: er en mappe; oppgi CSV-filen") from None
+        raise BadInput(f"{file}: er en mappe; oppgi CSV-filen") from None
     except OSError as exc:
-        raise AarshjulError(f"{file}: kan ikke leses ({exc.strerror})") from None
+        raise BadInput(f"{file}: kan ikke leses ({exc.strerror})") from None
 
 
 @contextmanager

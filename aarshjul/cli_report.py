@@ -25,38 +25,27 @@ cli.main() prints before exiting with status 2. Nothing here imports Prefect; th
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from .domain.errors import AarshjulError
-from .cli_common import existing_session as _existing_session
-from .cli_common import session as _session
-from .settings import get_settings
+from . import cli_kit as kit
+from .domain.errors import BadInput
 
 report_cli = typer.Typer(help="The completion log and the yearly report.", no_args_is_help=True,
                          add_completion=False, pretty_exceptions_enable=False)
 kpi_app = typer.Typer(help="Targets (KPIs): record values by hand, list where each stands.", no_args_is_help=True)
 report_cli.add_typer(kpi_app, name="kpi")
 
-out = Console(soft_wrap=True)
-
 REPORT_DIR = Path("var/rapport")
 OUTCOME = {"held": "gjennomført", "not_held": "ikke gjennomført", "cancelled": "avlyst"}
 
-PlanOpt = Annotated[Optional[Path], typer.Option(
-    "--plan", help="The plan file (default: AARSHJUL_PLAN or config/plan.yaml).")]
-TodayOpt = Annotated[Optional[str], typer.Option("--today", help="Pretend today is this date (YYYY-MM-DD).")]
 Target = Annotated[str, typer.Argument(metavar="KEY|MEASURE", help="An occurrence key (1.5/2025/1, see `aarshjul "
                                        "agenda`) or the number of a measure without occurrences (1.2).")]
-DateOpt = Annotated[Optional[str], typer.Option(
-    "--date", help="When (YYYY-MM-DD; default: the occurrence's date, or today).")]
+DateOpt = Annotated[Optional[date], kit.Day("--date", "When (default: the occurrence's date, or today).")]
 ByOpt = Annotated[Optional[str], typer.Option("--by", help="Who records it (kept in the log, never in the report).")]
 
 
@@ -69,7 +58,7 @@ def done(
     attendance: Annotated[Optional[int], typer.Option("--attendance", help="How many took part.")] = None,
     note: Annotated[Optional[str], typer.Option("--note", help="A short note (no personal data).")] = None,
     evidence: Annotated[Optional[str], typer.Option("--evidence", help="A link to minutes, photos, the event.")] = None,
-    by: ByOpt = None, plan: PlanOpt = None, today: TodayOpt = None,
+    by: ByOpt = None, plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
     """Record that an occurrence (or a measure without occurrences) was held."""
     from .domain.completion import check_attendance, check_url
@@ -83,7 +72,7 @@ def done(
 def not_held(
     target: Target,
     reason: Annotated[str, typer.Option("--reason", help="Why it was not held (shown in the report).")],
-    date_: DateOpt = None, by: ByOpt = None, plan: PlanOpt = None, today: TodayOpt = None,
+    date_: DateOpt = None, by: ByOpt = None, plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
     """Record that an occurrence (or a measure) was not held, and why."""
     _record(target, "not_held", date_, plan, today, note=_reason(reason), by=by)
@@ -93,7 +82,7 @@ def not_held(
 def cancel(
     key: Annotated[str, typer.Argument(metavar="KEY", help="The occurrence key (1.5/2025/1).")],
     reason: Annotated[str, typer.Option("--reason", help="Why it is cancelled (shown in the report).")],
-    by: ByOpt = None, plan: PlanOpt = None, today: TodayOpt = None,
+    by: ByOpt = None, plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
     """Record that an occurrence is cancelled; the calendars show it as cancelled from the next publish."""
     _record(key, "cancelled", None, plan, today, note=_reason(reason), by=by)
@@ -102,27 +91,26 @@ def cancel(
 def _reason(text: str) -> str:
     text = text.strip()
     if not text:
-        raise AarshjulError("--reason er tom; skriv kort hvorfor (det står i årsrapporten)")
+        raise BadInput("--reason er tom; skriv kort hvorfor (det står i årsrapporten)")
     return text
 
 
-def _record(target: str, outcome: str, date_text: str | None, plan_path: Path | None, today_text: str | None, *,
+def _record(target: str, outcome: str, given_day: date | None, plan_path: Path | None, today: date | None, *,
             attendance: int | None = None, note: str | None = None, evidence_url: str | None = None,
             by: str | None = None) -> None:
     from .db.completions import record_completion
     from .domain import i18n
-    from .domain.completion import (check_in_period, check_not_future, dated, default_day, outside_window,
-                                    parse_day, resolve)
+    from .domain.completion import check_in_period, check_not_future, dated, default_day, outside_window, resolve
     from .domain.expand import expand
 
-    day = _today(today_text)
-    p = _load(plan_path)
+    day = kit.today(today)
+    p = kit.load(plan_path)
     ref = resolve(p, expand(p), target, allow_measure=outcome != "cancelled")
     on: date | None
-    if date_text is not None:
-        on = parse_day(date_text, "--date")
+    if given_day is not None:
+        on = given_day
         if ref.on is not None and ref.on != on:
-            raise AarshjulError(f"{target} har datoen {ref.on.isoformat()}, men --date sier {on.isoformat()}; "
+            raise BadInput(f"{target} har datoen {ref.on.isoformat()}, men --date sier {on.isoformat()}; "
                                 "oppgi datoen bare én gang")
     else:
         on = ref.on or default_day(ref.occurrence, day)
@@ -132,7 +120,7 @@ def _record(target: str, outcome: str, date_text: str | None, plan_path: Path | 
     ref = dated(ref, on)
     if outcome == "cancelled" and ref.occurrence is not None and ref.occurrence.start is None:
         on = None  # an unscheduled slot has no day of its own
-    with _session() as session:
+    with kit.session() as session:
         done = record_completion(session, p.organisation.id, ref.measure, ref.ref, on, datetime.now(timezone.utc),
                                  outcome=outcome, occurrence_key=ref.key, attendance=attendance, note=note,
                                  evidence_url=evidence_url, recorded_by=by.strip() if by else None, source="cli")
@@ -146,19 +134,17 @@ def _record(target: str, outcome: str, date_text: str | None, plan_path: Path | 
     if row.attendance is not None:
         line += f", {row.attendance} deltakere"
     if before is None:
-        out.print(f"[green]✓[/] {what}: registrert som {line}", highlight=False)
+        kit.ok(f"{what}: registrert som {line}")
     else:
         was = OUTCOME[before.outcome] + (f" {i18n.day(before.on_date)}" if before.on_date else "")
-        out.print(f"[yellow]✓[/] {what}: var allerede registrert ({was}, fra {before.source}); "
-                  f"oppdatert til {line}" + (f" (beholdt {' og '.join(kept)})" if kept else "")
-                  + ". Fortsatt én registrering.", highlight=False)
+        kit.warn(f"{what}: var allerede registrert ({was}, fra {before.source}); oppdatert til {line}"
+                 + (f" (beholdt {' og '.join(kept)})" if kept else "") + ". Fortsatt én registrering.", mark="✓ ")
     if ref.occurrence is not None and on is not None and outcome == "held" and outside_window(ref.occurrence, on):
         o = ref.occurrence
-        out.print(f"[yellow]![/] {i18n.day(on)} er utenfor perioden forekomsten gjelder "
-                  f"({i18n.day(o.window_start)} – {i18n.day(o.window_end)}); sjekk datoen og nøkkelen.",
-                  highlight=False)
+        kit.warn(f"{i18n.day(on)} er utenfor perioden forekomsten gjelder "
+                 f"({i18n.day(o.window_start)} – {i18n.day(o.window_end)}); sjekk datoen og nøkkelen.")
     if outcome == "cancelled":
-        out.print("  Kalenderne viser den som avlyst etter neste `aarshjul publish`.", highlight=False)
+        kit.say("  Kalenderne viser den som avlyst etter neste `aarshjul publish`.")
 
 
 @report_cli.command()
@@ -166,25 +152,24 @@ def comment(
     measure: Annotated[str, typer.Argument(metavar="MEASURE", help="The measure's number (1.5).")],
     text: Annotated[str, typer.Argument(help="The board's comment, shown under the measure in the report.")],
     year: Annotated[int, typer.Option("--year", help="The report's year.")],
-    plan: PlanOpt = None, today: TodayOpt = None,
+    plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
     """The board's comment on a measure for a year's report (replaces an earlier one)."""
     from .db.completions import set_comment
     from .domain.completion import UnknownRef
 
-    _today(today)
-    p = _load(plan)
+    p = kit.load(plan)
     numbers = [m.number for _, m in p.measures]
     if measure not in numbers:
         raise UnknownRef("tiltak", measure, numbers, "se tiltakene med `aarshjul measures`")
     _check_year(p, year)
     text = text.strip()
     if not text:
-        raise AarshjulError("kommentaren er tom; skriv teksten som skal stå i rapporten")
-    with _session() as session:
+        raise BadInput("kommentaren er tom; skriv teksten som skal stå i rapporten")
+    with kit.session() as session:
         _, replaced = set_comment(session, p.organisation.id, measure, year, text, datetime.now(timezone.utc))
-    out.print(f"[green]✓[/] kommentar til {measure} {p.measure(measure).title} i årsrapporten {year}"
-              + (" (erstattet den forrige)" if replaced else ""), highlight=False)
+    kit.ok(f"kommentar til {measure} {p.measure(measure).title} i årsrapporten {year}"
+           + (" (erstattet den forrige)" if replaced else ""))
 
 
 # --- targets ------------------------------------------------------------------------------
@@ -196,15 +181,15 @@ def kpi_record(
     value: Annotated[str, typer.Argument(help="The value: 204250, 204 250, 12,5; a share in per cent (45).")],
     date_: DateOpt = None,
     note: Annotated[Optional[str], typer.Option("--note", help="Where the number comes from.")] = None,
-    plan: PlanOpt = None, today: TodayOpt = None,
+    plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
     """Record a value of a target measured by hand (source: manual in targets.yaml)."""
     from .db.kpis import record_kpi
     from .domain import i18n
-    from .domain.completion import UnknownRef, check_not_future, parse_day
+    from .domain.completion import UnknownRef, check_not_future
 
-    day = _today(today)
-    p = _load(plan)
+    day = kit.today(today)
+    p = kit.load(plan)
     targets = _targets(p)
     if name not in targets.names:
         raise UnknownRef("måltall", name, targets.names, f"måltallene står i {targets.file}")
@@ -212,20 +197,19 @@ def kpi_record(
     if target.source != "manual":
         manual = [t.name for t in targets.targets if t.source == "manual"]
         origin = "medlemstallene" if target.source == "members" else "oppfølgingen av nye medlemmer"
-        raise AarshjulError(f"{name} måles fra {origin} og registreres ikke for hånd; "
+        raise BadInput(f"{name} måles fra {origin} og registreres ikke for hånd; "
                             f"for hånd: {', '.join(manual) or 'ingen'}")
     number = _number(value, share=target.kind == "share")
-    on = parse_day(date_, "--date") if date_ else day
+    on = date_ or day
     check_not_future(on, day, "--date")
     if on > p.period.end:
-        raise AarshjulError(f"--date {on.isoformat()} er etter planperioden (slutt {i18n.day(p.period.end)})")
-    with _session() as session:
+        raise BadInput(f"--date {on.isoformat()} er etter planperioden (slutt {i18n.day(p.period.end)})")
+    with kit.session() as session:
         _, before = record_kpi(session, p.organisation.id, name, on, number, datetime.now(timezone.utc), note=note)
     shown = f"{number:g} %" if target.kind == "share" else f"{number:,.2f}".rstrip("0").rstrip(".").replace(",", " ")
     if target.unit and target.kind != "share":
         shown += f" {target.unit}"
-    out.print(f"[green]✓[/] {target.title}: {shown} per {i18n.day(on)}"
-              + (f" (erstattet {before:g})" if before is not None else ""), highlight=False)
+    kit.ok(f"{target.title}: {shown} per {i18n.day(on)}" + (f" (erstattet {before:g})" if before is not None else ""))
 
 
 def _number(text: str, share: bool) -> float:
@@ -234,54 +218,50 @@ def _number(text: str, share: bool) -> float:
     try:
         number = float(cleaned)
     except ValueError:
-        raise AarshjulError(f"VALUE {text!r} er ikke et tall; skriv 204250, 204 250 eller 12,5") from None
+        raise BadInput(f"VALUE {text!r} er ikke et tall; skriv 204250, 204 250 eller 12,5") from None
     if number != number or number in (float("inf"), float("-inf")):
-        raise AarshjulError(f"VALUE {text!r} er ikke et tall")
+        raise BadInput(f"VALUE {text!r} er ikke et tall")
     if number < 0:
-        raise AarshjulError(f"VALUE {text!r} er negativ; et måltall registreres som et tall fra 0 og opp")
+        raise BadInput(f"VALUE {text!r} er negativ; et måltall registreres som et tall fra 0 og opp")
     if share and number > 100:
-        raise AarshjulError(f"VALUE {text!r}: en andel skrives i prosent, fra 0 til 100")
+        raise BadInput(f"VALUE {text!r}: en andel skrives i prosent, fra 0 til 100")
     return number
 
 
 @kpi_app.command("list")
 def kpi_list(
-    plan: PlanOpt = None, today: TodayOpt = None,
-    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    plan: kit.Plan = None, today: kit.Today = None, format: kit.Format = "table",
 ) -> None:
     """Every target: what it belongs to, its latest value and where it stands this year."""
     from .db.kpis import series
     from .domain.targets import progress
 
-    day = _today(today)
-    if format not in ("table", "json"):
-        raise AarshjulError(f"--format {format!r}: bruk table eller json")
-    p = _load(plan)
+    day = kit.today(today)
+    p = kit.load(plan)
     targets = _targets(p)
     year = min(max(day.year, p.period.start.year), p.period.end.year)
     rows = []
-    with _existing_session() as session:
+    with kit.existing_session() as session:
         for t in targets.targets:
             points = series(session, p.organisation.id, t, p.period.start.year, day) if session is not None else []
             rows.append(progress(t, points, year, day, (p.period.start, p.period.end)))
     if format == "json":
-        print(json.dumps([{
+        kit.print_json([{
             "name": r.target.name, "title": r.target.title, "belongs_to": r.target.belongs_to,
             "source": r.target.source, "kind": r.target.kind, "status": r.status,
             "value": r.current.value if r.current else None,
             "date": r.current.on.isoformat() if r.current else None,
             "points": [{"date": m.on.isoformat(), "value": m.value} for m in r.points],
-        } for r in rows], ensure_ascii=False, indent=2))
+        } for r in rows])
         return
-    table = Table(title=f"Måltall {year}")
-    for col in ("Navn", "Måltall", "Hører til", "Kilde", "Siste måling", "Status"):
-        table.add_column(col, overflow="fold")
+    table = kit.table(f"Måltall {year}", ("Navn", "Måltall", "Hører til", "Kilde", "Siste måling", "Status"),
+                      overflow="fold")
     source = {"members": "medlemstall", "manual": "for hånd", "follow_ups": "oppfølging"}
     for r in rows:
         latest = f"{r.show(r.current.value)} ({r.current.on.isoformat()})" if r.current else "–"
         table.add_row(r.target.name, r.target.title, r.target.belongs_to, source[r.target.source], latest,
                       r.status_text)
-    out.print(table)
+    kit.out.print(table)
 
 
 # --- the report ---------------------------------------------------------------------------
@@ -290,50 +270,34 @@ def kpi_list(
 @report_cli.command()
 def report(
     year: Annotated[int, typer.Argument(help="The year to report on.")],
-    format: Annotated[str, typer.Option("--format", help="html (default), pdf or md.")] = "html",
+    format: Annotated[str, kit.choice("--format", ("html", "pdf", "md"), "html (default), pdf or md.")] = "html",
     out_path: Annotated[Optional[Path], typer.Option(
         "--out", help="The file to write (default: var/rapport/aarsrapport-ORG-YEAR.EXT).")] = None,
-    plan: PlanOpt = None, today: TodayOpt = None,
+    plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
     """The yearly report to the annual meeting, from the completion log (writes one file)."""
     from .db.report import load_report
     from .domain.report import STATUS
     from .domain.targets import load_targets, targets_path
-    from .tasks.report_render import FORMATS, write_report
+    from .tasks.report_render import write_report
 
-    day = _today(today)
-    if format not in FORMATS:
-        raise AarshjulError(f"--format {format!r}: bruk html, pdf eller md")
-    p = _load(plan)
+    day = kit.today(today)
+    p = kit.load(plan)
     _check_year(p, year)
     targets = load_targets(targets_path(p), p)
-    with _existing_session() as session:
+    with kit.existing_session() as session:
         rep = load_report(session, p, targets, year, day)
     if out_path is not None and out_path.is_dir():
         written = write_report(rep, [format], out_path, p.organisation.id)
     else:
         written = write_report(rep, [format], REPORT_DIR, p.organisation.id, out=out_path)
     counts = ", ".join(f"{n} {STATUS[s]}" for s, n in rep.counts.items() if n)
-    out.print(f"[green]✓[/] Årsrapport {year}: {len(rep.measures)} tiltak ({counts}); {len(rep.gaps)} hull"
-              + ("" if rep.complete_year else f" [yellow](utkast: {year} er ikke over)[/]"), highlight=False)
-    out.print(f"  {written[format]}", highlight=False)
+    kit.say(("✓ ", "green"), f"Årsrapport {year}: {len(rep.measures)} tiltak ({counts}); {len(rep.gaps)} hull",
+            ("" if rep.complete_year else (f" (utkast: {year} er ikke over)", "yellow")))
+    kit.say(f"  {written[format]}")
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _today(value: str | None) -> date:
-    if value is None:
-        return date.today()
-    from .domain.completion import parse_day
-
-    return parse_day(value, "--today")
-
-
-def _load(plan_path: Path | None):
-    from .domain.load import load_plan
-
-    return load_plan(plan_path or get_settings().plan)
 
 
 def _targets(p):
@@ -341,13 +305,13 @@ def _targets(p):
 
     targets = load_targets(targets_path(p), p)
     if targets is None:
-        raise AarshjulError(f"ingen måltall: {targets_path(p)} finnes ikke; se config/targets.yaml og docs/report.md")
+        raise BadInput(f"ingen måltall: {targets_path(p)} finnes ikke; se config/targets.yaml og docs/report.md")
     return targets
 
 
 def _check_year(p, year: int) -> None:
     first, last = p.period.start.year, p.period.end.year
     if not first <= year <= last:
-        raise AarshjulError(f"år {year} er utenfor planperioden {first}–{last}")
+        raise BadInput(f"år {year} er utenfor planperioden {first}–{last}")
 
 

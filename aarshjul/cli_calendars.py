@@ -1,0 +1,124 @@
+"""Calendars: `aarshjul publish` and `aarshjul calendars urls | rotate | conflicts | resolve`.
+
+    publish                     the feeds and the web page (and CalDAV), a Prefect flow run
+    calendars urls              where every feed is published, private ones under their token
+    calendars rotate FEED       a private feed's new secret address
+    calendars conflicts         CalDAV events edited on the server, left alone until resolved
+    calendars resolve UID       --keep ours (push the plan's version) or theirs (keep the server's)
+
+Only `publish` imports Prefect.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from . import cli_kit as kit
+from .domain import i18n
+from .domain.errors import NotFound, TryLater
+from .settings import get_settings, per_organisation
+
+publish_cli = typer.Typer()
+cal_app = typer.Typer(help="Calendar feeds: their addresses, token rotation, CalDAV conflicts.", no_args_is_help=True)
+
+
+@publish_cli.command()
+def publish(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
+    """Publish the calendar feeds and the web page (a Prefect flow run)."""
+    lang, day, path = kit.lang(lang), kit.today(today), kit.plan_path(plan)
+    kit.not_busy(["publish-calendars"], kit.load(path).organisation.id)
+    from .flows.calendars import publish_calendars
+
+    print_publish(kit.run_flow(publish_calendars, plan_path=str(path), today=day), lang)
+
+
+def print_publish(summary: Any, lang: str) -> None:
+    if not summary:  # the flow's lock was taken after our look: it did nothing
+        raise TryLater("another run is publishing the calendars; nothing was done, try again later")
+    f = lambda name: kit.field(summary, name)  # noqa: E731
+    nb = lang == "nb"
+    kit.ok(f"{f('plan')}: {f('occurrences')} {'forekomster lagret' if nb else 'occurrences stored'} ({f('new')} "
+           f"{'nye' if nb else 'new'}, {f('changed')} {'endret' if nb else 'changed'}, {f('removed')} "
+           f"{'fjernet' if nb else 'removed'}); {f('gaps')} {'hull i' if nb else 'gaps in'} {f('year')}")
+    kit.say(f"  database: {f('database')}")
+    kit.say(f"  {'nettside' if nb else 'web page'}: {f('site')} ({len(f('feeds'))} "
+            f"{'kalenderstrømmer' if nb else 'feeds'}, {f('files_written')} {'filer skrevet' if nb else 'files written'})")
+
+
+@cal_app.command("urls")
+def calendars_urls(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
+    """Where each feed is published (the private ones under their secret tokens)."""
+    from .db.calendars import feed_tokens
+    from .domain.feeds import feeds
+    from .tasks.site import feed_path
+
+    lang = kit.lang(lang)
+    p = kit.load(plan)
+    settings = get_settings()
+    with kit.session() as session:
+        tokens = feed_tokens(session, p.organisation.id, [f.id for f in feeds(p) if not f.public],
+                             datetime.now().astimezone())
+    base = per_organisation(settings.site_url or settings.site_dir, p.organisation.id).rstrip("/")
+    table = kit.table("Kalenderstrømmer" if lang == "nb" else "Calendar feeds", ["feed", "name"])
+    table.add_column("url", overflow="fold")
+    for f in feeds(p):
+        table.add_row(f.id, f.name, f"{base}/{feed_path(f.id, f.public, tokens)}")
+    kit.out.print(table)
+
+
+@cal_app.command("rotate")
+def calendars_rotate(feed: Annotated[str, typer.Argument(help="The feed id (a body id or medlemmer).")],
+                     plan: kit.Plan = None, today: kit.Today = None) -> None:
+    """Give a feed a new secret address; the old one stops working at the next publish."""
+    from .db.calendars import rotate_token
+    from .domain.feeds import feeds
+
+    p = kit.load(plan)
+    private = [f.id for f in feeds(p) if not f.public]
+    if feed not in private:
+        raise NotFound("private feed", feed, private)
+    with kit.session() as session:
+        rotate_token(session, p.organisation.id, feed, datetime.now().astimezone())
+    kit.ok(f"{feed}: ny adresse; kjør `aarshjul publish` og del den nye lenken (`aarshjul calendars urls`).")
+
+
+@cal_app.command("conflicts")
+def calendars_conflicts(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
+    """Events someone changed on the CalDAV server since our last push, left alone until resolved."""
+    from .db.caldav import conflicts
+
+    lang = kit.lang(lang)
+    p = kit.load(plan)
+    nb = lang == "nb"
+    with kit.session() as session:
+        rows = conflicts(session, p.organisation.id)
+        if not rows:
+            kit.say("Ingen konflikter." if nb else "No conflicts.")
+            return
+        table = kit.table("Konflikter i CalDAV" if nb else "CalDAV conflicts",
+                          ("calendar", "key", "uid", "since", "server"), overflow="fold")
+        for r in rows:
+            table.add_row(r.calendar, r.key, r.uid, i18n.day(r.conflict_at, lang),
+                          ("endret" if nb else "edited") if r.conflict_etag else ("slettet" if nb else "deleted"))
+    kit.out.print(table)
+    kit.say("aarshjul calendars resolve UID --keep ours|theirs")
+
+
+@cal_app.command("resolve")
+def calendars_resolve(
+    uid: Annotated[str, typer.Argument(help="The event's UID (see `aarshjul calendars conflicts`).")],
+    keep: Annotated[str, kit.choice("--keep", ("ours", "theirs"), "ours: the plan's version is pushed again; "
+                                                                  "theirs: the server's version stays.")],
+    plan: kit.Plan = None, today: kit.Today = None,
+) -> None:
+    """Resolve a CalDAV conflict."""
+    from .db.caldav import conflicts, resolve
+
+    p = kit.load(plan)
+    with kit.session() as session:
+        if not resolve(session, p.organisation.id, uid, keep):
+            raise NotFound("conflict", uid, [r.uid for r in conflicts(session, p.organisation.id)])
+    kit.ok(f"{uid}: {keep}; {'takes effect at the next publish' if keep == 'ours' else 'resolved'}")

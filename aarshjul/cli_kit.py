@@ -1,0 +1,249 @@
+"""The kit every command module is built from: options, output, the plan, the database.
+
+    Plan, Today, Format, Lang      the options every command shares (Annotated types)
+    Day                            a date option: YYYY-MM-DD or DD.MM.YYYY
+    today(day) lang(code)          the option's value, or its default (the clock, AARSHJUL_LANG)
+    plan_path(plan) load(plan)     the plan file (--plan, AARSHJUL_PLAN) and the plan read from it
+    out err                        Rich consoles, stdout and stderr, markup and highlighting off
+    say ok warn table print_json   output; a value is never read as Rich markup
+    session() existing_session()   a transaction on the database, or a read-only look at it
+    database_errors()              SQLAlchemy's errors as DatabaseError (exit 3)
+    not_busy(kinds, org)           Busy (exit 75) if another run holds one of these locks
+    run_flow(flow, **params)       an acting command's flow run (aarshjul.runtime.run_flow)
+
+A bad option value is a usage error (click's message, exit status 2); a mistake found
+later raises an AarshjulError (domain/errors.py), which cli.main() prints in one line
+before exiting with its exit status. Nothing here imports Prefect, the database or the
+plan modules at import time: read-only commands answer at once.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Iterable, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .domain.errors import BadInput, DatabaseError
+from .settings import get_settings
+
+LANGS = ("nb", "en")
+
+# Markup and highlighting off: a name like "[/x]" from a plan, an export or a server is
+# printed as it is. Styles are given as Text or style= only.
+out = Console(soft_wrap=True, markup=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+
+
+# --- option types ------------------------------------------------------------------------
+
+
+def parse_day(text: str, option: str = "the date") -> date:
+    """A date as a person types it (2026-03-01 or 1.3.2026); a usage error otherwise."""
+    from .domain.completion import parse_day as parse
+    from .domain.errors import AarshjulError
+
+    try:
+        return parse(text, option)
+    except AarshjulError as exc:
+        raise typer.BadParameter(str(exc).removeprefix(f"{option} ")) from None
+
+
+def _choice(choices: tuple[str, ...]):
+    def check(value: str) -> str:
+        if value not in choices:
+            raise typer.BadParameter(f"{value!r}: use {' or '.join(choices)}")
+        return value
+    return check
+
+
+def _day_param(option: str):
+    return lambda text: parse_day(text, option)
+
+
+Plan = Annotated[Optional[Path], typer.Option(
+    "--plan", help="The plan file (default: AARSHJUL_PLAN or config/plan.yaml).")]
+Today = Annotated[Optional[date], typer.Option(
+    "--today", parser=_day_param("--today"), metavar="YYYY-MM-DD", help="Pretend today is this date.")]
+Format = Annotated[str, typer.Option("--format", parser=_choice(("table", "json")), help="table or json.")]
+Lang = Annotated[Optional[str], typer.Option(
+    "--lang", parser=_choice(LANGS), help="nb or en (default: AARSHJUL_LANG, else nb).")]
+
+
+def Day(option: str, help: str) -> Any:  # noqa: N802 - an option type, like typer.Option
+    """A date option: `frm: Annotated[Optional[date], Day("--from", "First date.")] = None`."""
+    return typer.Option(option, parser=_day_param(option), metavar="YYYY-MM-DD", help=help)
+
+
+def choice(option: str, choices: tuple[str, ...], help: str) -> Any:
+    """An option with a few allowed values (a usage error names them)."""
+    return typer.Option(option, parser=_choice(choices), help=help)
+
+
+def today(value: date | None) -> date:
+    return value or date.today()
+
+
+def lang(value: str | None) -> str:
+    return value or get_settings().lang
+
+
+def fail(message: str) -> None:
+    """A mistake in what was asked: the message, exit status 2."""
+    raise BadInput(message)
+
+
+# --- the plan ----------------------------------------------------------------------------
+
+
+def plan_path(plan: Path | None) -> Path:
+    return plan or get_settings().plan
+
+
+def load(plan: Path | None):
+    """The plan, validated; PlanError (exit 2) naming file, line and field of each mistake."""
+    from .domain.load import load_plan
+
+    return load_plan(plan_path(plan))
+
+
+def held(p) -> set[str]:
+    """Keys recorded as held, from the database if there is one (never created here)."""
+    from .db.agenda import held_keys
+
+    with existing_session() as s:
+        return held_keys(s, p.organisation.id) if s is not None else set()
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def say(*parts: str | Text) -> None:
+    """One line on stdout; str parts are printed as they are."""
+    out.print(Text.assemble(*parts))
+
+
+def ok(text: str) -> None:
+    say(("✓ ", "green"), text)
+
+
+def warn(text: str, mark: str = "! ") -> None:
+    say((mark, "yellow"), text)
+
+
+def table(title: str, columns: Iterable[str], **column: Any) -> Table:
+    t = Table(title=title)
+    for name in columns:
+        t.add_column(name, **column)
+    return t
+
+
+def print_json(rows: Any) -> None:
+    print(json.dumps(rows, ensure_ascii=False, indent=2))
+
+
+def field(summary: Any, name: str) -> Any:
+    """A flow result's field, from a dict or a typed result alike."""
+    return summary[name] if isinstance(summary, dict) else getattr(summary, name)
+
+
+# --- the database ------------------------------------------------------------------------
+
+
+@contextmanager
+def database_errors(what: str = "databasefeil") -> Iterator[None]:
+    """SQLAlchemy's errors as DatabaseError (exit 3), without their parameters (they may
+    hold personal data)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]
+        raise DatabaseError(f"{what}: {reason}") from None
+
+
+@contextmanager
+def session() -> Iterator:
+    """One transaction on a database at the current schema (created or migrated if needed)."""
+    from .db.migrate import upgrade
+    from .db.session import make_engine, session_scope
+
+    url = get_settings().database_url
+    with database_errors("databasefeil, ingenting er lagret"):
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            with session_scope(engine) as s:
+                yield s
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def existing_session() -> Iterator:
+    """A session for reading, or None when there is no database yet (never created here);
+    a database from an older version of aarshjul is brought to the current schema."""
+    from .db.migrate import current_head, upgrade
+    from .db.session import database_exists, make_engine, session_scope
+
+    url = get_settings().database_url
+    with database_errors():
+        if not database_exists(url):
+            yield None
+            return
+        engine = make_engine(url, create_dir=False)
+        try:
+            from alembic.migration import MigrationContext
+
+            with engine.connect() as conn:
+                behind = MigrationContext.configure(conn).get_current_revision() != current_head()
+            if behind:
+                upgrade(url)
+            with session_scope(engine) as s:
+                yield s
+        finally:
+            engine.dispose()
+
+
+# --- acting commands ---------------------------------------------------------------------
+
+
+def not_busy(kinds: Iterable[str], organisation: str) -> None:
+    """Busy (exit 75) at once, before any flow starts, if another run holds one of these
+    locks (db/locks.py; `kind:organisation`). A run that slips in after this look is still
+    refused by the flow's own lock."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from .db.locks import Busy
+    from .db.models import RunLock
+
+    names = [f"{kind}:{organisation}" for kind in kinds]
+    with existing_session() as s:
+        lock = s and s.scalar(select(RunLock).where(RunLock.name.in_(names),
+                                                    RunLock.expires_at >= datetime.now(timezone.utc)))
+    if lock:
+        raise Busy(lock)
+
+
+def prefect_env() -> None:
+    """No telemetry or update checks unless the admin asks for them (as aarshjul.runtime)."""
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def run_flow(flow: Any, **parameters: Any) -> Any:
+    """An acting command's flow run, through aarshjul.runtime (the one place that runs flows)."""
+    from .runtime import run_flow as run
+
+    return run(flow, **parameters)

@@ -1,0 +1,149 @@
+"""Mail: `aarshjul newsletter list | preview | send`, `reminders send`, `unsubscribe`.
+
+    newsletter list             the newsletters in mail.yaml and their next edition
+    newsletter preview ID       an edition rendered for a sample member; sends nothing
+    newsletter send ID          send an edition (the one due today unless --edition), a Prefect flow run
+    reminders send              the reminders due today to the responsible bodies, a Prefect flow run
+    unsubscribe TOKEN           record an unsubscribe from a List-Unsubscribe link
+
+`send` checks the plan, the newsletter and the edition before Prefect starts (a mistake
+exits 2) and refuses at once, with exit status 75, while another send holds the lock.
+list, preview and unsubscribe never import Prefect.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Optional
+
+import typer
+
+from . import cli_kit as kit
+from .settings import get_settings
+
+news_app = typer.Typer(help="Newsletters: list, preview, send.", no_args_is_help=True)
+rem_app = typer.Typer(help="Reminders to the responsible bodies.", no_args_is_help=True)
+unsubscribe_cli = typer.Typer()
+
+Newsletter = Annotated[str, typer.Argument(help="The newsletter id.")]
+
+
+@news_app.command("list")
+def newsletter_list(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
+    """The newsletters in mail.yaml, with their next edition."""
+    from .domain.campaigns import mail_config
+    from .domain.editions import edition_label, scheduled_days
+
+    lang, day = kit.lang(lang), kit.today(today)
+    p = kit.load(plan)
+    table = kit.table("Nyhetsbrev" if lang == "nb" else "Newsletters",
+                      ("id", "name", "audience", "schedule", "next"), overflow="fold")
+    for n in mail_config(p).newsletters:
+        upcoming = scheduled_days(p, n, day, p.period.end)
+        nxt = f"{n.id}/{edition_label(n, upcoming[0])} ({upcoming[0].isoformat()})" if upcoming else "–"
+        audience = ", ".join(f"{k}: {v}" for k, v in n.audience.model_dump(exclude_defaults=True).items())
+        table.add_row(n.id, n.name, audience, n.schedule, nxt)
+    kit.out.print(table)
+
+
+@news_app.command("preview")
+def newsletter_preview(
+    newsletter: Newsletter,
+    edition: Annotated[Optional[str], typer.Option("--edition", help="YYYY-MM (default: the next one).")] = None,
+    plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
+    html: Annotated[bool, typer.Option("--html", help="Print the HTML part instead of the text.")] = False,
+) -> None:
+    """Render an edition for a sample member (Ola Nordmann) and print it; sends nothing."""
+    from .domain.campaigns import content_path, find_newsletter, newsletter_campaign
+    from .domain.editions import editions_for, parse_edition, scheduled_days
+    from .tasks.mail_render import Renderer, read_edition_text
+
+    lang, day = kit.lang(lang), kit.today(today)
+    p = kit.load(plan)
+    n = find_newsletter(p, newsletter)
+    if edition:
+        editions = parse_edition(p, n, edition)  # BadEdition: exit 2
+    else:
+        upcoming = scheduled_days(p, n, day, p.period.end)
+        if not upcoming:
+            kit.fail(f"{n.id} har ingen utgave etter {day}" if lang == "nb" else f"{n.id} has no edition after {day}")
+        editions = editions_for(p, n, upcoming[0])
+    campaign = newsletter_campaign(p, n, editions[0], day, read_edition_text(content_path(p, n, editions[0])))
+    context = {**campaign.context, "first_name": "Ola",
+               "unsubscribe_url": campaign.unsubscribe_url.replace("{token}", "FORHANDSVISNING")}
+    subject, text, html_part = Renderer(campaign.template, campaign.subject).render(context)
+    print(f"Subject: {subject}\nEdition: {campaign.key}\n")
+    print(html_part if html else text)
+
+
+@news_app.command("send")
+def newsletter_send(
+    newsletter: Newsletter,
+    edition: Annotated[Optional[str], typer.Option("--edition", help="YYYY-MM (default: the one due today).")] = None,
+    plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
+) -> None:
+    """Send an edition (a Prefect flow run); recipients who already have it are skipped."""
+    from .domain.campaigns import find_newsletter
+    from .domain.editions import parse_edition
+
+    lang, day, path = kit.lang(lang), kit.today(today), kit.plan_path(plan)
+    p = kit.load(path)
+    n = find_newsletter(p, newsletter)
+    if edition:
+        parse_edition(p, n, edition)  # a bad edition exits 2 here, before Prefect starts
+    kit.not_busy(["send-newsletter"], p.organisation.id)
+    from .flows.mail import send_newsletter
+
+    print_mail(kit.run_flow(send_newsletter, newsletter=newsletter, edition=edition, plan_path=str(path),
+                            today=day), lang)
+
+
+@rem_app.command("send")
+def reminders_send(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
+    """Send the reminders due today to the responsible bodies (a Prefect flow run)."""
+    from .domain.campaigns import mail_config
+
+    lang, day, path = kit.lang(lang), kit.today(today), kit.plan_path(plan)
+    p = kit.load(path)
+    mail_config(p)
+    kit.not_busy(["send-reminders"], p.organisation.id)
+    from .flows.mail import send_reminders
+
+    summaries = kit.run_flow(send_reminders, plan_path=str(path), today=day)
+    print_mail(summaries, lang)
+    if not summaries:
+        kit.say("Ingen påminnelser i dag." if lang == "nb" else "No reminders due today.")
+
+
+@unsubscribe_cli.command()
+def unsubscribe(token: Annotated[str, typer.Argument(help="The token from a List-Unsubscribe link.")],
+                plan: kit.Plan = None, today: kit.Today = None) -> None:
+    """Record an unsubscribe (as the web endpoint would); honoured by the next send."""
+    from .db.ledger import record_unsubscribe
+    from .domain.messages import BadToken, read_token
+    from .tasks.mailer import secret_key
+
+    p = kit.load(plan)
+    try:
+        org, audience, member = read_token(secret_key(get_settings().secret_key_file), token)
+    except BadToken as exc:
+        raise BadToken(f"{exc}; copy the whole token from the link") from None
+    if org != p.organisation.id:
+        kit.fail(f"the token is for organisation {org!r}, not {p.organisation.id!r}")
+    with kit.session() as session:
+        new = record_unsubscribe(session, org, audience, member, datetime.now().astimezone(), "cli")
+    kit.ok(f"medlem {member} er meldt av {audience}" + ("" if new else " (var allerede meldt av)"))
+
+
+def print_mail(summaries: list[Any], lang: str) -> None:
+    nb = lang == "nb"
+    for s in summaries:
+        f = lambda name: kit.field(s, name)  # noqa: E731
+        if (s.get("not_ready") if isinstance(s, dict) else getattr(s, "not_ready", None)):
+            kit.warn(f("not_ready"))
+            continue
+        kit.ok(f"{f('campaign')}: {f('sent')} {'sendt' if nb else 'sent'}, {f('failed')} "
+               f"{'feilet' if nb else 'failed'}, {f('unknown')} {'ukjent' if nb else 'unknown'}, "
+               f"{f('in_doubt')} {'i tvil' if nb else 'in doubt'}, {f('skipped_unsubscribed')} "
+               f"{'avmeldt' if nb else 'unsubscribed'}, {f('skipped_invalid')} "
+               f"{'ugyldig adresse' if nb else 'invalid address'}")

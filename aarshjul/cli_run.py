@@ -1,0 +1,96 @@
+"""The jobs: `aarshjul run | serve | db upgrade`.
+
+    run          the main job, one Prefect flow run: store the agenda, publish the
+                 calendars, send what is due today (--no-mail: no mail)
+    serve        every deployment of prefect.yaml on its schedule, from this process
+    db upgrade   create or migrate the database
+
+`run` reads the plan first (a mistake exits 2 before Prefect starts) and refuses at once,
+with exit status 75, while another run holds the chapter's lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import cli_kit as kit
+from .cli_calendars import print_publish
+from .cli_mail import print_mail
+from .settings import get_settings, per_organisation
+
+run_cli = typer.Typer()
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+
+
+@run_cli.command()
+def run(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
+        mail: Annotated[bool, typer.Option("--mail/--no-mail", help="Send what is due today.")] = True) -> None:
+    """The main job: store the agenda, publish the calendars, send what is due (a Prefect flow run)."""
+    lang, day, path = kit.lang(lang), kit.today(today), kit.plan_path(plan)
+    p = kit.load(path)  # fail fast, before Prefect starts, with the same message as `check`
+    kit.not_busy(["publish-calendars", *(["send-newsletter", "send-reminders", "send-invitations"] if mail else [])],
+                 p.organisation.id)
+    from .flows.run import run_all
+
+    summary = kit.run_flow(run_all, plan_path=str(path), today=day, send_mail=mail)
+    print_publish(summary, lang)
+    m = kit.field(summary, "mail")
+    if m is not None:
+        print_mail([*kit.field(m, "newsletters"), *kit.field(m, "reminders"), *kit.field(m, "invitations")], lang)
+        settings = get_settings()
+        where = (_safe_smtp(settings.smtp_url) if settings.smtp_url else
+                 per_organisation(settings.outbox_dir, kit.field(summary, "organisation")))
+        kit.say(f"  {'e-post' if lang == 'nb' else 'mail'}: {where}")
+
+
+@run_cli.command()
+def serve(plan: kit.Plan = None, today: kit.Today = None,
+          chapters: Annotated[Optional[Path], typer.Option(
+              "--chapters", help="A chapters file: serve every chapter's plan (see config/chapters.yaml).")] = None,
+          ) -> None:
+    """Run every deployment of prefect.yaml on its schedule, from this one process."""
+    from .flows.deployments import read_chapters
+
+    plan_paths = read_chapters(chapters) if chapters else [str(kit.plan_path(plan))]
+    for path in plan_paths:
+        kit.load(Path(path))
+    kit.prefect_env()
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    if not PREFECT_API_URL.value():
+        kit.fail("aarshjul serve needs a Prefect server to keep the schedules and show the runs:\n"
+                 "  prefect server start                      (in another terminal)\n"
+                 "  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api\n"
+                 "then run `aarshjul serve` again")
+    from prefect import serve as prefect_serve
+
+    from .flows.deployments import runner_deployments
+
+    deployments = runner_deployments(plan_paths)
+    ui = PREFECT_UI_URL.value() or PREFECT_API_URL.value().removesuffix("/api")
+    kit.ok(f"aarshjul serves {len(deployments)} deployments for {len(plan_paths)} chapter(s) "
+           f"(schedules in Europe/Oslo). Watch the runs in the Prefect UI: {ui}/deployments")
+    prefect_serve(*deployments, print_starting_message=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(today: kit.Today = None) -> None:
+    """Create or migrate the database to the current schema."""
+    from sqlalchemy.engine import make_url
+
+    from .db.migrate import upgrade
+
+    url = get_settings().database_url
+    with kit.database_errors():
+        upgrade(url)
+    kit.ok(f"database at the current schema: {make_url(url).render_as_string(hide_password=True)}")
+
+
+def _safe_smtp(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or ''}".rstrip(":")
