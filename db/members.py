@@ -7,6 +7,17 @@ member no longer in the export is marked `left` (left_at = today), never deleted
 comes back as active if a later export has them again. All of it happens in the
 caller's session, so one `session_scope` makes the import one transaction.
 
+Marking members as left is guarded twice, because a damaged file must not empty the
+register: an export with damaged rows (more or fewer cells than the header, see
+domain/members_csv.py) marks nobody as left (`ImportResult.left_withheld` says how many
+it would have), and one that would mark more than half of the active members is
+refused (TooManyLeft) unless the caller allows it. Both are decided before anything is
+written.
+
+The import streams: members are read from the export and written in batches of
+BATCH, new ones with one INSERT per batch, so memory does not grow with the file (a
+50 MB export once took 2 GB; see bench/member_import.py).
+
 After the upsert the same call
 
 - creates a FollowUp for every active member who joined within the last 30 days and
@@ -29,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Callable, Iterable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..domain.errors import AarshjulError, BadInput, nearest
@@ -38,6 +49,7 @@ from ..domain.postcodes import FORGOTTEN, NO_POSTCODE, NO_TABLE, Assignment, Pos
 from .models import Delivery, FollowUp, Member, MemberCount
 
 FOLLOW_UP_DAYS = 30
+BATCH = 500  # members read, looked up and written at a time
 PERSONAL = ("first_name", "last_name", "email", "phone", "postcode")
 IMPORTED = (*PERSONAL, "joined", "dues_paid", "activist", "branch", "branch_source", "roles")
 
@@ -79,6 +91,7 @@ class ImportResult:
     skipped: int = 0
     duplicates: int = 0
     warnings: int = 0
+    left_withheld: int = 0  # not marked as left because the export has damaged rows
     forgotten_kept: int = 0  # forgotten members still in the export: not brought back
     follow_ups: int = 0  # follow-ups created
     issues: tuple[RowIssue, ...] = ()
@@ -105,12 +118,55 @@ def import_members(session: Session, organisation: str, export: Export, table: P
     branches: every branch id of the organisation (for the counts, zeros included).
     max_left_share: refuse (TooManyLeft, nothing written) when more than this share of
     the active members, and more than 10, would be marked as left; None: no limit.
+    An export with damaged rows (export.damaged) marks nobody as left.
     progress: called with 1 after each member, for a progress bar.
     """
-    existing = {m.number: m for m in session.scalars(select(Member).where(Member.organisation == organisation))}
     result = ImportResult(rows_read=export.rows_read, skipped=export.skipped, duplicates=export.duplicates,
                           warnings=export.warnings, issues=export.issues)
+    numbers = getattr(export.members, "numbers", None)
+    if numbers is None:
+        numbers = {row.number for row in export.members}
+    active = 0
+    gone: list[str] = []
+    for number in session.scalars(select(Member.number).where(Member.organisation == organisation,
+                                                              Member.status == "active")
+                                  .execution_options(yield_per=10_000)):
+        active += 1
+        if number not in numbers and number not in export.skipped_numbers:
+            gone.append(number)
+    leaving = len(gone)
+    if export.damaged:
+        result.left_withheld, gone = leaving, []
+    elif max_left_share is not None and leaving > max(10, max_left_share * active):
+        raise TooManyLeft(
+            f"eksporten ville meldt ut {leaving} av {active} aktive medlemmer; er det hele "
+            "medlemslisten (ikke et utvalg)? Ingenting er lagret. Er det riktig, importer med --allow-many-left")
+    batch: list[MemberRow] = []
     for row in export.members:
+        batch.append(row)
+        if len(batch) == BATCH:
+            _upsert(session, organisation, batch, table, now, result, progress)
+            batch = []
+    if batch:
+        _upsert(session, organisation, batch, table, now, result, progress)
+    for at in range(0, len(gone), BATCH):
+        session.execute(update(Member).where(Member.organisation == organisation,
+                                             Member.number.in_(gone[at:at + BATCH]))
+                        .values(status="left", left_at=today, updated_at=now))
+    result.left = len(gone)
+    session.flush()
+    result.follow_ups = create_follow_ups(session, organisation, today)
+    result.counts = record_counts(session, organisation, today, branches)
+    return result
+
+
+def _upsert(session: Session, organisation: str, rows: list[MemberRow], table: PostcodeTable | None,
+            now: datetime, result: ImportResult, progress: Callable[[int], None] | None) -> None:
+    """One batch: look the members up, update the changed, insert the new, flush."""
+    existing = {m.number: m for m in session.scalars(select(Member).where(
+        Member.organisation == organisation, Member.number.in_([row.number for row in rows])))}
+    new: list[dict] = []
+    for row in rows:
         member = existing.get(row.number)
         forgotten = member is not None and member.forgotten_at is not None
         if forgotten:
@@ -125,8 +181,8 @@ def import_members(session: Session, organisation: str, export: Export, table: P
         values = _values(row, assignment, forgotten)
         digest = row_hash(row.number, values)
         if member is None:
-            session.add(Member(organisation=organisation, number=row.number, status="active", left_at=None,
-                               first_seen=now, updated_at=now, row_hash=digest, **values))
+            new.append(dict(organisation=organisation, number=row.number, status="active", left_at=None,
+                            first_seen=now, updated_at=now, row_hash=digest, forgotten_at=None, **values))
             result.new += 1
         elif member.row_hash != digest or member.status != "active":
             for name, value in values.items():
@@ -140,20 +196,9 @@ def import_members(session: Session, organisation: str, export: Export, table: P
                                                 assignment.reason or NO_POSTCODE))
         if progress:
             progress(1)
-    in_file = {row.number for row in export.members} | set(export.skipped_numbers)
-    active = [m for m in existing.values() if m.status == "active"]
-    leaving = [m for m in active if m.number not in in_file]
-    if max_left_share is not None and len(leaving) > max(10, max_left_share * len(active)):
-        raise TooManyLeft(
-            f"eksporten ville meldt ut {len(leaving)} av {len(active)} aktive medlemmer; er det hele "
-            "medlemslisten (ikke et utvalg)? Ingenting er lagret. Er det riktig, importer med --allow-many-left")
-    for m in leaving:
-        m.status, m.left_at, m.updated_at = "left", today, now
-    result.left = len(leaving)
+    if new:
+        session.execute(insert(Member), new)
     session.flush()
-    result.follow_ups = create_follow_ups(session, organisation, today)
-    result.counts = record_counts(session, organisation, today, branches)
-    return result
 
 
 def _values(row: MemberRow, assignment: Assignment, forgotten: bool) -> dict:
@@ -214,14 +259,16 @@ def record_counts(session: Session, organisation: str, today: date, branches: It
         MemberCount.organisation == organisation, MemberCount.on_date < today))
     since = previous or date(today.year, 1, 1) - timedelta(days=1)
     tally: dict[str, dict[str, int]] = {b: dict(members=0, new=0, left=0, activists=0) for b in ("", *branches)}
-    for m in session.scalars(select(Member).where(Member.organisation == organisation)):
-        t = tally.setdefault(m.branch or "", dict(members=0, new=0, left=0, activists=0))
-        if m.status == "active":
+    members = select(Member.branch, Member.status, Member.activist, Member.joined, Member.left_at).where(
+        Member.organisation == organisation).execution_options(yield_per=10_000)  # columns, streamed
+    for branch, status, activist, joined, left_at in session.execute(members):
+        t = tally.setdefault(branch or "", dict(members=0, new=0, left=0, activists=0))
+        if status == "active":
             t["members"] += 1
-            t["activists"] += bool(m.activist)
-        if m.joined and since < m.joined <= today:
+            t["activists"] += bool(activist)
+        if joined and since < joined <= today:
             t["new"] += 1
-        if m.status == "left" and m.left_at and since < m.left_at <= today:
+        if status == "left" and left_at and since < left_at <= today:
             t["left"] += 1
     session.execute(delete(MemberCount).where(MemberCount.organisation == organisation,
                                               MemberCount.on_date == today))
@@ -244,21 +291,24 @@ def create_follow_ups(session: Session, organisation: str, today: date, within_d
     """A FollowUp (due = joined + 30 days) for every active member who joined in the last
     30 days and has none; open follow-ups move with their member's branch. Returns how
     many were created."""
-    follow = {f.member_number: f for f in session.scalars(
-        select(FollowUp).where(FollowUp.organisation == organisation))}
-    created = 0
-    for m in session.scalars(select(Member).where(Member.organisation == organisation, Member.status == "active")):
-        f = follow.get(m.number)
-        if f is not None:
-            if f.contacted_on is None and f.branch != m.branch:
-                f.branch = m.branch
-            continue
-        if m.forgotten_at is None and m.joined and today - timedelta(days=within_days) <= m.joined <= today:
-            session.add(FollowUp(organisation=organisation, member_number=m.number, branch=m.branch,
-                                 joined=m.joined, due=m.joined + timedelta(days=within_days)))
-            created += 1
+    # Only the members concerned are loaded (not every active member: an import of
+    # half a million members once held them all in memory here).
+    moving = select(FollowUp, Member.branch).join(Member, and_(
+        Member.organisation == FollowUp.organisation, Member.number == FollowUp.member_number)).where(
+        FollowUp.organisation == organisation, FollowUp.contacted_on.is_(None), Member.status == "active",
+        func.coalesce(FollowUp.branch, "") != func.coalesce(Member.branch, ""))
+    for f, branch in session.execute(moving).all():
+        f.branch = branch
+    has_one = select(FollowUp.id).where(FollowUp.organisation == organisation,
+                                        FollowUp.member_number == Member.number).exists()
+    new = session.execute(select(Member.number, Member.branch, Member.joined).where(
+        Member.organisation == organisation, Member.status == "active", Member.forgotten_at.is_(None),
+        Member.joined >= today - timedelta(days=within_days), Member.joined <= today, ~has_one)).all()
+    for number, branch, joined in new:
+        session.add(FollowUp(organisation=organisation, member_number=number, branch=branch, joined=joined,
+                             due=joined + timedelta(days=within_days)))
     session.flush()
-    return created
+    return len(new)
 
 
 def _open(organisation: str, today: date):

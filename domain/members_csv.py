@@ -140,13 +140,13 @@ class RowIssue:
 
 class Members(Sequence[MemberRow]):
     """An export's members in file order (each member number at its last row), read
-    again from the file each time it is iterated; len() without reading."""
+    again from the file each time it is iterated; len() and `numbers` without reading."""
 
-    def __init__(self, read: Callable[[], Iterator[MemberRow]], count: int):
-        self._read, self._count = read, count
+    def __init__(self, read: Callable[[], Iterator[MemberRow]], numbers: Collection[str]):
+        self._read, self.numbers = read, numbers
 
     def __len__(self) -> int:
-        return self._count
+        return len(self.numbers)
 
     def __iter__(self) -> Iterator[MemberRow]:
         return self._read()
@@ -155,7 +155,7 @@ class Members(Sequence[MemberRow]):
         return list(self)[index]
 
     def __repr__(self) -> str:
-        return f"<{self._count} members>"
+        return f"<{len(self)} members>"
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ def parse_export(data: bytes, *, today: date, branches: Mapping[str, str], bodie
             if last_row.get(number) == row:
                 yield reader.member(cells, row, number, _ignore)
 
-    return Export(Members(read_again, len(last_row)), tuple(issues), rows_read, frozenset(skipped_numbers),
+    return Export(Members(read_again, last_row.keys()), tuple(issues), rows_read, frozenset(skipped_numbers),
                   encoding, delimiter, {f: header[i].strip() for f, i in columns.items()}, ignored,
                   tuple(damaged))
 
