@@ -6,7 +6,6 @@ from datetime import date
 
 from prefect import flow, get_run_logger
 from prefect.tasks import exponential_backoff
-from prefect.utilities.annotations import quote
 
 from aarshjul.domain.plan import Plan
 from aarshjul.flows.guard import single_run
@@ -15,7 +14,7 @@ from aarshjul.settings import get_settings
 from aarshjul.tasks.artifacts import calendars_summary
 from aarshjul.tasks.caldav import CalendarCounts
 from aarshjul.tasks.calendars import publish_site, push_caldav
-from aarshjul.tasks.plan_io import read_plan
+from aarshjul.tasks.plan_io import by_reference, read_plan
 
 
 @flow(name="publish-calendars", log_prints=False)
@@ -32,7 +31,7 @@ def publish(plan: Plan, today: date) -> dict:
     settings = get_settings()
     with single_run("publish-calendars", plan):
         plan_summary = sync(plan, today)
-        site = publish_site(quote(plan), today)
+        site = publish_site(by_reference(plan), today)
         logger.info("site: %d files written, %d unchanged, %d feeds", len(site.written), site.unchanged,
                     len(site.feeds))
         caldav: dict[str, CalendarCounts] = {}
@@ -40,7 +39,7 @@ def publish(plan: Plan, today: date) -> dict:
             caldav = push_caldav.with_options(
                 retries=settings.caldav_retries,
                 retry_delay_seconds=exponential_backoff(backoff_factor=settings.caldav_retry_delay),
-            )(quote(plan))
+            )(by_reference(plan))
             totals = {k: sum(getattr(c, k) for c in caldav.values())
                       for k in ("created", "updated", "cancelled", "deleted", "unchanged", "conflicts")}
             logger.info("CalDAV: %s", ", ".join(f"{n} {k}" for k, n in totals.items()))

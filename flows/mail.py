@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.utilities.annotations import quote
 
 from aarshjul.domain.campaigns import (Campaign, EditionNotReady, Limits, body_contacts, content_path,
                                        find_newsletter, invitation_campaigns, limits, mail_config,
@@ -18,7 +17,7 @@ from aarshjul.flows.guard import single_run
 from aarshjul.settings import get_settings
 from aarshjul.tasks.artifacts import mail_summary
 from aarshjul.tasks.mailer import BatchResult
-from aarshjul.tasks.plan_io import read_entries, read_held, read_plan
+from aarshjul.tasks.plan_io import by_reference, read_entries, read_held, read_plan
 from aarshjul.tasks.mail_render import read_edition_text
 from aarshjul.tasks.sending import invited_campaigns, log_edition_sent, prepare_campaign, send_batch
 
@@ -69,7 +68,7 @@ def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today:
                         ed.key, summary["sent"], summary["failed"], summary["unknown"], summary["in_doubt"],
                         summary["skipped_unsubscribed"], summary["skipped_invalid"])
             if n.measure and summary["sent"]:
-                log_edition_sent(quote(plan), n.measure, ed, today, summary["sent"])
+                log_edition_sent(by_reference(plan), n.measure, ed, today, summary["sent"])
             summaries.append(summary)
     mail_summary(plan, f"newsletter-{n.id}", summaries)
     return summaries

@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.utilities.annotations import quote
 
 from aarshjul.flows.guard import single_run
 from aarshjul.tasks.artifacts import counts_summary
 from aarshjul.tasks.members import notify_follow_ups, remind_dues
-from aarshjul.tasks.plan_io import read_plan
+from aarshjul.tasks.plan_io import by_reference, read_plan
 
 
 @flow(name="follow-up-new-members", log_prints=False)
@@ -23,7 +22,7 @@ def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | Non
     board those not contacted within 30 days (measure 1.4)."""
     plan = read_plan(plan_path)
     with single_run("follow-up-new-members", plan):
-        result = notify_follow_ups(quote(plan), today or date.today())
+        result = notify_follow_ups(by_reference(plan), today or date.today())
     get_run_logger().info("follow-up: %(branches_notified)d branches notified, %(members_listed)d members listed, "
                           "%(escalated)d escalated", result)
     counts_summary("follow-up-new-members", "New-member follow-up (1.4)", result)
@@ -35,7 +34,7 @@ def follow_up_dues(plan_path: str = "config/plan.yaml", today: date | None = Non
     """Remind members with unpaid dues once a year, and give each branch its list (2.12)."""
     plan = read_plan(plan_path)
     with single_run("follow-up-dues", plan):
-        result = remind_dues(quote(plan), today or date.today())
+        result = remind_dues(by_reference(plan), today or date.today())
     get_run_logger().info("dues: %(reminded)d members reminded, %(branch_lists)d branch lists sent", result)
     counts_summary("follow-up-dues", "Dues follow-up (2.12)", result)
     return result

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.utilities.annotations import quote
 
 from aarshjul.domain.expand import expand
 from aarshjul.domain.gaps import find_gaps
 from aarshjul.domain.plan import Plan
 from aarshjul.settings import get_settings
 from aarshjul.tasks.artifacts import agenda_summary
-from aarshjul.tasks.plan_io import migrate_database, read_plan, save_agenda
+from aarshjul.tasks.plan_io import by_reference, migrate_database, read_plan, save_agenda
 
 
 @flow(name="sync-plan", log_prints=False)
@@ -27,7 +26,7 @@ def sync(plan: Plan, today: date) -> dict:
     url = get_settings().database_url
     occurrences = expand(plan)
     migrate_database(url)
-    counts, held = save_agenda(url, plan.organisation.id, quote(occurrences))
+    counts, held = save_agenda(url, plan.organisation.id, by_reference(occurrences))
     year = min(max(today.year, plan.period.start.year), plan.period.end.year)
     gaps = find_gaps([o for o in occurrences if o.span.overlaps_year(year)], today, held)
 

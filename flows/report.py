@@ -39,7 +39,6 @@ from prefect import flow, get_run_logger
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
-from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from aarshjul.domain.completion import default_day
@@ -48,7 +47,7 @@ from aarshjul.domain.errors import AarshjulError
 from aarshjul.domain.report import status_rows
 from aarshjul.settings import get_settings
 from aarshjul.tasks.artifacts import confirmations_summary, report_summary
-from aarshjul.tasks.plan_io import migrate_database, read_plan
+from aarshjul.tasks.plan_io import by_reference, migrate_database, read_plan
 from aarshjul.tasks.report import (gather_report, is_recorded, mail_draft, passed_occurrences, record_answer,
                                    write_report_files)
 from aarshjul.tasks.report_render import FORMATS, render_markdown
@@ -70,14 +69,14 @@ def yearly_report(year: Optional[int] = None, plan_path: str = "config/plan.yaml
     plan = read_plan(plan_path)
     year = year or default_year(plan, today)
     migrate_database(get_settings().database_url)
-    report = gather_report(quote(plan), year, today)
-    files = write_report_files(quote(report), formats, out_dir, plan.organisation.id)
+    report = gather_report(by_reference(plan), year, today)
+    files = write_report_files(by_reference(report), formats, out_dir, plan.organisation.id)
     counts = report.counts
     logger.info("report %d: %d measures (%s); %d gaps; files: %s", year, len(report.measures),
                 ", ".join(f"{n} {s}" for s, n in counts.items() if n), len(report.gaps), ", ".join(files.values()))
     # the organisation in the keys too: one server may serve many chapters
     report_summary(plan.organisation.id, year, plan.meta.title, render_markdown(report), status_rows(report))
-    mailed = mail_draft(quote(plan), quote(report), today, files)
+    mailed = mail_draft(by_reference(plan), by_reference(report), today, files)
     return {"year": year, "files": files, "counts": counts, "measures": len(report.measures),
             "gaps": len(report.gaps), "draft": not report.complete_year, "mailed_to_board": mailed}
 
@@ -108,7 +107,7 @@ def confirm_occurrences(plan_path: str = "config/plan.yaml", today: Optional[dat
     today = today or date.today()
     plan = read_plan(plan_path)
     migrate_database(get_settings().database_url)
-    waiting = passed_occurrences(quote(plan), today, days)
+    waiting = passed_occurrences(by_reference(plan), today, days)
     logger.info("%d occurrences passed in the last %d days with nothing recorded", len(waiting), days)
     deadline = time.monotonic() + answer_hours * 3600
     counts = {"asked": 0, "held": 0, "not_held": 0, "later": 0, "recorded_meanwhile": 0}
@@ -135,8 +134,8 @@ def confirm_occurrences(plan_path: str = "config/plan.yaml", today: Optional[dat
             counts["later"] += 1
             logger.info("%s: %s", occ.key, "answer later" if answer.later else f"not recorded ({problem})")
             continue
-        outcome = record_answer(quote(plan), occ, answer.model_dump(include={"held", "date", "attendance", "note",
-                                                                          "evidence_url"}), today)
+        fields = answer.model_dump(include={"held", "date", "attendance", "note", "evidence_url"})
+        outcome = record_answer(by_reference(plan), occ, fields, today)
         counts[outcome] += 1
         logger.info("%s: recorded as %s", occ.key, outcome)
     confirmations_summary(plan.organisation.id, today, days, len(waiting), counts)

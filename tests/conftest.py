@@ -11,6 +11,8 @@ import pytest
 from caldav_servers import caldav_server, counting_proxy, radicale, xandikos  # noqa: F401
 from smtp_servers import smtp_sink  # noqa: F401
 
+pytest_plugins = ["ci_no_skips"]
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 BUNDLED_PLAN = ROOT / "config" / "plan.yaml"
@@ -116,3 +118,4 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
