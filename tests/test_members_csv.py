@@ -236,6 +236,7 @@ def test_a_row_with_a_stray_separator_is_skipped_but_its_member_is_not_lost():
     export = parse(text)
     assert [m.number for m in export.members] == ["1"]
     assert export.skipped_numbers == {"2"} and export.issues[0].kind == "skipped"
+    assert export.damaged == (3,)  # and the import then marks nobody as left (tests/test_members_strict.py)
 
 
 def test_phone_numbers():
