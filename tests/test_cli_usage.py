@@ -75,13 +75,14 @@ def test_a_usage_mistake_prints_one_line_and_exits_2(args, message, db_env, tmp_
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr and result.stdout == ""
     [line] = lines(result.stderr)
+    line = line.replace(" (env var: 'None')", "")  # Typer 0.16-0.2x with click 8.2 adds it to a bad value
     assert line.startswith("Error: ") and message in line, line
     assert not (tmp_path / "a.db").exists()  # nothing ran
 
 
 def test_a_group_without_a_command_shows_its_help():
     result = aarshjul("members")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.returncode in (0, 2) and "Traceback" not in result.stderr  # click 8.1: 0, click 8.2+: 2
     assert "import" in result.stdout + result.stderr and "follow-ups" in result.stdout + result.stderr
 
 
