@@ -173,6 +173,10 @@ def test_a_lost_record_is_adopted_not_duplicated(sync):
         session.execute(delete(CaldavEvent).where(CaldavEvent.key == "1.2/2025/1"))
     counts = sync.run(T0 + timedelta(hours=1))
     assert total(counts, "created") == 1 and total(counts, "conflicts") == 0
+    # adopted: the create is refused (412, it is there), then one update If-Match the server's current ETag
+    puts = [(r.status, r.headers.get("If-None-Match"), bool(r.headers.get("If-Match")))
+            for r in sync.proxy.requests if r.method == "PUT"]
+    assert puts == [(412, "*", False), (204, None, True)] and sync.proxy.count("GET") == 1
     assert len([u for u in sync.server_events("styret") if u == sync.uid("1.2/2025/1")]) == 1
 
 
@@ -183,5 +187,14 @@ def test_a_wrong_password_is_not_retried(files, tmp_path, radicale, counting_pro
         with pytest.raises(CaldavError) as caught:
             s.run()
         assert not caught.value.transient and "AARSHJUL_CALDAV_PASSWORD" in str(caught.value)
+        assert [(r.method, r.status) for r in s.proxy.requests] == [("PROPFIND", 401)]  # asked once, not again
+        # and the Prefect task's retry condition refuses it (tests/test_caldav_faults.py runs it through Prefect)
+        from aarshjul.tasks.calendars import retry_caldav
+
+        class Failed:
+            def result(self):
+                raise caught.value
+
+        assert retry_caldav(None, None, Failed()) is False
     finally:
         s.engine.dispose()

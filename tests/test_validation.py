@@ -138,7 +138,7 @@ def test_missing_organisation_file(files):
 def test_cli_exits_2_and_writes_nothing(files, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from aarshjul.cli import app
+    from aarshjul.cli import app, main
 
     files.edit("plan.yaml", "bodies: [styret, bystyregruppen]", "bodies: [styret, bystyregrupen]")
     db = tmp_path / "var" / "a.db"
@@ -149,7 +149,10 @@ def test_cli_exits_2_and_writes_nothing(files, tmp_path, monkeypatch):
     try:
         for command in (["check"], ["agenda"], ["run"]):
             result = CliRunner().invoke(app, [*command, "--plan", str(files.plan)])
-            assert result.exit_code != 0
+            assert isinstance(result.exception, PlanError), (command, result.output)  # app alone: main() ends it
+            with pytest.raises(SystemExit) as ended:  # as `aarshjul` ends it: exit status 2
+                main([*command, "--plan", str(files.plan)])
+            assert ended.value.code == 2, command
         assert not db.exists() and not db.parent.exists()
     finally:
         get_settings.cache_clear()
