@@ -116,9 +116,18 @@ def load(plan: Path | None):
 def held(p) -> set[str]:
     """Keys recorded as held, from the database if there is one (never created here)."""
     from .db.agenda import held_keys
+    from .db.session import database_exists, make_engine, session_scope
 
-    with existing_session() as s:
-        return held_keys(s, p.organisation.id) if s is not None else set()
+    url = get_settings().database_url
+    with database_errors():
+        if not database_exists(url):
+            return set()
+        engine = make_engine(url, create_dir=False)
+        try:
+            with session_scope(engine) as s:
+                return held_keys(s, p.organisation.id)
+        finally:
+            engine.dispose()
 
 
 # --- output ------------------------------------------------------------------------------
