@@ -3,7 +3,7 @@ and the few member fields a message to a member or a branch needs."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from .models import Member
 
 
-def audience_candidates(session: Session, organisation: str, audience: dict) -> Iterator[tuple[str, str | None]]:
+def audience_candidates(session: Session, organisation: str, audience: dict[str, Any]
+                        ) -> Iterator[tuple[str, str | None]]:
     """(member number, e-mail) of active, not forgotten members in the audience, streamed
     in member-number order. audience: {"all": True} | {"branch": id} | {"role": id}."""
     query = select(Member.number, Member.email).where(

@@ -15,13 +15,17 @@ names, places) goes into `context` as values and is never compiled as a template
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from . import i18n
 from .editions import Edition, digest_events, month_name
 from .errors import AarshjulError, EditionNotReady, NotFound
 from .expand import Occurrence, expand
+from .feeds import Entry
 from .mail_model import MailFile, Newsletter
 from .plan import Plan
 from .reminders import Reminder
@@ -38,7 +42,7 @@ class Campaign:
     audience: str | None  # for unsubscribe; None for messages one cannot unsubscribe from (reminders)
     template: str
     subject: str  # template source from this module or mail.yaml; values come from `context`
-    context: dict  # shared by every recipient
+    context: dict[str, Any]  # shared by every recipient
     from_name: str
     from_address: str
     domain: str
@@ -47,7 +51,7 @@ class Campaign:
     unsubscribe_url: str | None = None  # with {token}
     unsubscribe_mailto: str | None = None
     recipient_kind: str = "member"  # member (recipient = member number) | body (recipient = body id)
-    recipient_names: dict = field(default_factory=dict)  # for bodies: id -> display name
+    recipient_names: dict[str, str] = field(default_factory=dict)  # for bodies: id -> display name
     calendar: bytes | None = None  # an iMIP invitation to attach
     calendar_method: str | None = None
 
@@ -87,13 +91,14 @@ def when(o: Occurrence, lang: str) -> str:
     if o.start is None:
         return f"innen {i18n.day(o.window_end, lang)}"
     text = i18n.day(o.start, lang)
-    return text if o.all_day else f"{text} kl. {i18n.clock(o.start, lang)}"
+    # a timed occurrence starts at a datetime; an all-day one on a date
+    return text if o.all_day or not isinstance(o.start, datetime) else f"{text} kl. {i18n.clock(o.start, lang)}"
 
 
 # --- newsletters ------------------------------------------------------------------------------
 
 
-def content_path(plan: Plan, n: Newsletter, edition: Edition):
+def content_path(plan: Plan, n: Newsletter, edition: Edition) -> Path | None:
     """Where an edition's text is written (None for newsletters built from the agenda)."""
     if not n.content:
         return None
@@ -105,7 +110,7 @@ def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date
     """An edition; `content` is the edition's Markdown text when the newsletter has one
     (EditionNotReady when it should and does not)."""
     mail, lang = mail_config(plan), plan.organisation.locale
-    context: dict = {"organisation": plan.organisation.name, "newsletter": n.name, "lang": lang,
+    context: dict[str, Any] = {"organisation": plan.organisation.name, "newsletter": n.name, "lang": lang,
                      "month": month_name(edition.day, lang), "edition": edition.key}
     if n.content:
         if content is None:
@@ -131,7 +136,7 @@ def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date
         unsubscribe_url=mail.unsubscribe.url, unsubscribe_mailto=mail.unsubscribe.mailto)
 
 
-def newsletter_audience(n: Newsletter, edition: Edition) -> dict:
+def newsletter_audience(n: Newsletter, edition: Edition) -> dict[str, Any]:
     """Who an edition goes to: the branch's members for a branch edition, else the newsletter's audience."""
     return {"branch": edition.branch} if edition.branch else n.audience.model_dump(exclude_defaults=True)
 
@@ -162,7 +167,8 @@ def reminder_campaign(plan: Plan, r: Reminder) -> Campaign:
                           "key": o.key}, list(o.bodies))
 
 
-def body_campaign(plan: Plan, key: str, template: str, subject: str, context: dict, bodies: list[str]) -> Campaign:
+def body_campaign(plan: Plan, key: str, template: str, subject: str, context: dict[str, Any],
+                  bodies: list[str]) -> Campaign:
     """A message to bodies' contact addresses. `subject` is a fixed template whose
     values come from `context` (never text from the plan or the register)."""
     mail = mail_config(plan)
@@ -173,12 +179,13 @@ def body_campaign(plan: Plan, key: str, template: str, subject: str, context: di
                     recipient_names={b: plan.bodies[b].name for b in bodies})
 
 
-def body_contacts(plan: Plan, bodies) -> list[tuple[str, str | None]]:
+def body_contacts(plan: Plan, bodies: Iterable[str]) -> list[tuple[str, str | None]]:
     """(body id, its contact address): the recipients of a message to bodies."""
     return [(b, plan.bodies[b].contact) for b in bodies]
 
 
-def invitation_campaigns(plan: Plan, entries: list, today: date, invited: set[str]) -> list[tuple[Campaign, str]]:
+def invitation_campaigns(plan: Plan, entries: list[Entry], today: date,
+                         invited: set[str]) -> list[tuple[Campaign, str]]:
     """(campaign, body) for each meeting of a body in the next 60 days whose current
     revision has not been sent: a REQUEST (SEQUENCE = revision), or a CANCEL for a
     meeting that was invited to and then cancelled. `invited` holds the campaign keys
@@ -186,7 +193,7 @@ def invitation_campaigns(plan: Plan, entries: list, today: date, invited: set[st
     from .ics import invitation
 
     mail, lang = mail_config(plan), plan.organisation.locale
-    out = []
+    out: list[tuple[Campaign, str]] = []
     for e in entries:
         o = e.occurrence
         if o.start is None or o.all_day or not (today <= o.span.start <= today + timedelta(days=INVITE_AHEAD_DAYS)):
@@ -218,7 +225,7 @@ def invitation_campaigns(plan: Plan, entries: list, today: date, invited: set[st
 # --- the member flows' and the report's messages ------------------------------------------------
 
 
-def follow_up_campaign(plan: Plan, branch: str, week: str, rows: list[dict]) -> Campaign:
+def follow_up_campaign(plan: Plan, branch: str, week: str, rows: list[dict[str, Any]]) -> Campaign:
     """A branch's weekly list of new members to call (rows: number, name, phone, joined, due)."""
     return body_campaign(plan, f"followup/{branch}/{week}", "followup", "Nye medlemmer å ringe – {{ branch_name }}",
                          {"branch_name": plan.bodies[branch].name, "members": rows}, [branch])
@@ -245,7 +252,7 @@ def dues_campaign(plan: Plan, year: int) -> Campaign:
         reply_to=mail.sender.address)
 
 
-def dues_list_campaign(plan: Plan, branch: str, today: date, rows: list[dict]) -> Campaign:
+def dues_list_campaign(plan: Plan, branch: str, today: date, rows: list[dict[str, Any]]) -> Campaign:
     """A branch's monthly list of members with unpaid dues (rows: number, name, phone)."""
     return body_campaign(plan, f"kontingent-liste/{branch}/{today:%Y-%m}", "dues_list",
                          "Ubetalt kontingent – {{ branch_name }}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.tasks import exponential_backoff
@@ -18,12 +19,12 @@ from aarshjul.tasks.plan_io import by_reference, read_plan
 
 
 @flow(name="publish-calendars", log_prints=False)
-def publish_calendars(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
+def publish_calendars(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict[str, Any]:
     """Bring the stored agenda up to date with the plan, then publish it (see `publish`)."""
     return publish(read_plan(plan_path), today or date.today())
 
 
-def publish(plan: Plan, today: date) -> dict:
+def publish(plan: Plan, today: date) -> dict[str, Any]:
     """Bring the stored agenda up to date with the plan, then write every feed and the
     public web page, and push the bodies' calendars to CalDAV when a server is set.
     One run at a time per chapter."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from prefect import flow, get_run_logger
 
-from aarshjul.domain.campaigns import (Campaign, EditionNotReady, Limits, body_contacts, content_path,
-                                       find_newsletter, invitation_campaigns, limits, mail_config,
-                                       newsletter_audience, newsletter_campaign, reminder_campaign)
+from aarshjul.domain.campaigns import (Campaign, Limits, body_contacts, content_path, find_newsletter,
+                                       invitation_campaigns, limits, mail_config, newsletter_audience,
+                                       newsletter_campaign, reminder_campaign)
 from aarshjul.domain.editions import due_editions, parse_edition
+from aarshjul.domain.errors import EditionNotReady
 from aarshjul.domain.expand import expand
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.reminders import due_reminders
@@ -22,8 +24,8 @@ from aarshjul.tasks.mail_render import read_edition_text
 from aarshjul.tasks.sending import invited_campaigns, log_edition_sent, prepare_campaign, send_batch
 
 
-def send_campaign(campaign: Campaign, limits: Limits, audience: dict | None = None,
-                  contacts: list[tuple[str, str | None]] | None = None) -> dict:
+def send_campaign(campaign: Campaign, limits: Limits, audience: dict[str, Any] | None = None,
+                  contacts: list[tuple[str, str | None]] | None = None) -> dict[str, Any]:
     """Prepare the campaign, then send batch after batch until none is left (or the rest must wait)."""
     prepared = prepare_campaign(campaign, audience, contacts, limits)
     totals = BatchResult()
@@ -40,12 +42,12 @@ def send_campaign(campaign: Campaign, limits: Limits, audience: dict | None = No
 
 @flow(name="send-newsletter", log_prints=False)
 def send_newsletter(newsletter: str, edition: str | None = None, plan_path: str = "config/plan.yaml",
-                    today: date | None = None) -> list[dict]:
+                    today: date | None = None) -> list[dict[str, Any]]:
     """Send an edition of a newsletter (the one due today, unless named); see `newsletter_editions`."""
     return newsletter_editions(read_plan(plan_path), newsletter, edition, today or date.today())
 
 
-def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today: date) -> list[dict]:
+def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today: date) -> list[dict[str, Any]]:
     """Send an edition of a newsletter (the one due today, unless named) to its audience,
     once: recipients already in the ledger are not sent again."""
     logger = get_run_logger()
@@ -54,7 +56,7 @@ def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today:
     if not editions:
         logger.info("%s: no edition due on %s", n.id, today)
         return []
-    summaries: list[dict] = []
+    summaries: list[dict[str, Any]] = []
     with single_run("send-newsletter", plan):
         for ed in editions:
             try:
@@ -75,12 +77,12 @@ def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today:
 
 
 @flow(name="send-reminders", log_prints=False)
-def send_reminders(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict]:
+def send_reminders(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict[str, Any]]:
     """Remind each responsible body of what falls due; see `reminders`."""
     return reminders(read_plan(plan_path), today or date.today())
 
 
-def reminders(plan: Plan, today: date) -> list[dict]:
+def reminders(plan: Plan, today: date) -> list[dict[str, Any]]:
     """Remind each responsible body of what falls due: meetings ahead, slots not yet
     scheduled as their window closes, deadlines passed. Each reminder goes once."""
     with single_run("send-reminders", plan):
@@ -94,12 +96,12 @@ def reminders(plan: Plan, today: date) -> list[dict]:
 
 
 @flow(name="send-invitations", log_prints=False)
-def send_invitations(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict]:
+def send_invitations(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict[str, Any]]:
     """Invite each body's members to its meetings; see `invitations`."""
     return invitations(read_plan(plan_path), today or date.today())
 
 
-def invitations(plan: Plan, today: date) -> list[dict]:
+def invitations(plan: Plan, today: date) -> list[dict[str, Any]]:
     """Invite each body's members (those holding its role) to its meetings in the next
     60 days, by iMIP with the feeds' UID; a moved meeting sends an update with a higher
     SEQUENCE, a cancelled one a CANCEL."""
@@ -117,12 +119,12 @@ def invitations(plan: Plan, today: date) -> list[dict]:
 
 
 @flow(name="send-mail", log_prints=False)
-def send_due_mail(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
+def send_due_mail(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict[str, Any]:
     """Everything due today; see `send_due`."""
     return send_due(read_plan(plan_path), today or date.today())
 
 
-def send_due(plan: Plan, today: date) -> dict:
+def send_due(plan: Plan, today: date) -> dict[str, Any]:
     """Everything due today: each newsletter's edition, the reminders, the invitations."""
     return {"newsletters": [s for n in mail_config(plan).newsletters
                             for s in newsletter_editions(plan, n.id, None, today)],
@@ -131,7 +133,7 @@ def send_due(plan: Plan, today: date) -> dict:
 
 
 @flow(name="send-newsletters", log_prints=False)
-def send_due_newsletters(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict]:
+def send_due_newsletters(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict[str, Any]]:
     """The edition of each newsletter that is due today, if any."""
     plan, today = read_plan(plan_path), today or date.today()
     return [s for n in mail_config(plan).newsletters for s in newsletter_editions(plan, n.id, None, today)]

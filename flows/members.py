@@ -7,6 +7,7 @@ names go by e-mail from inside the tasks (tasks/members.py).
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from prefect import flow, get_run_logger
 
@@ -17,7 +18,7 @@ from aarshjul.tasks.plan_io import by_reference, read_plan
 
 
 @flow(name="follow-up-new-members", log_prints=False)
-def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
+def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict[str, Any]:
     """Send each branch its list of new members to call (weekly), and escalate to the
     board those not contacted within 30 days (measure 1.4)."""
     plan = read_plan(plan_path)
@@ -30,7 +31,7 @@ def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | Non
 
 
 @flow(name="follow-up-dues", log_prints=False)
-def follow_up_dues(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
+def follow_up_dues(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict[str, Any]:
     """Remind members with unpaid dues once a year, and give each branch its list (2.12)."""
     plan = read_plan(plan_path)
     with single_run("follow-up-dues", plan):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from prefect import flow, get_run_logger
 
@@ -15,12 +16,12 @@ from aarshjul.tasks.plan_io import by_reference, migrate_database, read_plan, sa
 
 
 @flow(name="sync-plan", log_prints=False)
-def sync_plan(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict:
+def sync_plan(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict[str, Any]:
     """Load and validate the plan, then store its agenda (see `sync`)."""
     return sync(read_plan(plan_path), today or date.today())
 
 
-def sync(plan: Plan, today: date) -> dict:
+def sync(plan: Plan, today: date) -> dict[str, Any]:
     """Expand the plan into the agenda over the whole plan period, store the agenda
     (noting what changed), and report the year's gaps as artifacts."""
     url = get_settings().database_url

@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from datetime import date
-from typing import Optional
+from typing import Any, Optional
 
 from prefect import flow, get_run_logger
 from prefect.exceptions import FlowPauseTimeout
@@ -57,7 +57,7 @@ DEFAULT_FORMATS = ["html", "pdf", "md"]
 
 @flow(name="yearly-report", log_prints=False)
 def yearly_report(year: Optional[int] = None, plan_path: str = "config/plan.yaml", today: Optional[date] = None,
-                  formats: Optional[list[str]] = None, out_dir: str = "var/rapport") -> dict:
+                  formats: Optional[list[str]] = None, out_dir: str = "var/rapport") -> dict[str, Any]:
     """Build the year's report to the annual meeting from the completion log (default: last
     year), write it as HTML, PDF and Markdown, and publish it as artifacts."""
     logger = get_run_logger()
@@ -100,7 +100,7 @@ class ConfirmInput(RunInput):
 
 @flow(name="confirm-occurrences", log_prints=False)
 def confirm_occurrences(plan_path: str = "config/plan.yaml", today: Optional[date] = None, days: int = 14,
-                        answer_hours: float = 20.0, poll_seconds: int = 10) -> dict:
+                        answer_hours: float = 20.0, poll_seconds: int = 10) -> dict[str, Any]:
     """Ask, in the Prefect UI, whether each occurrence that passed in the last `days` days
     with nothing in the log was held, one occurrence at a time, and record each answer."""
     logger = get_run_logger()

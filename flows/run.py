@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from prefect import flow
 
@@ -12,7 +13,7 @@ from aarshjul.tasks.plan_io import read_plan
 
 
 @flow(name="aarshjul-run", log_prints=False)
-def run_all(plan_path: str = "config/plan.yaml", today: date | None = None, send_mail: bool = True) -> dict:
+def run_all(plan_path: str = "config/plan.yaml", today: date | None = None, send_mail: bool = True) -> dict[str, Any]:
     """Read the plan once; bring the agenda up to date and publish the calendars; then send
     the newsletter editions, reminders and invitations that are due today.
 

@@ -14,8 +14,10 @@ Prefect task retries only those that may pass (not a refused login).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import urljoin
 
 from sqlalchemy import select
@@ -28,7 +30,13 @@ from aarshjul.domain.ics import event_calendar
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.sync import Action, Desired, Pushed, plan_sync
 
+if TYPE_CHECKING:
+    from caldav.davclient import DAVClient
+
 ICS = {"Content-Type": "text/calendar; charset=utf-8"}
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -49,15 +57,18 @@ class CalendarCounts:
 class CaldavTarget:
     """One CalDAV account: find or create calendars, and conditional PUT/DELETE/GET."""
 
-    def __init__(self, url: str, username: str | None = None, password: str | None = None, timeout: int = 30):
-        import caldav
+    def __init__(self, url: str, username: str | None = None, password: str | None = None,
+                 timeout: int = 30) -> None:
+        from caldav.davclient import DAVClient  # what caldav.DAVClient loads lazily, typed
 
         self.url = url
-        self.client = caldav.DAVClient(url=url, username=username, password=password,
-                                       auth_type="basic" if username else None, timeout=timeout)
-        self._principal = None
+        self.client: DAVClient = DAVClient(url=url, username=username, password=password,
+                                           auth_type="basic" if username else None, timeout=timeout)
+        # A caldav Principal. Any: caldav types its methods as "result or coroutine" (one
+        # class for the sync and async clients), though a DAVClient's are always sync.
+        self._principal: Any = None
 
-    def _call(self, what: str, fn, *args, **kwargs):
+    def _call(self, what: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         from caldav.lib import error
 
         try:
@@ -101,7 +112,7 @@ def desired_events(plan: Plan, entries: list[Entry], body: str, now: datetime,
                    site_url: str | None = None) -> dict[str, Desired]:
     """The events of a body's calendar, each as its own VCALENDAR with a content hash."""
     feed = next(f for f in feeds(plan) if f.id == body)
-    out = {}
+    out: dict[str, Desired] = {}
     for entry in select_entries(feed, entries, now, GRACE):
         ics = event_calendar(plan, entry, site_url).to_ical()
         out[entry.occurrence.uid] = Desired(entry.occurrence.uid, entry.occurrence.key, ics,
@@ -139,6 +150,8 @@ def push_calendars(session: Session, target: CaldavTarget, plan: Plan, entries: 
 def _apply(session: Session, target: CaldavTarget, base: str, org: str, body: str, action: Action,
            row: CaldavEvent | None, counts: CalendarCounts, now: datetime) -> None:
     if action.kind == "delete":
+        # plan_sync deletes only what was pushed, i.e. what has a row
+        assert row is not None, f"delete of {action.uid} without a stored row"
         status = target.delete(row.href, row.etag)
         if status == 412:
             _conflict(row, target.etag(row.href), now, counts)
@@ -147,6 +160,8 @@ def _apply(session: Session, target: CaldavTarget, base: str, org: str, body: st
             counts.deleted += 1
         return
     want = action.desired
+    # plan_sync creates and updates only what is desired
+    assert want is not None, f"{action.kind} of {action.uid} without a desired event"
     href = row.href if row else urljoin(base if base.endswith("/") else base + "/", f"{want.uid}.ics")
     etag = row.etag if row and not row.gone else None
     status, new_etag = target.put(href, want.ics, etag)

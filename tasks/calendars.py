@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from prefect import task
+from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
 
 from aarshjul.db.calendars import entries as stored_entries
 from aarshjul.db.calendars import feed_tokens
 from aarshjul.db.session import transaction
+from aarshjul.domain.errors import CaldavError
 from aarshjul.domain.feeds import feeds
 from aarshjul.domain.plan import Plan
 from aarshjul.settings import Settings, get_settings, per_organisation
-from aarshjul.tasks.caldav import CaldavError, CaldavTarget, CalendarCounts, push_calendars
+from aarshjul.tasks.caldav import CaldavTarget, CalendarCounts, push_calendars
 from aarshjul.tasks.site import SiteResult, write_site
 
 
@@ -27,11 +30,13 @@ def publish_site(plan: Plan, today: date) -> SiteResult:
         entries = stored_entries(session, plan.organisation.id, plan.tz)
         tokens = feed_tokens(session, plan.organisation.id, [f.id for f in feeds(plan) if not f.public], now)
     org = plan.organisation.id
-    return write_site(plan, entries, tokens, Path(per_organisation(settings.site_dir, org)), now, today,
+    site_dir = per_organisation(settings.site_dir, org)
+    assert site_dir is not None  # site_dir is a str setting, so it is one with {organisation} filled in
+    return write_site(plan, entries, tokens, Path(site_dir), now, today,
                       per_organisation(settings.site_url, org))
 
 
-def retry_caldav(task, task_run, state) -> bool:
+def retry_caldav(task: Task[..., Any], task_run: TaskRun, state: State) -> bool:
     """Retry a server that may come back; never a refused login or a bad setting."""
     try:
         state.result()
@@ -46,6 +51,8 @@ def retry_caldav(task, task_run, state) -> bool:
 def push_caldav(plan: Plan) -> dict[str, CalendarCounts]:
     """Push every body's calendar to the CalDAV server; only what changed is written."""
     settings = get_settings()
+    if not settings.caldav_url:
+        raise CaldavError("no CalDAV server to push to: set AARSHJUL_CALDAV_URL", transient=False)
     now = datetime.now(timezone.utc)
     target = CaldavTarget(settings.caldav_url, settings.caldav_username, caldav_password(settings))
     with transaction(settings.database_url) as session:
@@ -61,7 +68,10 @@ def caldav_password(settings: Settings) -> str | None:
     from prefect.blocks.system import Secret
 
     try:
-        return Secret.load(settings.caldav_password_block).get()
+        # Prefect types load() as "the block or a coroutine" (one function for sync and async
+        # callers); called from sync code, as here, it is the block.
+        password: str = Secret.load(settings.caldav_password_block).get()  # type: ignore[union-attr]
+        return password
     except ValueError as exc:
         raise CaldavError(f"no Prefect Secret block {settings.caldav_password_block!r} "
                           f"(AARSHJUL_CALDAV_PASSWORD_BLOCK): {exc}", transient=False) from None

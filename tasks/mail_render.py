@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import aarshjul.templates
@@ -39,7 +40,7 @@ def subject_environment() -> ImmutableSandboxedEnvironment:
     return env
 
 
-def compile_subject(source: str):
+def compile_subject(source: str) -> Template:
     """A subject template (fixed in the code, or a newsletter's `subject:` from mail.yaml)."""
     return subject_environment().from_string(source)
 
@@ -47,7 +48,7 @@ def compile_subject(source: str):
 class Renderer:
     """Subject, text and HTML of one campaign's template, compiled once."""
 
-    def __init__(self, template: str, subject: str):
+    def __init__(self, template: str, subject: str) -> None:
         """`subject` is template source from the code or mail.yaml, never plan text:
         plan text goes into the campaign's context and is referred to by name."""
         env = environment()
@@ -59,7 +60,7 @@ class Renderer:
             raise TemplateProblem(f"template {template!r}: {exc}") from None
         self.name = template
 
-    def render(self, context: dict, who: str = "") -> tuple[str, str, str]:
+    def render(self, context: dict[str, Any], who: str = "") -> tuple[str, str, str]:
         """(subject, text, html); TemplateProblem naming the template (and member number)."""
         try:
             subject = self.subject.render(context)

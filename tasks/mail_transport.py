@@ -20,6 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from aarshjul.domain.errors import TransportDown
@@ -31,10 +32,22 @@ class Outcome:
     detail: str = ""
 
 
+class Transport(Protocol):
+    """What the mailer needs of a transport (SmtpTransport, OutboxTransport, or a test's fake)."""
+
+    description: str
+
+    def open(self) -> None: ...
+
+    def send(self, raw: bytes, sender: str, recipient: str, message_id: str, campaign: str) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
 class RateLimiter:
     """At most `per_second` sends a second, evenly spaced."""
 
-    def __init__(self, per_second: float):
+    def __init__(self, per_second: float) -> None:
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self.next_at = 0.0
 
@@ -48,7 +61,7 @@ class RateLimiter:
 class OutboxTransport:
     """Writes each message as an .eml file; the embedded default, and handy for review."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self.description = str(self.folder)
 
@@ -72,7 +85,7 @@ class OutboxTransport:
 class SmtpTransport:
     """SMTP with one reused connection; STARTTLS, implicit TLS and AUTH as the URL says."""
 
-    def __init__(self, url: str, timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None):
+    def __init__(self, url: str, timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise TransportDown(f"AARSHJUL_SMTP_URL {self._safe(url)!r} is not an smtp:// or smtps:// URL",
@@ -94,8 +107,13 @@ class SmtpTransport:
         return url.replace(parts.password, "***") if parts.password else url
 
     def open(self) -> None:
+        self._connection()
+
+    def _connection(self) -> smtplib.SMTP:
+        """The connection, opened (and logged in) unless it is open already."""
         if self.conn is not None:
-            return
+            return self.conn
+        conn: smtplib.SMTP
         try:
             if self.tls:
                 conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.context)
@@ -112,25 +130,26 @@ class SmtpTransport:
             raise TransportDown(f"mail server {self.description} is unreachable ({type(exc).__name__}: {exc}); "
                                 "check AARSHJUL_SMTP_URL") from None
         self.conn = conn
+        return conn
 
     def send(self, raw: bytes, sender: str, recipient: str, message_id: str, campaign: str) -> Outcome:
         """MAIL, RCPT and DATA step by step, so a dropped connection is placed exactly:
         before DATA nothing was sent (retry); after it, the server may have the message."""
-        self.open()
+        conn = self._connection()
         stage = "mail"
         try:
-            self.conn.ehlo_or_helo_if_needed()
-            code, reply = self.conn.mail(sender)
+            conn.ehlo_or_helo_if_needed()
+            code, reply = conn.mail(sender)
             if code != 250:
                 self._reset()
                 return self._code(code, reply)
             stage = "rcpt"
-            code, reply = self.conn.rcpt(recipient)
+            code, reply = conn.rcpt(recipient)
             if code not in (250, 251):
                 self._reset()
                 return self._code(code, reply)
             stage = "data"
-            code, reply = self.conn.data(raw)
+            code, reply = conn.data(raw)
             if code != 250:
                 return self._code(code, reply)
         except smtplib.SMTPDataError as exc:  # DATA itself refused: nothing was sent
@@ -145,6 +164,8 @@ class SmtpTransport:
         return Outcome("sent")
 
     def _reset(self) -> None:
+        if self.conn is None:  # dropped already: nothing to reset
+            return
         try:
             self.conn.rset()
         except (OSError, smtplib.SMTPException):
@@ -175,5 +196,5 @@ class SmtpTransport:
         self.conn = None
 
 
-def transport_from_settings(smtp_url: str | None, outbox: Path):
+def transport_from_settings(smtp_url: str | None, outbox: Path) -> SmtpTransport | OutboxTransport:
     return SmtpTransport(smtp_url) if smtp_url else OutboxTransport(outbox)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.headerregistry import Address
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, TypeGuard
 
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ from aarshjul.domain.errors import EditionPaused
 from aarshjul.domain.ics import with_attendee
 from aarshjul.domain.messages import Envelope, compose, message_id, unsubscribe_token
 from aarshjul.tasks.mail_render import Renderer
-from aarshjul.tasks.mail_transport import Outcome, RateLimiter
+from aarshjul.tasks.mail_transport import Outcome, RateLimiter, Transport
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -68,7 +68,7 @@ def secret_key(path: Path) -> bytes:
     return bytes.fromhex(key)
 
 
-def valid_address(address: str | None) -> bool:
+def valid_address(address: str | None) -> TypeGuard[str]:
     if not address or not _EMAIL.match(address):
         return False
     try:
@@ -98,8 +98,8 @@ def screen(candidates: Iterable[tuple[str, str | None]], unsubscribed: set[str],
 
 
 class Mailer:
-    def __init__(self, session: Session, transport, secret: bytes, rate_per_second: float = 50.0,
-                 max_failures_in_a_row: int = 20, retries: int = 3, retry_delay: float = 1.0):
+    def __init__(self, session: Session, transport: Transport, secret: bytes, rate_per_second: float = 50.0,
+                 max_failures_in_a_row: int = 20, retries: int = 3, retry_delay: float = 1.0) -> None:
         self.session = session
         self.transport = transport
         self.secret = secret
@@ -180,20 +180,23 @@ class Mailer:
 
     # --- building messages ------------------------------------------------------------------
 
-    def _context(self, c: Campaign, recipient: str, names: "_Names") -> dict:
+    def _context(self, c: Campaign, recipient: str, names: "_Names") -> dict[str, Any]:
         first = names.first(recipient)
         context = {**c.context, "first_name": first}
         if c.audience:
-            context["unsubscribe_url"] = c.unsubscribe_url.replace("{token}", self._token(c, recipient))
+            if c.unsubscribe_url is None:  # newsletter_campaign sets both; a campaign built otherwise may not
+                raise ValueError(f"{c.key}: sent to audience {c.audience!r}, which one can leave, "
+                                 "but has no unsubscribe URL")
+            context["unsubscribe_url"] = c.unsubscribe_url.replace("{token}", self._token(c, c.audience, recipient))
         return context
 
-    def _token(self, c: Campaign, recipient: str) -> str:
-        return unsubscribe_token(self.secret, c.organisation, c.audience, recipient)
+    def _token(self, c: Campaign, audience: str, recipient: str) -> str:
+        return unsubscribe_token(self.secret, c.organisation, audience, recipient)
 
     def _message(self, c: Campaign, renderer: Renderer, row: ledger.Row, names: "_Names") -> bytes:
         context = self._context(c, row.recipient, names)
         subject, text, html = renderer.render(context, who=row.recipient)
-        token = self._token(c, row.recipient) if c.audience else None
+        token = self._token(c, c.audience, row.recipient) if c.audience else None
         env = Envelope(
             from_name=c.from_name, from_address=c.from_address, to_name=names.full(row.recipient),
             to_address=row.address, subject=subject, message_id=row.message_id, date=datetime.now(timezone.utc),
@@ -209,7 +212,7 @@ class Mailer:
 class _Names:
     """Recipients' names, looked up in batches (members) or from the campaign (bodies)."""
 
-    def __init__(self, session: Session, c: Campaign, recipients: list[str] | None = None):
+    def __init__(self, session: Session, c: Campaign, recipients: list[str] | None = None) -> None:
         self.session, self.c = session, c
         self.cache: dict[str, tuple[str, str]] = {}
         if c.recipient_kind == "member" and recipients:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -33,8 +34,9 @@ from aarshjul.tasks.mailer import BatchResult, Mailer, Prepared, secret_key
 def mailer(session: Session, limits: Limits) -> Mailer:
     """A Mailer over the transport the settings choose (SMTP, or the outbox folder)."""
     s = get_settings()
-    outbox = Path(per_organisation(s.outbox_dir, limits.organisation))
-    return Mailer(session, transport_from_settings(s.smtp_url, outbox), secret_key(s.secret_key_file),
+    outbox = per_organisation(s.outbox_dir, limits.organisation)
+    assert outbox is not None  # outbox_dir is a str setting, so it is one with {organisation} filled in
+    return Mailer(session, transport_from_settings(s.smtp_url, Path(outbox)), secret_key(s.secret_key_file),
                   rate_per_second=limits.rate_per_second, max_failures_in_a_row=limits.max_failures_in_a_row,
                   retry_delay=s.mail_retry_delay)
 
@@ -56,7 +58,7 @@ def send_now(session: Session, limits: Limits, campaign: Campaign, candidates: l
 
 
 @task(name="prepare-campaign", cache_policy=NO_CACHE)
-def prepare_campaign(campaign: Campaign, audience: dict | None, contacts: list[tuple[str, str | None]] | None,
+def prepare_campaign(campaign: Campaign, audience: dict[str, Any] | None, contacts: list[tuple[str, str | None]] | None,
                      limits: Limits) -> Prepared:
     """Recipients into the ledger (an audience of members, or bodies' contact addresses),
     rows in doubt recovered, every message rendered once."""
