@@ -45,7 +45,8 @@ def print_publish(summary: Any, lang: str) -> None:
            f"{'fjernet' if nb else 'removed'}); {f('gaps')} {'hull i' if nb else 'gaps in'} {f('year')}")
     kit.say(f"  database: {f('database')}")
     kit.say(f"  {'nettside' if nb else 'web page'}: {f('site')} ({len(f('feeds'))} "
-            f"{'kalenderstrømmer' if nb else 'feeds'}, {f('files_written')} {'filer skrevet' if nb else 'files written'})")
+            f"{'kalenderstrømmer' if nb else 'feeds'}, {f('files_written')} "
+            f"{'filer skrevet' if nb else 'files written'})")
 
 
 @cal_app.command("urls")

@@ -71,9 +71,10 @@ Plan = Annotated[Optional[Path], typer.Option(
     "--plan", help="The plan file (default: AARSHJUL_PLAN or config/plan.yaml).")]
 Today = Annotated[Optional[date], typer.Option(
     "--today", parser=_day_param("--today"), metavar="YYYY-MM-DD", help="Pretend today is this date.")]
-Format = Annotated[str, typer.Option("--format", parser=_choice(("table", "json")), help="table or json.")]
+Format = Annotated[str, typer.Option("--format", parser=_choice(("table", "json")), metavar="table|json",
+                                      help="table or json.")]
 Lang = Annotated[Optional[str], typer.Option(
-    "--lang", parser=_choice(LANGS), help="nb or en (default: AARSHJUL_LANG, else nb).")]
+    "--lang", parser=_choice(LANGS), metavar="nb|en", help="nb or en (default: AARSHJUL_LANG, else nb).")]
 
 
 def Day(option: str, help: str) -> Any:  # noqa: N802 - an option type, like typer.Option
@@ -83,7 +84,7 @@ def Day(option: str, help: str) -> Any:  # noqa: N802 - an option type, like typ
 
 def choice(option: str, choices: tuple[str, ...], help: str) -> Any:
     """An option with a few allowed values (a usage error names them)."""
-    return typer.Option(option, parser=_choice(choices), help=help)
+    return typer.Option(option, parser=_choice(choices), metavar="|".join(choices), help=help)
 
 
 def today(value: date | None) -> date:

@@ -10,8 +10,8 @@
 Registered in cli.py as a sub-app. Output names members by number only: never a name,
 an e-mail address or a phone number. A mistake (a missing file, a file that is not a
 member export, an unknown member number) raises an AarshjulError; cli.main() prints it
-and exits with its status (2). Options, output and sessions come from cli_kit. Nothing here imports Prefect; the database and parsing
-modules are imported inside the commands.
+and exits with its status (2). Options, output and sessions come from cli_kit. Nothing
+here imports Prefect; the database and parsing modules are imported inside the commands.
 """
 
 from __future__ import annotations
@@ -217,7 +217,8 @@ def _print_import(file: Path, export, result, ctx, seconds: float) -> None:
         table = Table(title=f"Problemer i {file.name} ({len(result.issues)})")
         for col in ("Rad", "Kolonne", "Medlemsnr", "Problem"):
             table.add_column(col, overflow="fold")
-        kinds = {"skipped": ("hoppet over", "red"), "duplicate": ("duplikat", "yellow"), "warning": ("advarsel", "yellow")}
+        kinds = {"skipped": ("hoppet over", "red"), "duplicate": ("duplikat", "yellow"),
+                 "warning": ("advarsel", "yellow")}
         for i in result.issues:
             table.add_row(str(i.row), i.column or "", i.number or "", Text.assemble(kinds[i.kind], f": {i.message}"))
         out.print(table)

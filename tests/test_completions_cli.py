@@ -73,7 +73,8 @@ def test_done_records_an_occurrence_and_a_second_time_updates_it(env):
     assert "✓ 1.5/2025/1 Møter for nye medlemmer (1/2): registrert som gjennomført 26. mars 2025, 23 deltakere" in out
     out = ok("done", "1.5/2025/1", "--date", "2025-03-27", *TODAY)
     assert "var allerede registrert (gjennomført 26. mars 2025, fra cli)" in out
-    assert "oppdatert til gjennomført 27. mars 2025, 23 deltakere (beholdt deltakertallet og merknaden og lenken)" in out
+    assert ("oppdatert til gjennomført 27. mars 2025, 23 deltakere (beholdt deltakertallet og merknaden og lenken)"
+            in out)
     assert "Fortsatt én registrering" in out
     [row] = rows(env)
     assert (row.ref, row.occurrence_key, row.measure, row.outcome, row.on_date.isoformat(), row.attendance,
