@@ -118,7 +118,8 @@ def parse_day(text: str, option: str) -> date:
     m = _NORWEGIAN.match(value)
     parts = (int(m[3]), int(m[2]), int(m[1])) if m else None
     if parts is None and _ISO.match(value):
-        parts = tuple(int(p) for p in value.split("-"))
+        year, month, day = value.split("-")  # three parts: _ISO matched
+        parts = (int(year), int(month), int(day))
     if parts is None:
         raise AarshjulError(f"{option} {text!r} er ikke en dato; skriv ÅÅÅÅ-MM-DD, som 2025-03-26")
     try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
-from typing import Collection, Iterable
+from typing import Any, Collection, Iterable
 
 from .expand import Occurrence
 
@@ -36,7 +36,7 @@ class Gap:
     overdue: bool
     keys: tuple[str, ...]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "closes": self.closes.isoformat(), "bodies": list(self.bodies),
                 "keys": list(self.keys)}
 

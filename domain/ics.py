@@ -62,6 +62,7 @@ def event(plan: Plan, entry: Entry, site_url: str | None = None) -> Event:
         ev.add("transp", "TRANSPARENT")
         lead = _w("deadline_note", lang).format(day=i18n.day(occ.window_end, lang))
     else:
+        assert occ.end is not None  # Occurrence: only an unscheduled slot lacks start and end, and then both
         if occ.all_day:
             ev.add("dtstart", occ.start)
             ev.add("dtend", occ.end + timedelta(days=1))
@@ -137,7 +138,8 @@ def invitation(plan: Plan, entry: Entry, method: str, organizer: str, organizer_
         ev["status"] = "CANCELLED"
     cal.add_component(ev)
     _add_timezone(plan, cal)
-    return cal.to_ical()
+    ical: bytes = cal.to_ical()  # icalendar leaves to_ical unannotated
+    return ical
 
 
 def with_attendee(ics: bytes, address: str, name: str) -> bytes:
@@ -148,4 +150,5 @@ def with_attendee(ics: bytes, address: str, name: str) -> bytes:
         if name:
             params["CN"] = name
         ev.add("attendee", f"mailto:{address}", parameters=params)
-    return cal.to_ical()
+    ical: bytes = cal.to_ical()  # icalendar leaves to_ical unannotated
+    return ical

@@ -8,7 +8,7 @@ built (and cross-checked) by `load.load_plan`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -109,7 +109,5 @@ class Plan:
         return Span(date(year, 1, 1), date(year, 12, 31)), False
 
 
-def _midnight(day: date):
-    from datetime import datetime
-
+def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day)

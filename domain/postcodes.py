@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Collection
 
 from .errors import PlanError, Problem, nearest
-from .yamlsource import Located, load_yaml
+from .yamlsource import Located, Path_, load_yaml
 
 TABLE_NAME = "postcodes.yaml"
 
@@ -133,27 +133,27 @@ def _entry(src: Located, i: int, item: Any, branches: Collection[str], problems:
     if unknown:
         return None
     branch = item.get("branch")
-    ok = True
+    known: str | None = None  # the branch, once it is one of organisation.yaml's
     if branch is None:
         problems.append(Problem(src.file, line, f"{where}.branch", "mangler `branch`",
                                 "id-en til et bydelslag i organisation.yaml"))
-        ok = False
     elif branch not in branches:
         close = nearest(str(branch), branches)
         problems.append(Problem(src.file, src.line_of(at + ("branch",)), f"{where}.branch",
                                 f"ukjent bydelslag {branch!r}",
                                 f"mente du {', '.join(close)}?" if close else
                                 f"kjente bydelslag: {', '.join(sorted(branches))}"))
-        ok = False
+    else:
+        known = branch
     if "code" in keys and keys & {"from", "to"}:
         problems.append(Problem(src.file, line, where, "har både `code` og `from`/`to`",
                                 "en linje er enten ett postnummer eller et intervall"))
         return None
     if "code" in keys:
         code = _code(src, at + ("code",), f"{where}.code", item["code"], problems)
-        if code is None or not ok:
+        if code is None or known is None:
             return None
-        return Entry(code, code, branch, True, line)
+        return Entry(code, code, known, True, line)
     if not {"from", "to"} <= keys:
         missing = "to" if "from" in keys else "from" if "to" in keys else "code eller from/to"
         problems.append(Problem(src.file, line, where, f"mangler `{missing}`",
@@ -161,16 +161,16 @@ def _entry(src: Located, i: int, item: Any, branches: Collection[str], problems:
         return None
     first = _code(src, at + ("from",), f"{where}.from", item["from"], problems)
     last = _code(src, at + ("to",), f"{where}.to", item["to"], problems)
-    if first is None or last is None or not ok:
+    if first is None or last is None or known is None:
         return None
     if first > last:
         problems.append(Problem(src.file, line, where, f"{first:04d} kommer etter {last:04d}",
                                 "bytt om `from` og `to`"))
         return None
-    return Entry(first, last, branch, False, line)
+    return Entry(first, last, known, False, line)
 
 
-def _code(src: Located, path: tuple, where: str, value: Any, problems: list[Problem]) -> int | None:
+def _code(src: Located, path: Path_, where: str, value: Any, problems: list[Problem]) -> int | None:
     """A four-digit postcode. An unquoted 5003 is read by YAML as a number; that is fine,
     but 0150 would not survive (YAML 1.1 reads it as octal), hence the quotes in the hint."""
     if isinstance(value, bool):

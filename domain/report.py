@@ -66,7 +66,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from babel.dates import format_date
 
@@ -318,7 +318,8 @@ def build_report(plan: Plan, year: int, today: date, records: Sequence[Record],
                for o in occurrences if o.span.overlaps(year_span(year))]
     gaps = tuple(find_gaps(in_year, today, held))
 
-    rows, total = (), None
+    rows: tuple[FollowUpRow, ...] = ()
+    total: FollowUpRow | None = None
     if follow_ups is not None:
         order = {b: i for i, b in enumerate(plan.branches())}  # the organisation's order; none last
         rows = tuple(FollowUpRow(_branch_name(plan, b), new, contacted) for b, (new, contacted) in
@@ -394,7 +395,7 @@ def _branch_name(plan: Plan, ident: str) -> str:
     return plan.bodies[ident].name if ident in plan.bodies else ident
 
 
-def status_rows(report: Report) -> list[dict]:
+def status_rows(report: Report) -> list[dict[str, Any]]:
     """One row per measure, for a table (the Prefect table artifact): numbers only, no names."""
     return [{"mål": g.number, "tiltak": m.number, "tittel": m.title, "status": m.status_text,
              "planlagt": m.planned, "holdt": m.done, "ikke holdt": m.not_held,

@@ -9,22 +9,24 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from itertools import groupby
+from typing import Any
 
 from babel.dates import format_date
 
 from . import i18n
+from .expand import Occurrence
 from .feeds import PUBLIC, Entry
 from .plan import Plan
 
 
-def page_context(plan: Plan, entries: list[Entry], today: date, feed_links: list[dict],
-                 site_url: str | None = None) -> dict:
+def page_context(plan: Plan, entries: list[Entry], today: date, feed_links: list[dict[str, Any]],
+                 site_url: str | None = None) -> dict[str, Any]:
     """What index.html shows: upcoming open events from `today`, month by month."""
     lang = plan.organisation.locale
     upcoming = sorted((e for e in entries if e.occurrence.visibility == "public" and e.occurrence.start is not None
                        and _last_day(e) >= today and not e.removed),
                       key=lambda e: e.occurrence.sort_key)
-    months = []
+    months: list[dict[str, Any]] = []
     for (year, month), group in groupby(upcoming, key=lambda e: (_first_day(e).year, _first_day(e).month)):
         label = format_date(date(year, month, 1), "LLLL y", locale=lang)
         months.append({"label": label[:1].upper() + label[1:], "events": [_event(plan, e, lang) for e in group]})
@@ -42,28 +44,45 @@ def page_context(plan: Plan, entries: list[Entry], today: date, feed_links: list
     }
 
 
+def _dates(o: Occurrence) -> tuple[date | datetime, date | datetime]:
+    """Start and end of an occurrence with a date; only those reach the page."""
+    if o.start is None or o.end is None:
+        raise ValueError(f"{o.key} has no date: only scheduled occurrences are shown on the page")
+    return o.start, o.end
+
+
+def _day(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
 def _first_day(e: Entry) -> date:
-    s = e.occurrence.start
-    return s.date() if isinstance(s, datetime) else s
+    return _day(_dates(e.occurrence)[0])
 
 
 def _last_day(e: Entry) -> date:
-    s = e.occurrence.end
-    return s.date() if isinstance(s, datetime) else s
+    return _day(_dates(e.occurrence)[1])
 
 
-def _event(plan: Plan, e: Entry, lang: str) -> dict:
+def _clock(start: date | datetime, end: date | datetime, lang: str) -> str | None:
+    """'18:00–20:00' for a timed occurrence (aware datetimes); None for an all-day one (dates)."""
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        return f"{i18n.clock(start, lang)}–{i18n.clock(end, lang)}"
+    return None
+
+
+def _event(plan: Plan, e: Entry, lang: str) -> dict[str, Any]:
     o = e.occurrence
-    when = i18n.day(o.start, lang)
-    if o.all_day and o.end != o.start:
-        when = f"{when} – {i18n.day(o.end, lang)}"
+    start, end = _dates(o)
+    when = i18n.day(start, lang)
+    if o.all_day and end != start:
+        when = f"{when} – {i18n.day(end, lang)}"
     return {
         "uid": o.uid,
         "title": o.title,
         "date": when,
-        "datetime": o.start.isoformat(),
+        "datetime": start.isoformat(),
         "weekday": format_date(_first_day(e), "EEEE", locale=lang).capitalize(),
-        "time": None if o.all_day else f"{i18n.clock(o.start, lang)}–{i18n.clock(o.end, lang)}",
+        "time": None if o.all_day else _clock(start, end, lang),
         "place": o.place,
         "bodies": [plan.body_name(b) for b in o.bodies],
         "measure": o.measure,
@@ -73,18 +92,19 @@ def _event(plan: Plan, e: Entry, lang: str) -> dict:
     }
 
 
-def _json_ld(plan: Plan, e: Entry, site_url: str | None) -> dict:
+def _json_ld(plan: Plan, e: Entry, site_url: str | None) -> dict[str, Any]:
     o = e.occurrence
+    start, end = _dates(o)
     org = {"@type": "Organization", "name": plan.organisation.name}
     if plan.organisation.website:
         org["url"] = plan.organisation.website
-    data = {
+    data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "Event",
         "@id": f"urn:uuid:{o.uid}",
         "name": o.title,
-        "startDate": o.start.isoformat(),
-        "endDate": o.end.isoformat(),
+        "startDate": start.isoformat(),
+        "endDate": end.isoformat(),
         "eventStatus": "https://schema.org/EventCancelled" if o.status == "cancelled"
         else "https://schema.org/EventScheduled",
         "eventAttendanceMode": "https://schema.org/OfflineEventAttendanceMode",

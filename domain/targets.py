@@ -63,7 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from . import i18n
 from .errors import PlanError, Problem, nearest
 from .plan import Plan
-from .yamlsource import Located, dotted, load_yaml
+from .yamlsource import Located, Path_, dotted, load_yaml
 
 TABLE_NAME = "targets.yaml"
 
@@ -255,8 +255,8 @@ def _problems(exc: ValidationError, src: Located) -> list[Problem]:
     return out
 
 
-def _path(data: Any, loc: tuple) -> tuple:
-    path: list = []
+def _path(data: Any, loc: tuple[int | str, ...]) -> Path_:
+    path: list[int | str] = []
     for part in loc:
         if isinstance(data, dict) and part in data:
             data = data[part]
