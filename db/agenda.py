@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Iterable
+from typing import Any, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,17 +62,20 @@ def store_agenda(session: Session, organisation: str, occurrences: Iterable[Occu
     return StoreCounts(new, changed, unchanged, removed)
 
 
-def _columns(occ: Occurrence, digest: str, now: datetime) -> dict:
-    timed = isinstance(occ.start, datetime)
+def _columns(occ: Occurrence, digest: str, now: datetime) -> dict[str, Any]:
     return dict(
         uid=occ.uid, measure=occ.measure, kind=occ.kind, title=occ.title, status=occ.status,
         all_day=occ.all_day,
-        starts_at=occ.start.astimezone(timezone.utc) if timed else None,
-        ends_at=occ.end.astimezone(timezone.utc) if timed else None,
+        starts_at=_utc(occ.start), ends_at=_utc(occ.end),
         start_date=_day(occ.start), end_date=_day(occ.end),
         window_start=occ.window_start, window_end=occ.window_end,
         data=occ.to_dict(), content_hash=digest, changed_at=now,
     )
+
+
+def _utc(value: date | datetime | None) -> datetime | None:
+    """A timed occurrence's start or end in UTC; None for an all-day one's dates, or none."""
+    return value.astimezone(timezone.utc) if isinstance(value, datetime) else None
 
 
 def _day(value: date | datetime | None) -> date | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,7 +63,7 @@ def find_completion(session: Session, organisation: str, ref: str) -> Completion
 
 
 def record_completion(session: Session, organisation: str, measure: str, ref: str, on_date: date | None,
-                      now: datetime, *, keep: bool = True, **values) -> Recorded:
+                      now: datetime, *, keep: bool = True, **values: Any) -> Recorded:
     """`log_completion`, and whether the ref was already recorded (and as what).
 
     keep: when the ref is already recorded with the same outcome, values not given now

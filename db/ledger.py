@@ -13,14 +13,19 @@ Message-ID. States: pending -> sending -> sent | failed | unknown.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.engine import Row as ResultRow
 from sqlalchemy.orm import Session
 
 from .models import Delivery, Unsubscribe
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 IN_DOUBT = "in doubt: the previous run stopped during this batch; sent again with the same Message-ID"
 CHUNK = 500
@@ -35,19 +40,22 @@ class Row:
     in_doubt: bool
 
 
-def _insert(session: Session):
+def _insert(session: Session) -> postgresql.Insert | sqlite.Insert:
+    """INSERT in the session's dialect, which has ON CONFLICT DO NOTHING."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(Delivery)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(Delivery)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(Delivery)
 
 
 def ensure_rows(session: Session, organisation: str, campaign: str, recipients: Iterable[tuple[str, str]],
-                message_id, now: datetime) -> int:
+                message_id: Callable[[str], str], now: datetime) -> int:
     """Add pending rows for (recipient, address) pairs not in the ledger; return how many."""
     before = _count(session, organisation, campaign)
-    chunk: list[dict] = []
+    chunk: list[dict[str, Any]] = []
 
     def flush() -> None:
         if chunk:
@@ -67,19 +75,21 @@ def ensure_rows(session: Session, organisation: str, campaign: str, recipients: 
 
 
 def _count(session: Session, organisation: str, campaign: str) -> int:
-    return session.scalar(select(func.count()).select_from(Delivery).where(
-        Delivery.organisation == organisation, Delivery.campaign == campaign))
+    return session.execute(select(func.count()).select_from(Delivery).where(
+        Delivery.organisation == organisation, Delivery.campaign == campaign)).scalar_one()
 
 
 def recover(session: Session, organisation: str, campaign: str, now: datetime) -> int:
     """Rows a killed run left in 'sending' go back to pending, marked in doubt."""
-    result = session.execute(update(Delivery).where(
+    # an UPDATE's result is a CursorResult (with rowcount); Session.execute is typed as any Result
+    result = cast("CursorResult[Any]", session.execute(update(Delivery).where(
         Delivery.organisation == organisation, Delivery.campaign == campaign, Delivery.state == "sending")
-        .values(state="pending", error=IN_DOUBT, updated_at=now))
+        .values(state="pending", error=IN_DOUBT, updated_at=now)))
     return result.rowcount or 0
 
 
-def pending(session: Session, organisation: str, campaign: str, batch: int = CHUNK):
+def pending(session: Session, organisation: str, campaign: str, batch: int = CHUNK
+            ) -> Iterator[ResultRow[int, str, str | None]]:
     """Every pending row, in order, streamed in chunks (for rendering checks)."""
     last = 0
     while True:

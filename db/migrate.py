@@ -29,4 +29,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 def current_head() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:  # an installation without its migration scripts
+        raise RuntimeError(f"no schema migrations in {MIGRATIONS}; reinstall aarshjul")
+    return head

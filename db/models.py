@@ -12,6 +12,7 @@ Times are stored in UTC; dates are local dates of the organisation.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Date, DateTime, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -48,7 +49,7 @@ class OccurrenceRow(Base):
     end_date: Mapped[date | None] = mapped_column(Date)
     window_start: Mapped[date] = mapped_column(Date)
     window_end: Mapped[date] = mapped_column(Date)
-    data: Mapped[dict] = mapped_column(JSON)  # Occurrence.to_dict() as stored
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # Occurrence.to_dict() as stored
     content_hash: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(Integer, default=0)
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
