@@ -28,6 +28,7 @@ cal_app = typer.Typer(help="Calendar feeds: their addresses, token rotation, Cal
 @publish_cli.command()
 def publish(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
     """Publish the calendar feeds and the web page (a Prefect flow run)."""
+    kit.start_prefect()
     lang, day, path = kit.lang(lang), kit.today(today), kit.plan_path(plan)
     kit.not_busy(["publish-calendars"], kit.load(path).organisation.id)
     from .flows.calendars import publish_calendars

@@ -9,6 +9,7 @@
     session() existing_session()   a transaction on the database, or a read-only look at it
     database_errors()              SQLAlchemy's errors as DatabaseError (exit 3)
     not_busy(kinds, org)           Busy (exit 75) if another run holds one of these locks
+    start_prefect()                an acting command's first step: the temporary server starts
     run_flow(flow, **params)       an acting command's flow run (aarshjul.runtime.run_flow)
 
 A bad option value is a usage error (click's message, exit status 2); a mistake found
@@ -250,6 +251,14 @@ def prefect_env() -> None:
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def start_prefect() -> None:
+    """The first thing an acting command does: Prefect's temporary server (when no server is
+    configured) starts now, while the command reads the plan and looks at its locks."""
+    from .runtime import start_prefect as start
+
+    start()
 
 
 def run_flow(flow: Any, **parameters: Any) -> Any:

@@ -83,6 +83,7 @@ def newsletter_send(
     plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
 ) -> None:
     """Send an edition (a Prefect flow run); recipients who already have it are skipped."""
+    kit.start_prefect()
     from .domain.campaigns import find_newsletter
     from .domain.editions import parse_edition
 
@@ -101,6 +102,7 @@ def newsletter_send(
 @rem_app.command("send")
 def reminders_send(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
     """Send the reminders due today to the responsible bodies (a Prefect flow run)."""
+    kit.start_prefect()
     from .domain.campaigns import mail_config
 
     lang, day, path = kit.lang(lang), kit.today(today), kit.plan_path(plan)

@@ -29,6 +29,7 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 def run(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
         mail: Annotated[bool, typer.Option("--mail/--no-mail", help="Send what is due today.")] = True) -> None:
     """The main job: store the agenda, publish the calendars, send what is due (a Prefect flow run)."""
+    kit.start_prefect()
     lang, day, path = kit.lang(lang), kit.today(today), kit.plan_path(plan)
     p = kit.load(path)  # fail fast, before Prefect starts, with the same message as `check`
     kit.not_busy(["publish-calendars", *(["send-newsletter", "send-reminders", "send-invitations"] if mail else [])],
