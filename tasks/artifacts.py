@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from aarshjul.db.agenda import StoreCounts
 from aarshjul.domain.gaps import Gap
 from aarshjul.domain.plan import Plan
+
+if TYPE_CHECKING:
+    from aarshjul.tasks.caldav import CalendarCounts
 
 
 def _key(*parts: object) -> str:
@@ -33,7 +37,8 @@ def agenda_summary(org: str, title: str, year: int, counts: StoreCounts, gaps: l
                 "closes": g.closes.isoformat(), "overdue": g.overdue} for g in gaps] or [{"gaps": 0}])
 
 
-def calendars_summary(org: str, written: int, unchanged: int, feeds: Mapping[str, int], caldav: Mapping) -> None:
+def calendars_summary(org: str, written: int, unchanged: int, feeds: Mapping[str, int],
+                      caldav: Mapping[str, CalendarCounts]) -> None:
     lines = ["# Calendars", "", "| calendar | events in feed | created | updated | cancelled | deleted "
              "| unchanged | conflicts |", "|---|---|---|---|---|---|---|---|"]
     for feed, n in feeds.items():
@@ -49,7 +54,7 @@ MAIL_COLUMNS = ["campaign", "added", "pending", "sent", "failed", "unknown", "in
                 "skipped_unsubscribed", "skipped_invalid", "skipped_duplicate"]
 
 
-def mail_summary(plan: Plan, name: str, summaries: list[dict]) -> None:
+def mail_summary(plan: Plan, name: str, summaries: list[dict[str, Any]]) -> None:
     lines = ["| " + " | ".join(MAIL_COLUMNS) + " |", "|" + "---|" * len(MAIL_COLUMNS)]
     for s in summaries:
         lines.append("| " + " | ".join(str(s.get(k, "")) for k in MAIL_COLUMNS) + " |")
@@ -63,7 +68,7 @@ def counts_summary(key: str, description: str, counts: Mapping[str, int]) -> Non
                              markdown="| | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in counts.items()))
 
 
-def report_summary(org: str, year: int, title: str, markdown: str, status_rows: list[dict]) -> None:
+def report_summary(org: str, year: int, title: str, markdown: str, status_rows: list[dict[str, Any]]) -> None:
     create_markdown_artifact(key=f"yearly-report-{year}-{org}", markdown=markdown,
                              description=f"Årsrapport {year}: {title}")
     create_table_artifact(key=f"yearly-report-status-{year}-{org}", table=status_rows,

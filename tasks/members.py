@@ -26,7 +26,7 @@ from aarshjul.tasks.sending import send_now
 
 
 @task(name="notify-branch-follow-ups", cache_policy=NO_CACHE)
-def notify_follow_ups(plan: Plan, today: date) -> dict:
+def notify_follow_ups(plan: Plan, today: date) -> dict[str, int]:
     """Each branch with new members not yet contacted gets, once a week, the list to call;
     follow-ups past their 30 days are escalated to the board once."""
     lang, org, lim = plan.organisation.locale, plan.organisation.id, limits(plan)
@@ -57,7 +57,7 @@ def notify_follow_ups(plan: Plan, today: date) -> dict:
 
 
 @task(name="dues-reminders", cache_policy=NO_CACHE)
-def remind_dues(plan: Plan, today: date) -> dict:
+def remind_dues(plan: Plan, today: date) -> dict[str, int]:
     """Members with unpaid dues get one polite e-mail a year; each branch gets this
     month's list to follow up by phone."""
     org, lim, year = plan.organisation.id, limits(plan), today.year

@@ -7,11 +7,12 @@ database errors are retried a few times with backoff.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 from datetime import datetime, timezone, tzinfo
 
-from prefect import task
+from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.utilities.annotations import quote
 
 from aarshjul.db.agenda import StoreCounts, cancelled_keys, held_keys, store_agenda
@@ -35,7 +36,7 @@ def by_reference(value: T) -> T:
     return cast(T, quote(value))
 
 
-def transient_error(task, task_run, state) -> bool:
+def transient_error(task: Task[..., Any], task_run: TaskRun, state: State) -> bool:
     """Retry database trouble, never aarshjul's own errors (a bad plan, setting or targets table)."""
     try:
         state.result()

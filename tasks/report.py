@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -41,7 +42,7 @@ def write_report_files(report: Report, formats: list[str], out_dir: str, organis
 
 
 @task(name="mail-report-draft", cache_policy=NO_CACHE)
-def mail_draft(plan: Plan, report: Report, today: date, files: dict) -> int:
+def mail_draft(plan: Plan, report: Report, today: date, files: dict[str, str]) -> int:
     """E-mail the board the draft (the Markdown report as the message, and where the HTML
     and PDF are), once a day at most; nothing when the plan has no mail configuration."""
     board = board_of(plan)
@@ -68,7 +69,7 @@ def is_recorded(organisation: str, key: str) -> bool:
 
 @task(name="record-answer", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10],
       retry_condition_fn=transient_error)
-def record_answer(plan: Plan, occ: Occurrence, answer: dict, today: date) -> str:
+def record_answer(plan: Plan, occ: Occurrence, answer: dict[str, Any], today: date) -> str:
     """Store the answer as a completion (source 'ui'); returns the outcome."""
     outcome = "held" if answer["held"] else "not_held"
     with transaction(get_settings().database_url) as session:

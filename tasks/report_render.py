@@ -34,7 +34,7 @@ from markupsafe import Markup, escape
 import aarshjul.templates
 from aarshjul.domain import i18n
 from aarshjul.domain.errors import ReportRenderError
-from aarshjul.domain.report import STATUS, STATUS_ORDER, Report
+from aarshjul.domain.report import STATUS, STATUS_ORDER, Line, Report
 from aarshjul.domain.targets import Progress
 
 TEMPLATES = Path(aarshjul.templates.__file__).parent
@@ -91,7 +91,7 @@ def _num(value: int | float | None) -> str:
     return f"{value:,.0f}".replace(",", "\u00a0")
 
 
-def _when(line) -> str:
+def _when(line: Line) -> str:
     """When an occurrence was planned: its day(s), or its window when not pinned."""
     if line.planned is None:
         return f"innen {_day(line.window_end)}"
@@ -153,32 +153,37 @@ def chart_svg(p: Progress) -> str:
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": f"aarshjul-{p.target.name}",
                                 "font.family": "DejaVu Sans", "font.size": 8}):
         fig, ax = plt.subplots(figsize=(6.6, 2.5), dpi=100)
+        # matplotlib's stubs take only numbers on the x axis, but its date converter (a units
+        # registry) plots dates as they are: the type: ignore[arg-type] below are for that.
         try:
-            ax.axvspan(date(p.year, 1, 1), date(p.year, 12, 31), color="#f1efe6", zorder=0, label=str(p.year))
+            ax.axvspan(date(p.year, 1, 1), date(p.year, 12, 31),  # type: ignore[arg-type]
+                       color="#f1efe6", zorder=0, label=str(p.year))
             if p.goals:
                 xs = [g.on for g in p.goals]
                 ys = [g.value for g in p.goals]
                 if p.target.kind == "share":
-                    ax.plot(xs, ys, ls="--", color="#b3261e", lw=1.2, label="Mål")
+                    ax.plot(xs, ys, ls="--", color="#b3261e", lw=1.2, label="Mål")  # type: ignore[arg-type]
                 else:
                     origin = [p.baseline] if p.baseline else []
-                    ax.plot([m.on for m in origin] + xs, [m.value for m in origin] + ys, ls="--", color="#b3261e",
-                            lw=1.2, label="Mål (rett linje)" if origin else "Mål")
-                    ax.scatter(xs, ys, marker="D", s=22, color="#b3261e", zorder=3)
+                    ax.plot([m.on for m in origin] + xs, [m.value for m in origin] + ys,  # type: ignore[arg-type]
+                            ls="--", color="#b3261e", lw=1.2, label="Mål (rett linje)" if origin else "Mål")
+                    ax.scatter(xs, ys, marker="D", s=22, color="#b3261e", zorder=3)  # type: ignore[arg-type]
                     for g in p.goals:
                         ax.annotate(p.show(g.value), (g.on, g.value), textcoords="offset points", xytext=(-4, 6),
                                     ha="right", fontsize=7, color="#b3261e")
             if p.baseline and p.target.rising:
                 ax.axhline(p.baseline.value, ls=":", color="#555555", lw=1, label="Utgangspunkt")
             if shown:
-                ax.plot([m.on for m in shown], [m.value for m in shown], color="#1f4e79", lw=1.8, marker="o",
-                        ms=3, label="Målt", zorder=4)
+                ax.plot([m.on for m in shown], [m.value for m in shown],  # type: ignore[arg-type]
+                        color="#1f4e79", lw=1.8, marker="o", ms=3, label="Målt", zorder=4)
             else:
                 ax.text(0.5, 0.5, "Ingen målinger ennå", transform=ax.transAxes, ha="center", va="center",
                         color="#777777")
-            ax.set_xlim(start - timedelta(days=15), max(p.period[1], end) + timedelta(days=15))
-            ax.xaxis.set_major_locator(mdates.YearLocator())
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+            ax.set_xlim(start - timedelta(days=15),  # type: ignore[arg-type]
+                        max(p.period[1], end) + timedelta(days=15))  # type: ignore[arg-type]
+            # matplotlib.dates leaves these constructors unannotated
+            ax.xaxis.set_major_locator(mdates.YearLocator())  # type: ignore[no-untyped-call]
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))  # type: ignore[no-untyped-call]
             if p.target.kind == "share":
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.0f} %"))
                 values = [m.value for m in shown] + [g.value for g in p.goals] + \
@@ -210,7 +215,8 @@ def render_pdf(html: str, base_url: str | None = None) -> bytes:
         raise ReportRenderError(
             f"PDF krever WeasyPrint og Pango ({exc}); installer `weasyprint` (pip) og "
             "libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core (apt), eller velg --format html") from None
-    return HTML(string=html, base_url=base_url).write_pdf()
+    pdf: bytes = HTML(string=html, base_url=base_url).write_pdf()  # WeasyPrint leaves it unannotated
+    return pdf
 
 
 # --- files -----------------------------------------------------------------------------
