@@ -48,7 +48,8 @@ def test_a_pinned_meeting_and_an_unscheduled_slot_are_reminded_once_each(prefect
         ("styret@example.org", "Om 21 dager: Møter for nye medlemmer (1/2)"),
     ]
     lead = next(m.parsed() for m in sink.messages if "Om 21 dager" in str(m.parsed()["Subject"]))
-    assert lead["To"].addresses[0].addr_spec == "styret@example.org" and lead["To"].addresses[0].display_name == "Styret"
+    [to] = lead["To"].addresses
+    assert to.addr_spec == "styret@example.org" and to.display_name == "Styret"
     text = lead.get_body(("plain",)).get_content()
     assert "Folkets hus" in text and "1.2" in text
     assert "List-Unsubscribe" not in lead  # to a body's contact address, not a member list
