@@ -9,13 +9,14 @@ taken over.
 
 from __future__ import annotations
 
+import enum
 import os
 import socket
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.errors import TryLater
@@ -43,7 +44,7 @@ def exclusive(url: str, name: str, lease: timedelta = LEASE) -> Iterator[None]:
             other = _take(engine, name, holder, lease)
             if other is None:
                 break
-            if other is not _GONE:
+            if other is not _Gone.GONE:
                 raise Busy(other)
         else:
             raise Busy(RunLock(name=name, holder="?", acquired_at=datetime.now(timezone.utc)))
@@ -56,11 +57,14 @@ def exclusive(url: str, name: str, lease: timedelta = LEASE) -> Iterator[None]:
         engine.dispose()
 
 
-_GONE = object()
+class _Gone(enum.Enum):
+    """The lock that refused our INSERT was released before we could look at it."""
+
+    GONE = enum.auto()
 
 
-def _take(engine, name: str, holder: str, lease: timedelta):
-    """None when taken; else the lock that holds it (or _GONE if it vanished meanwhile)."""
+def _take(engine: Engine, name: str, holder: str, lease: timedelta) -> RunLock | _Gone | None:
+    """None when taken; else the lock that holds it (or _Gone.GONE if it vanished meanwhile)."""
     now = datetime.now(timezone.utc)
     try:
         with session_scope(engine) as session:
@@ -70,4 +74,4 @@ def _take(engine, name: str, holder: str, lease: timedelta):
     except IntegrityError:
         with session_scope(engine) as session:
             lock = session.scalar(select(RunLock).where(RunLock.name == name))
-        return lock if lock is not None else _GONE
+        return lock if lock is not None else _Gone.GONE

@@ -38,9 +38,9 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import CursorResult, Select, and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..domain.errors import AarshjulError, BadInput, nearest
@@ -165,11 +165,12 @@ def _upsert(session: Session, organisation: str, rows: list[MemberRow], table: P
     """One batch: look the members up, update the changed, insert the new, flush."""
     existing = {m.number: m for m in session.scalars(select(Member).where(
         Member.organisation == organisation, Member.number.in_([row.number for row in rows])))}
-    new: list[dict] = []
+    new: list[dict[str, Any]] = []
     for row in rows:
         member = existing.get(row.number)
-        forgotten = member is not None and member.forgotten_at is not None
-        if forgotten:
+        forgotten = False
+        if member is not None and member.forgotten_at is not None:
+            forgotten = True
             # Keep them forgotten: ignore the export's personal values, including the
             # postcode (so not used for the branch either); keep the stored branch
             # unless the export names one.
@@ -201,7 +202,7 @@ def _upsert(session: Session, organisation: str, rows: list[MemberRow], table: P
     session.flush()
 
 
-def _values(row: MemberRow, assignment: Assignment, forgotten: bool) -> dict:
+def _values(row: MemberRow, assignment: Assignment, forgotten: bool) -> dict[str, Any]:
     values = dict(first_name=row.first_name, last_name=row.last_name, email=row.email, phone=row.phone,
                   postcode=row.postcode, joined=row.joined, dues_paid=row.dues_paid, activist=row.activist,
                   branch=assignment.branch, branch_source=assignment.source, roles=row.roles)
@@ -210,14 +211,14 @@ def _values(row: MemberRow, assignment: Assignment, forgotten: bool) -> dict:
     return values
 
 
-def row_hash(number: str, values: dict) -> str:
+def row_hash(number: str, values: dict[str, Any]) -> str:
     """SHA-256 of the imported values (dates as ISO text): equal values, equal hash."""
     data = [number, *(values[name].isoformat() if isinstance(values[name], date) else values[name]
                       for name in IMPORTED)]
     return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode()).hexdigest()
 
 
-def _member_values(m: Member) -> dict:
+def _member_values(m: Member) -> dict[str, Any]:
     return {name: getattr(m, name) for name in IMPORTED}
 
 
@@ -305,13 +306,14 @@ def create_follow_ups(session: Session, organisation: str, today: date, within_d
         Member.organisation == organisation, Member.status == "active", Member.forgotten_at.is_(None),
         Member.joined >= today - timedelta(days=within_days), Member.joined <= today, ~has_one)).all()
     for number, branch, joined in new:
+        assert joined is not None  # the query's `Member.joined >= ...` leaves out members without one
         session.add(FollowUp(organisation=organisation, member_number=number, branch=branch, joined=joined,
                              due=joined + timedelta(days=within_days)))
     session.flush()
     return len(new)
 
 
-def _open(organisation: str, today: date):
+def _open(organisation: str, today: date) -> Select[FollowUp]:
     active = select(Member.number).where(Member.organisation == organisation, Member.status == "active",
                                          Member.forgotten_at.is_(None))  # who asked to be forgotten is not chased
     return select(FollowUp).where(FollowUp.organisation == organisation, FollowUp.contacted_on.is_(None),
@@ -340,9 +342,10 @@ def mark_escalated(session: Session, organisation: str, numbers: Iterable[str], 
     numbers = list(numbers)
     if not numbers:
         return 0
-    done = session.execute(update(FollowUp).where(
+    # an UPDATE's result is a CursorResult (with rowcount); Session.execute is typed as any Result
+    done = cast("CursorResult[Any]", session.execute(update(FollowUp).where(
         FollowUp.organisation == organisation, FollowUp.member_number.in_(numbers),
-        FollowUp.escalated_on.is_(None), FollowUp.contacted_on.is_(None)).values(escalated_on=today))
+        FollowUp.escalated_on.is_(None), FollowUp.contacted_on.is_(None)).values(escalated_on=today)))
     return done.rowcount
 
 
@@ -400,6 +403,7 @@ def contact_rate(session: Session, organisation: str, year: int) -> ContactRates
     members = session.scalars(select(Member).where(
         Member.organisation == organisation, Member.joined >= date(year, 1, 1), Member.joined <= date(year, 12, 31)))
     for m in members:
+        assert m.joined is not None  # the query's date range on `joined` leaves out members without one
         f = follow.get(m.number)
         branch = (f.branch if f is not None else m.branch) or ""
         new[branch] += 1

@@ -27,7 +27,7 @@ import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Iterator
+from typing import Any, Iterator
 
 from dateutil.rrule import rrulestr
 
@@ -87,15 +87,18 @@ class Occurrence:
         """The days it occupies if scheduled, else its window."""
         if self.start is None:
             return Span(self.window_start, self.window_end)
+        # start and end are set together: both for a scheduled occurrence, neither for an
+        # unscheduled one (_occurrence, and from_dict reading what to_dict wrote)
+        assert self.end is not None
         return Span(_day(self.start), _day(self.end))
 
     @property
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[date, time, str]:
         when = self.start if isinstance(self.start, datetime) else None
         return (self.span.start if self.start else self.window_end,
                 when.astimezone(timezone.utc).time() if when else time(0), self.key)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready; datetimes as ISO 8601 with UTC offset, all-day as plain dates."""
         data = asdict(self)
         for name in ("start", "end", "window_start", "window_end"):
@@ -105,7 +108,7 @@ class Occurrence:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict, tz: tzinfo) -> "Occurrence":
+    def from_dict(cls, data: dict[str, Any], tz: tzinfo) -> "Occurrence":
         """The inverse of to_dict (what the database stores); times back in zone `tz`."""
         values = dict(data)
         for name in ("start", "end"):
@@ -293,13 +296,14 @@ def _occurrence(plan: Plan, goal: int, m: Measure, s: Slot, pin: Pin | None) -> 
     if s.body:  # one repetition of `each`: that body, and the others who share the duty
         repeated = plan.expand_bodies(getattr(m.cadence, "each", []))
         bodies = (s.body, *(b for b in bodies if b not in repeated))
-    start: date | datetime | None = s.default_day if s.known else None
+    day = s.default_day if s.known else None
+    start: date | datetime | None = day
     end: date | datetime | None = start
     if s.default_day and s.known and m.cadence.kind == "annual":
         end = s.window.end  # a festival lasting several days
     all_day = True
-    if s.start_time and start is not None:
-        start, end, all_day = _timed(plan, s.default_day, s.start_time, None, s.minutes)
+    if s.start_time and day is not None:
+        start, end, all_day = _timed(plan, day, s.start_time, None, s.minutes)
     if pin and pin.date:
         if pin.start:
             start, end, all_day = _timed(plan, pin.date, pin.start, pin.end, s.minutes)
@@ -318,7 +322,7 @@ def _occurrence(plan: Plan, goal: int, m: Measure, s: Slot, pin: Pin | None) -> 
     )
 
 
-def _timed(plan: Plan, day: date, start: time, end: time | None, minutes: int):
+def _timed(plan: Plan, day: date, start: time, end: time | None, minutes: int) -> tuple[datetime, datetime, bool]:
     """Aware start and end in the plan's zone; nonexistent local times move forward."""
     begin = _local(plan, datetime.combine(day, start))
     if end is not None:

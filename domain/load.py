@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from . import model
 from .errors import PlanError, Problem, nearest
@@ -21,7 +22,9 @@ from .mail_model import MailFile
 from .model import Annual, Deadline, OrganisationFile, PlanFile, Quota, ScheduleFile, Series
 from .periods import Span
 from .plan import Plan
-from .yamlsource import Located, dotted, load_yaml
+from .yamlsource import Located, Path_, dotted, load_yaml
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 def load_plan(path: Path | str) -> Plan:
@@ -54,7 +57,7 @@ def load_plan(path: Path | str) -> Plan:
 # --- schema errors -------------------------------------------------------------------
 
 
-def _validate(model_cls: type[BaseModel], src: Located):
+def _validate(model_cls: type[_Model], src: Located) -> _Model:
     try:
         return model_cls.model_validate(src.data if src.data is not None else {})
     except ValidationError as exc:
@@ -62,8 +65,8 @@ def _validate(model_cls: type[BaseModel], src: Located):
 
 
 def _problems(exc: ValidationError, src: Located) -> list[Problem]:
-    seen: set[tuple] = set()
-    out = []
+    seen: set[tuple[Path_, str]] = set()
+    out: list[Problem] = []
     for err in exc.errors(include_url=False):
         path = _data_path(src.data, err["loc"])
         message, hint = _explain(err, path)
@@ -75,9 +78,9 @@ def _problems(exc: ValidationError, src: Located) -> list[Problem]:
     return out
 
 
-def _data_path(data: Any, loc: tuple) -> tuple:
+def _data_path(data: Any, loc: tuple[int | str, ...]) -> Path_:
     """pydantic's error location with union tags and validator names taken out."""
-    path: list = []
+    path: list[str | int] = []
     for part in loc:
         if isinstance(data, dict) and part in data:
             data = data[part]
@@ -101,7 +104,7 @@ _ALL_FIELDS = sorted({name for cls in vars(model).values()
                       if isinstance(cls, type) and issubclass(cls, BaseModel) for name in cls.model_fields})
 
 
-def _explain(err: dict, path: tuple) -> tuple[str, str | None]:
+def _explain(err: ErrorDetails, path: Path_) -> tuple[str, str | None]:
     kind, msg = err["type"], err["msg"]
     name = path[-1] if path else None
     if kind == "extra_forbidden":
@@ -182,20 +185,23 @@ def _check_plan(pf: PlanFile, org: OrganisationFile, src: Located) -> Iterable[P
             if isinstance(c, Annual):
                 for di, ident in enumerate(c.dates):
                     if ident not in org.important_dates:
-                        yield _unknown(src, here + ("cadence", "dates", di), "important date", ident, org.important_dates)
+                        yield _unknown(src, here + ("cadence", "dates", di), "important date", ident,
+                                       org.important_dates)
             if isinstance(c, Quota) and c.window and c.window not in org.important_dates:
                 yield _unknown(src, here + ("cadence", "window"), "important date", c.window, org.important_dates)
             if isinstance(c, Deadline) and c.due is not None:
                 dues = c.due if isinstance(c.due, list) else [c.due]
+                due_at = here + ("cadence", "due")
                 for due in dues:
                     if not any(due in s for s in m.period):
-                        yield Problem(src.file, src.line_of(here + ("cadence", "due")), dotted(here + ("cadence", "due")),
+                        yield Problem(src.file, src.line_of(due_at), dotted(due_at),
                                       f"due date {due} is outside the measure's period",
                                       "move the date into the period, or widen the period")
                 years = Counter(d.year for d in dues)
                 if any(n > 1 for n in years.values()):
-                    yield Problem(src.file, src.line_of(here + ("cadence", "due")), dotted(here + ("cadence", "due")),
-                                  "two due dates in the same year", "a deadline is keyed by its year; keep one per year")
+                    yield Problem(src.file, src.line_of(due_at), dotted(due_at),
+                                  "two due dates in the same year",
+                                  "a deadline is keyed by its year; keep one per year")
 
 
 def _check_slots(plan: Plan, src: Located) -> Iterable[Problem]:
@@ -232,7 +238,7 @@ def _check_bounds(plan: Plan, src: Located, mail_src: Located | None) -> Iterabl
     expand.MAX_OCCURRENCES occurrences."""
     for gi, goal in enumerate(plan.goals):
         for mi, m in enumerate(goal.measures):
-            at = ("goals", gi, "measures", mi, "cadence")
+            at: Path_ = ("goals", gi, "measures", mi, "cadence")
             c = m.cadence
             if isinstance(c, Series):
                 starts = sorted({c.dtstart or s.start for s in m.period if s.overlaps(plan.period)})
@@ -317,7 +323,7 @@ SUBJECT_VALUES = {"organisation": "Organisasjonen", "newsletter": "Nyhetsbrev", 
                   "edition": "nyhetsbrev/2026-01", "branch_name": "Laget", "first_name": "Ola"}
 
 
-def _unknown(src: Located, path: tuple, what: str, name: str, known: Iterable[str]) -> Problem:
+def _unknown(src: Located, path: Path_, what: str, name: str, known: Iterable[str]) -> Problem:
     close = nearest(name, known)
     hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(known))}"
     return Problem(src.file, src.line_of(path), dotted(path), f"unknown {what} {name!r}", hint)

@@ -57,7 +57,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable, Collection, Iterator, Mapping, Sequence
+from typing import Callable, Collection, Iterator, Mapping, Protocol, Sequence, overload
 
 from .errors import AarshjulError
 
@@ -101,6 +101,12 @@ _RESAVE = "åpne filen i Excel og lagre den på nytt som «CSV UTF-8 (kommadelt)
 
 class ExportError(AarshjulError):
     """The file cannot be read as a member export at all; nothing is imported."""
+
+
+class Warn(Protocol):
+    """Receives a row's warning: the field, the reason, and whether the value was dropped."""
+
+    def __call__(self, fld: str, message: str, dropped: bool = True) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,13 @@ class Members(Sequence[MemberRow]):
     def __iter__(self) -> Iterator[MemberRow]:
         return self._read()
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> MemberRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[MemberRow]: ...
+
+    def __getitem__(self, index: int | slice) -> MemberRow | Sequence[MemberRow]:
         return list(self)[index]
 
     def __repr__(self) -> str:
@@ -248,7 +260,8 @@ def parse_export(data: bytes, *, today: date, branches: Mapping[str, str], bodie
         raise ExportError(f"{source}: ingen medlemmer etter overskriftsraden; er det riktig fil?")
     skipped_numbers -= last_row.keys()
     position = {LABEL[f]: i for f, i in columns.items()}
-    issues.sort(key=lambda i: (i.row, position.get(i.column, -1)))  # as the spreadsheet reads
+    # as the spreadsheet reads: by row, then by column
+    issues.sort(key=lambda i: (i.row, -1 if i.column is None else position.get(i.column, -1)))
 
     def read_again() -> Iterator[MemberRow]:
         again = _records(_open(data, codec)[0], delimiter, source)
@@ -425,7 +438,7 @@ class _RowReader:
     def number(self, cells: list[str]) -> str:
         return _cell(cells, self.columns["number"])
 
-    def member(self, cells: list[str], row: int, number: str, warn) -> MemberRow:
+    def member(self, cells: list[str], row: int, number: str, warn: Warn) -> MemberRow:
         col = self.columns.get
         return MemberRow(
             row=row, number=number,
@@ -465,7 +478,7 @@ def _cell(cells: list[str], index: int | None) -> str:
     return cells[index].strip()
 
 
-def _name(value: str, fld: str, warn) -> str | None:
+def _name(value: str, fld: str, warn: Warn) -> str | None:
     if not value:
         return None
     if len(value) > MAX_LEN[fld]:
@@ -474,7 +487,7 @@ def _name(value: str, fld: str, warn) -> str | None:
     return value
 
 
-def parse_email(value: str, warn) -> str | None:
+def parse_email(value: str, warn: Warn) -> str | None:
     """An address with one @, no spaces, and a dot in the domain; kept as written.
     The warning never repeats the address."""
     if not value:
@@ -495,7 +508,7 @@ def parse_email(value: str, warn) -> str | None:
     return None
 
 
-def parse_phone(value: str, warn) -> str | None:
+def parse_phone(value: str, warn: Warn) -> str | None:
     """Digits with an optional leading +; spaces, dashes, dots and brackets are removed.
     Excel's 9,12E+07 (a number shown in scientific form) is not a phone number."""
     if not value:
@@ -509,7 +522,7 @@ def parse_phone(value: str, warn) -> str | None:
     return digits
 
 
-def parse_postcode(value: str, warn) -> str | None:
+def parse_postcode(value: str, warn: Warn) -> str | None:
     if not value:
         return None
     code = value.replace(" ", "")
@@ -538,7 +551,7 @@ def parse_date(value: str) -> date | None:
         return None
 
 
-def parse_joined(value: str, today: date, warn) -> date | None:
+def parse_joined(value: str, today: date, warn: Warn) -> date | None:
     if not value:
         return None
     day = parse_date(value)
@@ -551,7 +564,7 @@ def parse_joined(value: str, today: date, warn) -> date | None:
     return day
 
 
-def parse_bool(value: str, fld: str, warn) -> bool | None:
+def parse_bool(value: str, fld: str, warn: Warn) -> bool | None:
     """ja/nei, true/false, 1/0, x; empty is None (unknown)."""
     if not value:
         return None
@@ -575,7 +588,7 @@ def branch_lookup(branches: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def parse_branch(value: str, lookup: Mapping[str, str], warn) -> str | None:
+def parse_branch(value: str, lookup: Mapping[str, str], warn: Warn) -> str | None:
     if not value:
         return None
     ident = lookup.get(" ".join(value.casefold().split()))
@@ -585,7 +598,7 @@ def parse_branch(value: str, lookup: Mapping[str, str], warn) -> str | None:
     return ident
 
 
-def parse_roles(value: str, bodies: Collection[str], warn) -> str | None:
+def parse_roles(value: str, bodies: Collection[str], warn: Warn) -> str | None:
     """Comma-separated body ids; unknown ones are dropped with a warning."""
     if not value:
         return None

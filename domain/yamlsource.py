@@ -36,8 +36,12 @@ _ALIAS_HINT = ("aarshjul does not read YAML anchors (&) and aliases (*, also in 
 class _Refused(yaml.MarkedYAMLError):
     """Valid YAML that aarshjul does not read; `problem` says what, `hint` what to do."""
 
-    def __init__(self, problem: str, mark, hint: str):
-        super().__init__(problem=problem, problem_mark=mark)
+    problem: str  # always given, unlike a MarkedYAMLError's
+
+    def __init__(self, problem: str, event: yaml.Event, hint: str):
+        # types-PyYAML's MarkedYAMLError takes only yaml.error.Mark, though an event's mark
+        # may also be libyaml's yaml._yaml.Mark (which the C parser does pass to it)
+        super().__init__(problem=problem, problem_mark=event.start_mark)  # type: ignore[arg-type]
         self.hint = hint
 
 
@@ -47,14 +51,15 @@ class _Loader(yaml.SafeLoader):
 
     _depth = 0
 
-    def compose_node(self, parent, index):
-        event = self.peek_event()
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        # types-PyYAML leaves Parser.peek_event unannotated
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
-            raise _Refused(f"an alias (*{event.anchor}) is not allowed", event.start_mark, _ALIAS_HINT)
-        if getattr(event, "anchor", None) is not None:
-            raise _Refused(f"an anchor (&{event.anchor}) is not allowed", event.start_mark, _ALIAS_HINT)
+            raise _Refused(f"an alias (*{event.anchor}) is not allowed", event, _ALIAS_HINT)
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+            raise _Refused(f"an anchor (&{event.anchor}) is not allowed", event, _ALIAS_HINT)
         if self._depth >= MAX_DEPTH:
-            raise _Refused(f"values are nested more than {MAX_DEPTH} levels deep", event.start_mark,
+            raise _Refused(f"values are nested more than {MAX_DEPTH} levels deep", event,
                            "a plan file needs far fewer levels; check the brackets and indentation here")
         self._depth += 1
         try:
@@ -125,7 +130,7 @@ def load_yaml(file: Path) -> Located:
     return located
 
 
-def _build(node: yaml.Node, path: Path_, out: Located, problems: list[Problem], loader) -> Any:
+def _build(node: yaml.Node, path: Path_, out: Located, problems: list[Problem], loader: _Loader) -> Any:
     out.lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
