@@ -38,8 +38,7 @@ def page_context(plan: Plan, entries: list[Entry], today: date, feed_links: list
         "months": months,
         "count": len(upcoming),
         "feeds": feed_links,
-        "json_ld": json.dumps([_json_ld(plan, e, site_url) for e in upcoming], ensure_ascii=False, indent=1)
-        .replace("</", "<\\/"),
+        "json_ld": script_json([_json_ld(plan, e, site_url) for e in upcoming]),
         "feed_id": PUBLIC,
     }
 
@@ -116,3 +115,15 @@ def _json_ld(plan: Plan, e: Entry, site_url: str | None) -> dict[str, Any]:
     if o.url or site_url:
         data["url"] = o.url or site_url
     return data
+
+
+# Inside <script>, the HTML parser ends the element at "</script" and enters odd states at
+# "<!--"; JSON allows every character as a \u escape, so none of < > & can reach it raw.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def script_json(value: Any) -> str:
+    """JSON to put inside a <script> element as it is (the json_script rule of Django and
+    Go's html/template): the same data to a JSON parser, no markup to an HTML one."""
+    return json.dumps(value, ensure_ascii=False, indent=1).translate(_SCRIPT_SAFE)

@@ -80,3 +80,30 @@ def test_the_page_shows_the_events_on_a_phone_without_console_errors(browser, se
     response = page.request.get(url + "calendars/offentlig.ics")
     assert response.ok and response.text().startswith("BEGIN:VCALENDAR")
 
+
+
+def test_markup_in_a_public_title_cannot_blank_the_page(browser, files, tmp_path):
+    """Regression (issue 15 item 9): a public title with `<!--<script` blanked the page,
+    because the JSON-LD escaped only `</`."""
+    import json
+
+    site = Site(files, tmp_path)
+    files.edit("plan.yaml", "title: Møter for nye medlemmer", "title: 'Møte <!--<script> & </script> -->'")
+    files.write("schedule.yaml", DST_PINS)
+    site.publish(today=date(2025, 1, 10))
+    html = (site.dir / "index.html").read_text(encoding="utf-8")
+    ld = html.split('<script type="application/ld+json">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in ld and ">" not in ld and "&" not in ld.replace("\\u0026", "")
+    assert any(e["name"].startswith("Møte <!--<script> & </script> -->") for e in json.loads(ld))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site.dir)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        assert page.locator("h2").count() >= 1  # the events are there
+        assert page.locator("article", has_text="Møte <!--<script> & </script> -->").count() == 1
+        data = json.loads(page.locator('script[type="application/ld+json"]').text_content() or "")
+        assert any(e["name"].startswith("Møte <!--<script> & </script> -->") for e in data)
+    finally:
+        server.shutdown()
+        site.engine.dispose()
