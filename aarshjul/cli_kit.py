@@ -24,15 +24,21 @@ import json
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Iterator, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.style import StyleType
 from rich.text import Text
 
 from .domain.errors import BadInput, DatabaseError
 from .settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .domain.plan import Plan as PlanT
 
 LANGS = ("nb", "en")
 
@@ -56,7 +62,7 @@ def parse_day(text: str, option: str = "the date") -> date:
         raise typer.BadParameter(str(exc).removeprefix(f"{option} ")) from None
 
 
-def _choice(choices: tuple[str, ...]):
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value not in choices:
             raise typer.BadParameter(f"{value!r}: use {' or '.join(choices)}")
@@ -64,7 +70,7 @@ def _choice(choices: tuple[str, ...]):
     return check
 
 
-def _day_param(option: str):
+def _day_param(option: str) -> Callable[[str], date]:
     return lambda text: parse_day(text, option)
 
 
@@ -108,14 +114,14 @@ def plan_path(plan: Path | None) -> Path:
     return plan or get_settings().plan
 
 
-def load(plan: Path | None):
+def load(plan: Path | None) -> PlanT:
     """The plan, validated; PlanError (exit 2) naming file, line and field of each mistake."""
     from .domain.load import load_plan
 
     return load_plan(plan_path(plan))
 
 
-def held(p) -> set[str]:
+def held(p: PlanT) -> set[str]:
     """Keys recorded as held, from the database if there is one (never created here)."""
     from .db.agenda import held_keys
     from .db.session import database_exists, make_engine, session_scope
@@ -135,8 +141,8 @@ def held(p) -> set[str]:
 # --- output ------------------------------------------------------------------------------
 
 
-def say(*parts: str | Text) -> None:
-    """One line on stdout; str parts are printed as they are."""
+def say(*parts: str | Text | tuple[str, StyleType]) -> None:
+    """One line on stdout; str parts are printed as they are, (text, style) pairs styled."""
     out.print(Text.assemble(*parts))
 
 
@@ -181,7 +187,7 @@ def database_errors(what: str = "databasefeil") -> Iterator[None]:
 
 
 @contextmanager
-def session() -> Iterator:
+def session() -> Iterator[Session]:
     """One transaction on a database at the current schema (created or migrated if needed)."""
     from .db.migrate import upgrade
     from .db.session import make_engine, session_scope
@@ -198,7 +204,7 @@ def session() -> Iterator:
 
 
 @contextmanager
-def existing_session() -> Iterator:
+def existing_session() -> Iterator[Session | None]:
     """A session for reading, or None when there is no database yet (never created here);
     a database from an older version of aarshjul is brought to the current schema."""
     from .db.migrate import current_head, upgrade

@@ -21,7 +21,7 @@ from collections import Counter
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Iterator, Optional
 
 import typer
 from rich.table import Table
@@ -30,6 +30,10 @@ from rich.text import Text
 from . import cli_kit as kit
 from .cli_kit import out
 from .domain.errors import BadInput
+
+if TYPE_CHECKING:
+    from .db.members import ImportResult
+    from .domain.members_csv import Export
 
 members_app = typer.Typer(help="Members: import the register's export, branches, new-member follow-up.",
                           no_args_is_help=True)
@@ -196,7 +200,7 @@ def forget(
 # --- output -----------------------------------------------------------------------------
 
 
-def _print_import(file: Path, export, result, ctx, seconds: float) -> None:
+def _print_import(file: Path, export: Export, result: ImportResult, ctx: _Context, seconds: float) -> None:
     separator = "tab" if export.delimiter == "\t" else repr(export.delimiter)
     kit.say(("Medlemsimport", "bold"), f": {file.name} ({export.encoding}, skilletegn {separator}), {ctx.organisation}")
     if export.ignored:
@@ -283,7 +287,7 @@ def _read(file: Path) -> bytes:
 
 
 @contextmanager
-def _progress(total: int):
+def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
     """A progress bar over the members, only on a terminal and for large files."""
     if not out.is_terminal or total < 500:
         yield None

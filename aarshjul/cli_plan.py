@@ -10,14 +10,19 @@ They load the plan, answer at once and never import Prefect.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Optional
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from . import cli_kit as kit
 from .domain import i18n
 from .domain.errors import NotFound
+
+if TYPE_CHECKING:
+    from .domain.expand import Occurrence
+    from .domain.gaps import Gap
+    from .domain.model import Cadence
 
 plan_cli = typer.Typer()
 
@@ -133,24 +138,27 @@ def gaps(
 # --- words ---------------------------------------------------------------------------------
 
 
-def _when(o, lang: str) -> str:
+def _when(o: Occurrence, lang: str) -> str:
     if o.start is None:
         return f"{i18n.word('by', lang)} {i18n.day(o.window_end, lang)}"
     first = i18n.day(o.start, lang)
+    assert o.end is not None  # a scheduled occurrence has both start and end (expand.Occurrence)
     if o.all_day and o.end != o.start:
         return f"{first} – {i18n.day(o.end, lang)}"
     return first
 
 
-def _clock(o, lang: str) -> str:
+def _clock(o: Occurrence, lang: str) -> str:
     if o.start is None:
         return ""
     if o.all_day:
         return i18n.word("all_day", lang)
+    # a timed occurrence's start and end are aware datetimes (expand.Occurrence)
+    assert isinstance(o.start, datetime) and isinstance(o.end, datetime)
     return f"{i18n.clock(o.start, lang)}–{i18n.clock(o.end, lang)}"
 
 
-def cadence_text(c, lang: str) -> str:
+def cadence_text(c: Cadence, lang: str) -> str:
     kind = i18n.word(c.kind, lang)
     if c.kind == "quota":
         per = {"year": "år", "half-year": "halvår", "period": "periode"} if lang == "nb" else \
@@ -168,7 +176,7 @@ def cadence_text(c, lang: str) -> str:
     return kind
 
 
-def gap_line(g, lang: str) -> str:
+def gap_line(g: Gap, lang: str) -> str:
     if g.kind == "quota":
         if lang == "nb":
             return (f"{g.measure} {g.title}{' (' + g.body + ')' if g.body else ''}: {g.required} kreves i {g.window}, "

@@ -28,12 +28,16 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from . import cli_kit as kit
 from .domain.errors import BadInput
+
+if TYPE_CHECKING:
+    from .domain.plan import Plan
+    from .domain.targets import Targets
 
 report_cli = typer.Typer(help="The completion log and the yearly report.", no_args_is_help=True,
                          add_completion=False, pretty_exceptions_enable=False)
@@ -300,7 +304,7 @@ def report(
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _targets(p):
+def _targets(p: Plan) -> Targets:
     from .domain.targets import load_targets, targets_path
 
     targets = load_targets(targets_path(p), p)
@@ -309,7 +313,7 @@ def _targets(p):
     return targets
 
 
-def _check_year(p, year: int) -> None:
+def _check_year(p: Plan, year: int) -> None:
     first, last = p.period.start.year, p.period.end.year
     if not first <= year <= last:
         raise BadInput(f"år {year} er utenfor planperioden {first}–{last}")
