@@ -1,11 +1,14 @@
 """The delivery ledger: what was sent, to whom, exactly once.
 
 One row per (organisation, campaign, recipient), UNIQUE, with a deterministic
-Message-ID. States: pending -> sending -> sent | failed | unknown.
+Message-ID. States: pending -> sending -> sent | failed | unknown, and
+pending -> unsubscribed (the recipient left the audience before the row was sent).
 
     ensure_rows     add a pending row for each recipient not yet in the ledger
     recover         rows left in 'sending' by a process that died: back to pending,
                     marked in doubt (they are sent again with the same Message-ID)
+    drop_unsubscribed  pending rows (in doubt or not) whose recipient has unsubscribed
+                    since the row was added: marked 'unsubscribed', never sent
     claim_batch     the next pending rows, marked 'sending' and committed before any
                     message leaves, so a crash leaves at most that batch in doubt
     finish          record each row's outcome; committed per batch
@@ -28,6 +31,9 @@ if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
 
 IN_DOUBT = "in doubt: the previous run stopped during this batch; sent again with the same Message-ID"
+UNSUBSCRIBED = "unsubscribed"  # the state of a row whose recipient left the audience before it was sent
+DROPPED = "unsubscribed before it was sent"
+DROPPED_IN_DOUBT = "unsubscribed before it was sent again (the run that stopped may have sent it once)"
 CHUNK = 500
 
 
@@ -102,8 +108,31 @@ def pending(session: Session, organisation: str, campaign: str, batch: int = CHU
         last = rows[-1].id
 
 
+def drop_unsubscribed(session: Session, organisation: str, campaign: str, audience: str, now: datetime,
+                      states: tuple[str, ...] = ("pending",)) -> list[str]:
+    """Rows not yet sent whose recipient has unsubscribed from `audience` since the row was
+    added (an edition half-sent, then resumed) are marked 'unsubscribed' and never sent.
+
+    `states`: ("pending",) while a run sends; ("pending", "sending") before `recover`,
+    when a 'sending' row can only be one a dead run left in doubt. A row in doubt keeps
+    that fact in its detail. Returns the recipients dropped."""
+    left = select(Unsubscribe.recipient).where(Unsubscribe.organisation == organisation,
+                                               Unsubscribe.audience == audience)
+    rows = session.execute(select(Delivery.id, Delivery.recipient, Delivery.state, Delivery.error).where(
+        Delivery.organisation == organisation, Delivery.campaign == campaign, Delivery.state.in_(states),
+        Delivery.recipient.in_(left))).all()
+    if rows:
+        session.execute(update(Delivery), [
+            {"id": r.id, "state": UNSUBSCRIBED, "updated_at": now,
+             "error": DROPPED_IN_DOUBT if r.state == "sending" or r.error == IN_DOUBT else DROPPED} for r in rows])
+        session.flush()
+    return [r.recipient for r in rows]
+
+
 def claim_batch(session: Session, organisation: str, campaign: str, size: int, batch_no: int,
                 now: datetime) -> list[Row]:
+    """The next `size` pending rows, marked 'sending' and committed (with whatever the
+    session holds, such as rows drop_unsubscribed just marked)."""
     rows = session.execute(select(Delivery).where(
         Delivery.organisation == organisation, Delivery.campaign == campaign, Delivery.state == "pending")
         .order_by(Delivery.id).limit(size)).scalars().all()

@@ -1,10 +1,13 @@
 """Sending a campaign (a newsletter edition, or a reminder) through the ledger.
 
-    prepare     the recipients into the ledger (pending), rows in doubt recovered, and
-                every pending recipient's message rendered once, so a template error
-                stops the edition before anything leaves
-    send_batch  claim the next batch (committed as 'sending'), send it over one
-                connection at the configured rate, record each outcome, commit
+    prepare     the recipients into the ledger (pending), rows in doubt recovered, rows
+                of members who unsubscribed since they were added (an edition half-sent,
+                then resumed) marked 'unsubscribed', and every pending recipient's
+                message rendered once, so a template error stops the edition before
+                anything leaves
+    send_batch  drop rows of members who unsubscribed meanwhile, claim the next batch
+                (committed as 'sending'), send it over one connection at the configured
+                rate, record each outcome, commit
 
 4xx answers are retried with backoff on a fresh connection; a 5xx for a recipient
 fails that row only; a connection lost after DATA makes the row 'unknown' (never sent
@@ -55,6 +58,7 @@ class BatchResult:
     unknown: int = 0
     retry_later: int = 0
     in_doubt: int = 0
+    unsubscribed: int = 0  # rows dropped because their member unsubscribed during the run
 
 
 def secret_key(path: Path) -> bytes:
@@ -78,13 +82,16 @@ def valid_address(address: str | None) -> TypeGuard[str]:
     return True
 
 
-def screen(candidates: Iterable[tuple[str, str | None]], unsubscribed: set[str], result: Prepared
-           ) -> Iterator[tuple[str, str]]:
-    """Recipients worth a row: valid address, not unsubscribed, one per address (case folded)."""
+def screen(candidates: Iterable[tuple[str, str | None]], unsubscribed: set[str], result: Prepared,
+           left: set[str] | None = None) -> Iterator[tuple[str, str]]:
+    """Recipients worth a row: valid address, not unsubscribed, one per address (case folded).
+    The unsubscribed candidates are counted, and collected in `left` when given."""
     seen: set[str] = set()
     for recipient, address in candidates:
         if recipient in unsubscribed:
             result.skipped_unsubscribed += 1
+            if left is not None:
+                left.add(recipient)
             continue
         if not valid_address(address):
             result.skipped_invalid += 1
@@ -114,9 +121,14 @@ class Mailer:
         now = datetime.now(timezone.utc)
         result = Prepared()
         blocked = ledger.unsubscribed(self.session, c.organisation, c.audience) if c.audience else set()
-        recipients = screen(candidates, blocked, result)
+        left: set[str] = set()
+        recipients = screen(candidates, blocked, result, left)
         result.added = ledger.ensure_rows(self.session, c.organisation, c.key, recipients,
                                           lambda r: message_id(c.organisation, c.key, r, c.domain), now)
+        if c.audience:  # rows added before their member unsubscribed: never sent, counted once
+            dropped = ledger.drop_unsubscribed(self.session, c.organisation, c.key, c.audience, now,
+                                               states=("pending", "sending"))
+            result.skipped_unsubscribed += len(set(dropped) - left)
         result.in_doubt = ledger.recover(self.session, c.organisation, c.key, now)
         self.session.commit()
         renderer = Renderer(c.template, c.subject)
@@ -139,6 +151,9 @@ class Mailer:
 
     def send_batch(self, c: Campaign, size: int, batch_no: int) -> BatchResult:
         result = BatchResult()
+        if c.audience:  # an unsubscribe recorded while this edition is being sent
+            result.unsubscribed = len(ledger.drop_unsubscribed(self.session, c.organisation, c.key, c.audience,
+                                                               datetime.now(timezone.utc)))
         rows = ledger.claim_batch(self.session, c.organisation, c.key, size, batch_no, datetime.now(timezone.utc))
         result.claimed = len(rows)
         if not rows:
