@@ -8,6 +8,7 @@ and by day otherwise (`ukebrev/2026-02-03`). An edition is due from its date unt
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -39,6 +40,11 @@ def edition_label(n: Newsletter, day: date) -> str:
 
 
 def scheduled_days(plan: Plan, n: Newsletter, start: date, end: date) -> list[date]:
+    """The days between start and end (both included) on which `n` has an edition: its
+    schedule's dates within the plan period."""
+    start, end = max(start, plan.period.start), min(end, plan.period.end)
+    if start > end:
+        return []
     rule = rrulestr(n.schedule, dtstart=datetime.combine(plan.period.start, time(0)))
     return [d.date() for d in rule.between(datetime.combine(start, time(0)), datetime.combine(end, time(23, 59)),
                                            inc=True)]
@@ -57,18 +63,35 @@ def editions_for(plan: Plan, n: Newsletter, day: date) -> list[Edition]:
     return [Edition(n.id, f"{n.id}/{label}", day)]
 
 
-def parse_edition(plan: Plan, n: Newsletter, text: str) -> list[Edition]:
-    """An edition from what a person types: '2026-02', 'medlemsbrev/2026-02', 'hva-skjer/arna/2026-02'."""
+def parse_edition(plan: Plan, n: Newsletter, text: str, force: bool = False) -> list[Edition]:
+    """An edition from what a person types: '2026-02', 'medlemsbrev/2026-02', 'hva-skjer/arna/2026-02'.
+
+    Only an edition the plan schedules, on the day it schedules it ('2026-02' of a letter
+    due on the last Thursday is the edition of 26 February 2026), so it is credited to
+    that occurrence. An edition the plan does not schedule ('9999-12', a month outside
+    the plan period) is refused unless `force`: then it is the label's first day."""
     parts = text.split("/")
     if parts[0] == n.id:
         parts = parts[1:]
     branch = parts[0] if len(parts) == 2 else None
     label = parts[-1]
+    monthly = len(label) == 7
     try:
-        day = date.fromisoformat(label + "-01" if len(label) == 7 else label)
+        first = date.fromisoformat(label + "-01" if monthly else label)
     except ValueError:
         raise BadEdition(f"{text!r} is not an edition of {n.id}; write YYYY-MM (or YYYY-MM-DD)") from None
-    found = editions_for(plan, n, day)
+    if monthly:
+        last = first.replace(day=monthrange(first.year, first.month)[1])
+        days = [d for d in scheduled_days(plan, n, first, last) if edition_label(n, d) == label]
+    else:
+        days = [d for d in scheduled_days(plan, n, first, first) if edition_label(n, d) == label]
+    if not days and not force:
+        near = min(max(first, plan.period.start), plan.period.end)
+        nearest = scheduled_days(plan, n, near - timedelta(days=62), near + timedelta(days=62))
+        hint = f"; scheduled near it: {', '.join(edition_label(n, d) for d in nearest[:4])}" if nearest else ""
+        raise BadEdition(f"{n.id} has no edition {label} in the plan ({plan.period}){hint}; "
+                         "send an unscheduled edition with --force")
+    found = editions_for(plan, n, days[0] if days else first)
     if branch:
         found = [e for e in found if e.branch == branch]
         if not found:
