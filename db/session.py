@@ -1,7 +1,14 @@
-"""Engines and sessions. A SQLite file by default; any SQLAlchemy URL otherwise."""
+"""Engines and sessions. A SQLite file by default; any SQLAlchemy URL otherwise.
+
+Every engine is made with `hide_parameters=True`: a database error's message never
+carries the statement's parameters (members' names and e-mail addresses), neither on
+stderr nor in Prefect's logs. A SQLite database file aarshjul creates is made 0600
+(owner only) before SQLite opens it; SQLite gives its journal and WAL files the same mode.
+"""
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -14,15 +21,46 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str, create_dir: bool = True) -> Engine:
-    """An engine for `url`; a SQLite file's folder is created when needed."""
+    """An engine for `url`; a SQLite file's folder (and the file, 0600) created when needed.
+
+    A SQLite URI filename (`sqlite:///file:/path/a.db?mode=ro&uri=true`) names the file
+    after `file:`; with `mode=ro` or `mode=rw` nothing is created."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        if create_dir:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+    if parsed.get_backend_name() == "sqlite" and create_dir:
+        path = sqlite_path(url)
+        mode = parsed.query.get("mode")
+        if path is not None and mode in (None, "rwc", ("rwc",)):  # ro and rw never create the file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
+    engine = create_engine(url, future=True, hide_parameters=True)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite URL names, or None (not SQLite, or in memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    name = parsed.database
+    if parsed.query.get("uri") in ("true", ("true",)) and name.startswith("file:"):
+        name = name.removeprefix("file:")
+        if name.startswith("//"):  # file://host/path: only an empty or local host is allowed by SQLite
+            name = "/" + name[2:].split("/", 1)[1] if "/" in name[2:] else ""
+        name = name.split("?", 1)[0]
+        if not name or name == ":memory:" or parsed.query.get("mode") in ("memory", ("memory",)):
+            return None
+    return Path(name)
+
+
+def _create_private(path: Path) -> None:
+    """An empty file, owner only, if there is none (SQLite takes an empty file as a new database)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -34,10 +72,9 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 
 def database_exists(url: str) -> bool:
     """True when the database has aarshjul's tables (read-only commands never create it)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).exists():
-            return False
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return False
     engine = make_engine(url, create_dir=False)
     try:
         return inspect(engine).has_table("occurrences")

@@ -6,7 +6,9 @@
   no member name or subject can add a header; display names are encoded by the `email`
   package (RFC 2047) so æøå arrive intact.
 - List-Unsubscribe with an https URL and a mailto, and List-Unsubscribe-Post (RFC 8058
-  one-click), carry an opaque token: the audience and member number, signed with HMAC.
+  one-click), carry an opaque token: organisation, audience and member number encrypted
+  and authenticated with AES-256-GCM under a key derived from the installation's secret
+  (see `unsubscribe_token`); tokens of the earlier, readable HMAC format stay valid.
 - multipart/alternative with the plain text first and HTML last (RFC 2046 §5.1.4: the
   last part is the richest); an iMIP invitation adds text/calendar (RFC 6047 §2.4).
 """
@@ -63,27 +65,69 @@ class BadToken(BadInput, ValueError):
     """An unsubscribe token that is malformed or not signed by us."""
 
 
+_VERSION = b"\x02"  # the first byte of an opaque token's first part; a legacy token's is ASCII
+_AAD = b"aarshjul unsubscribe token v2"
+
+
+def _token_keys(secret: bytes) -> tuple[bytes, bytes]:
+    """(encryption key, nonce key), both derived from the installation's secret (HMAC-SHA256)."""
+    return (hmac.new(secret, b"aarshjul unsubscribe token v2: AES-256-GCM key", hashlib.sha256).digest(),
+            hmac.new(secret, b"aarshjul unsubscribe token v2: nonce key", hashlib.sha256).digest())
+
+
 def unsubscribe_token(secret: bytes, organisation: str, audience: str, member: str) -> str:
-    """An opaque, URL-safe token naming (organisation, audience, member), signed."""
+    """An opaque, URL-safe token naming (organisation, audience, member): `X.Y` where X is
+    the version byte, a nonce and the AES-256-GCM ciphertext, and Y the 16-byte tag.
+
+    The nonce is an HMAC of the plaintext (the synthetic-IV construction), so the same
+    member's token is the same in every message (a message resent after a crash is
+    byte-for-byte the same) and two different plaintexts never share a nonce. Nobody
+    without the secret can read whom a token names or make one."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     payload = f"{organisation}\0{audience}\0{member}".encode()
-    signature = hmac.new(secret, payload, hashlib.sha256).digest()[:16]
-    return _b64(payload) + "." + _b64(signature)
+    key, nonce_key = _token_keys(secret)
+    nonce = hmac.new(nonce_key, payload, hashlib.sha256).digest()[:12]
+    sealed = AESGCM(key).encrypt(nonce, payload, _AAD)
+    return _b64(_VERSION + nonce + sealed[:-16]) + "." + _b64(sealed[-16:])
 
 
 def read_token(secret: bytes, token: str) -> tuple[str, str, str]:
-    """(organisation, audience, member) from a token; BadToken if it is not genuine."""
+    """(organisation, audience, member) from a token; BadToken if it is not genuine.
+    Accepts the opaque tokens `unsubscribe_token` makes and the earlier readable ones
+    (payload.HMAC-SHA256[:16]) that messages already sent carry."""
     try:
-        payload_text, signature_text = token.strip().split(".")
-        payload, signature = _unb64(payload_text), _unb64(signature_text)
+        first_text, tag_text = token.strip().split(".")
+        first, tag = _unb64(first_text), _unb64(tag_text)
     except (ValueError, TypeError):
         raise BadToken("not an unsubscribe token") from None
-    expected = hmac.new(secret, payload, hashlib.sha256).digest()[:16]
-    if not hmac.compare_digest(signature, expected):
-        raise BadToken("the token's signature does not match (altered, or from another installation)")
+    if first[:1] == _VERSION:
+        payload = _open(secret, first, tag)
+    else:  # the earlier format: the payload readable, signed with HMAC
+        expected = hmac.new(secret, first, hashlib.sha256).digest()[:16]
+        if not hmac.compare_digest(tag, expected):
+            raise BadToken(_FORGED)
+        payload = first
     parts = payload.decode("utf-8", "replace").split("\0")
     if len(parts) != 3:
         raise BadToken("not an unsubscribe token")
     return parts[0], parts[1], parts[2]
+
+
+_FORGED = "the token's signature does not match (altered, or from another installation)"
+
+
+def _open(secret: bytes, first: bytes, tag: bytes) -> bytes:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if len(first) < 1 + 12 or len(tag) != 16:
+        raise BadToken("not an unsubscribe token")
+    nonce, ciphertext = first[1:13], first[13:]
+    try:
+        return AESGCM(_token_keys(secret)[0]).decrypt(nonce, ciphertext + tag, _AAD)
+    except InvalidTag:
+        raise BadToken(_FORGED) from None
 
 
 def _b64(data: bytes) -> str:

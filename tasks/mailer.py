@@ -17,10 +17,11 @@ Only counts and member numbers reach logs and artifacts.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.headerregistry import Address
 from pathlib import Path
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 from aarshjul.db import ledger
 from aarshjul.db.audiences import member_names
 from aarshjul.domain.campaigns import Campaign
-from aarshjul.domain.errors import EditionPaused
+from aarshjul.domain.errors import AarshjulError, EditionPaused
 from aarshjul.domain.ics import with_attendee
 from aarshjul.domain.messages import Envelope, compose, message_id, unsubscribe_token
 from aarshjul.tasks.mail_render import Renderer
@@ -61,15 +62,79 @@ class BatchResult:
     unsubscribed: int = 0  # rows dropped because their member unsubscribed during the run
 
 
+KEY_BYTES = 32  # the least a secret key may have: 256 bits
+
+
 def secret_key(path: Path) -> bytes:
-    """The installation's signing key (unsubscribe tokens), created once."""
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
+    """The installation's secret (it keys the unsubscribe tokens), created once.
+
+    A key file that is empty, shorter than 32 bytes or not hexadecimal is refused with a
+    message naming the file (an empty key would let anyone forge tokens). A new key is
+    written to a temporary file (0600) in the same folder, synced, and linked into place
+    only if no other process made one meanwhile, so the file is never seen half-written
+    and two first runs agree on one key."""
+    try:
+        text = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        return _create_key(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AarshjulError(f"{path} (AARSHJUL_SECRET_KEY_FILE): cannot read the secret key "
+                            f"({type(exc).__name__}); {_KEY_HINT}") from None
+    return _parse_key(path, text)
+
+
+_KEY_HINT = ("put 64 hexadecimal digits in it (python3 -c 'import secrets; print(secrets.token_hex(32))'), "
+             "or remove it to have a new key made (links in letters already sent then stop working)")
+
+
+def _parse_key(path: Path, text: str) -> bytes:
+    text = text.strip()
+    if not text:
+        raise AarshjulError(f"{path} (AARSHJUL_SECRET_KEY_FILE): the secret key is empty; {_KEY_HINT}")
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise AarshjulError(f"{path} (AARSHJUL_SECRET_KEY_FILE): the secret key is not hexadecimal; "
+                            f"{_KEY_HINT}") from None
+    if len(key) < KEY_BYTES:
+        raise AarshjulError(f"{path} (AARSHJUL_SECRET_KEY_FILE): the secret key has {len(key)} bytes, "
+                            f"fewer than {KEY_BYTES}; {_KEY_HINT}")
+    return key
+
+
+def _create_key(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    path.write_text(key + "\n")
-    path.chmod(0o600)
-    return bytes.fromhex(key)
+    text = secrets.token_hex(KEY_BYTES) + "\n"
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)  # fails if another process made the key first: then that one is used
+        except FileExistsError:
+            return _parse_key(path, path.read_text(encoding="ascii"))
+        except OSError:  # a file system without hard links
+            os.replace(tmp, path)
+        _fsync_folder(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return bytes.fromhex(text)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def valid_address(address: str | None) -> TypeGuard[str]:
@@ -212,13 +277,13 @@ class Mailer:
         context = self._context(c, row.recipient, names)
         subject, text, html = renderer.render(context, who=row.recipient)
         token = self._token(c, c.audience, row.recipient) if c.audience else None
+        list_id = f"{c.list_name} <{c.audience.replace('/', '.')}.{c.domain}>" if c.audience and c.list_name else None
+        mailto = f"{c.unsubscribe_mailto}?subject=unsubscribe%20{token}" if token and c.unsubscribe_mailto else None
         env = Envelope(
             from_name=c.from_name, from_address=c.from_address, to_name=names.full(row.recipient),
             to_address=row.address, subject=subject, message_id=row.message_id, date=datetime.now(timezone.utc),
             reply_to=c.reply_to,
-            list_id=f"{c.list_name} <{c.audience.replace('/', '.')}.{c.domain}>" if c.audience and c.list_name else None,
-            unsubscribe_url=context.get("unsubscribe_url"),
-            unsubscribe_mailto=f"{c.unsubscribe_mailto}?subject=unsubscribe%20{token}" if token and c.unsubscribe_mailto else None,
+            list_id=list_id, unsubscribe_url=context.get("unsubscribe_url"), unsubscribe_mailto=mailto,
         )
         calendar = with_attendee(c.calendar, row.address, names.full(row.recipient)) if c.calendar else None
         return compose(env, text, html, calendar, c.calendar_method)

@@ -5,16 +5,25 @@ Layout under AARSHJUL_SITE_DIR (default var/site):
     index.html                          the public web calendar
     calendars/offentlig.ics             the public feed
     calendars/<token>/<feed>.ics        every other feed, under its secret token
+    calendars/index.html, calendars/<token>/index.html
+                                        empty, so a web server that lists folders
+                                        (autoindex) shows nothing of the tokens
+    .aarshjul-manifest.json             what the last publish wrote, as hashes
 
 A file is rewritten only when its content changed (atomically: a temporary file
-renamed into place), and a token folder that no longer belongs to a feed (after
-`aarshjul calendars rotate`) is removed.
+renamed into place). What an earlier publish wrote and this one does not (a token
+folder after `aarshjul calendars rotate`) is removed; nothing else ever is. The
+manifest names those files by the SHA-256 of their path, so serving it
+reveals no token. Symlinks are never followed: one under calendars/ is left alone,
+and a path aarshjul must write through a symlinked folder is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,12 +32,15 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 import aarshjul.templates
+from aarshjul.domain.errors import AarshjulError
 from aarshjul.domain.feeds import Entry, feeds, select
 from aarshjul.domain.ics import feed_calendar
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.site import page_context
 
 TEMPLATES = Path(aarshjul.templates.__file__).parent
+MANIFEST = ".aarshjul-manifest.json"
+GUARD = b""  # the content of the index.html that hides a folder's listing
 
 
 @dataclass
@@ -47,18 +59,28 @@ def write_site(plan: Plan, entries: list[Entry], tokens: dict[str, str], site_di
                today: date, site_url: str | None = None) -> SiteResult:
     result = SiteResult()
     links = []
+    owned: set[str] = set()  # every file this publish writes, relative to site_dir
+    folders: set[str] = {"calendars"}
     for feed in feeds(plan):
         chosen = select(feed, entries, now)
         rel = feed_path(feed.id, feed.public, tokens)
         _write(site_dir, rel, feed_calendar(plan, feed, chosen, site_url).to_ical(), result)
+        owned.add(rel)
+        folders.add(rel.rsplit("/", 1)[0])
         result.feeds[feed.id] = len(chosen)
         if feed.public:
             href = f"{site_url.rstrip('/')}/{rel}" if site_url else rel
             subscribe = "webcal://" + href.split("://", 1)[1] if href.startswith("http") else href
             links.append({"name": feed.name, "href": href, "subscribe": subscribe})
-    _prune_tokens(site_dir / "calendars", set(tokens.values()))
+    for folder in sorted(folders):  # no listing of calendars/ or of any token folder
+        _write(site_dir, f"{folder}/index.html", GUARD, None)
+        owned.add(f"{folder}/index.html")
     html = _env().get_template("site/index.html.j2").render(page_context(plan, entries, today, links, site_url))
     _write(site_dir, "index.html", html.encode("utf-8"), result)
+    owned.add("index.html")
+    previous = _read_manifest(site_dir)
+    _prune(site_dir, previous, owned, folders)
+    _write(site_dir, MANIFEST, _manifest(owned, folders), None)
     result.index = site_dir / "index.html"
     return result
 
@@ -68,23 +90,99 @@ def _env() -> Environment:
                        autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
 
 
-def _write(site_dir: Path, rel: str, content: bytes, result: SiteResult) -> None:
+def _check_folders(site_dir: Path, rel: str) -> None:
+    """Refuse to write through a symlinked folder below the site folder (the site folder
+    itself may be a link the operator made)."""
+    parts = rel.split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        folder = site_dir.joinpath(*parts[:i])
+        try:
+            mode = os.lstat(folder).st_mode
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
+            raise AarshjulError(f"{folder} is {'a symlink' if stat.S_ISLNK(mode) else 'not a folder'}; "
+                                f"aarshjul writes only into folders of its own under {site_dir}: remove it "
+                                "and publish again")
+
+
+def _write(site_dir: Path, rel: str, content: bytes, result: SiteResult | None) -> None:
+    """`content` at site_dir/rel, if it differs; `result` counts it (None: not counted)."""
+    _check_folders(site_dir, rel)
     path = site_dir / rel
-    if path.exists() and path.read_bytes() == content:
-        result.unchanged += 1
+    try:
+        same = stat.S_ISREG(os.lstat(path).st_mode) and path.read_bytes() == content  # a symlink is replaced
+    except FileNotFoundError:
+        same = False
+    if same:
+        if result is not None:
+            result.unchanged += 1
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    result.written.append(rel)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if result is not None:
+        result.written.append(rel)
 
 
-def _prune_tokens(calendars: Path, tokens: set[str]) -> None:
-    if not calendars.exists():
+# --- the manifest: what the last publish wrote ---------------------------------------------
+
+
+def _hash(rel: str) -> str:
+    """A path as the manifest names it: the SHA-256 of the path; the token in it (192
+    bits) cannot be recovered, so the manifest may be served with the site."""
+    return hashlib.sha256(f"aarshjul-site\0{rel}".encode()).hexdigest()
+
+
+def _manifest(files: set[str], folders: set[str]) -> bytes:
+    return (json.dumps({"version": 1, "files": sorted(_hash(f) for f in files),
+                        "folders": sorted(_hash(f) for f in folders)}, indent=0) + "\n").encode()
+
+
+def _read_manifest(site_dir: Path) -> tuple[set[str], set[str]]:
+    """(file hashes, folder hashes) the last publish wrote; empty when there is no
+    readable manifest (a site from before manifests: then nothing is removed)."""
+    path = site_dir / MANIFEST
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return set(), set()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return set(map(str, data.get("files", []))), set(map(str, data.get("folders", [])))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return set(), set()
+
+
+def _prune(site_dir: Path, previous: tuple[set[str], set[str]], owned: set[str], folders: set[str]) -> None:
+    """Remove what the last publish wrote and this one did not: regular files by their
+    hash in the manifest, then their folders if empty. Walks calendars/ without
+    following a symlink; leaves every symlink and every file it did not write."""
+    old_files, old_folders = previous
+    keep_files, keep_folders = {_hash(f) for f in owned}, {_hash(f) for f in folders}
+    calendars = site_dir / "calendars"
+    if not (old_files or old_folders) or calendars.is_symlink() or not calendars.is_dir():
         return
-    for child in calendars.iterdir():
-        if child.is_dir() and child.name not in tokens:
-            shutil.rmtree(child)
+    emptied: list[Path] = []
+    for top, dirnames, filenames in os.walk(calendars, followlinks=False):
+        here = Path(top)
+        for name in filenames:
+            path = here / name
+            h = _hash(path.relative_to(site_dir).as_posix())
+            if h in old_files and h not in keep_files and stat.S_ISREG(os.lstat(path).st_mode):
+                path.unlink()
+        for name in dirnames:
+            path = here / name
+            h = _hash(path.relative_to(site_dir).as_posix())
+            if h in old_folders and h not in keep_folders and not path.is_symlink():
+                emptied.append(path)
+    for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()  # only if empty: a file someone else put there stays, and so does its folder
+        except OSError:
+            pass
