@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain.errors import AarshjulError
@@ -27,11 +28,31 @@ class Settings(BaseSettings):
     mail_retry_delay: float = 2.0  # seconds before retrying a 4xx; doubles each time
     caldav_url: str | None = None
     caldav_username: str | None = None
-    caldav_password: str | None = None
+    caldav_password: SecretStr | None = None  # shown as '**********'; .get_secret_value() where it is used
     caldav_password_block: str | None = None  # or the name of a Prefect Secret block holding it
     caldav_retries: int = 3
     caldav_retry_delay: float = 10.0  # seconds; doubles on every retry
     lang: Literal["nb", "en"] = "nb"
+
+    def __repr_args__(self) -> Any:
+        """repr() and str() show URLs without their password (smtp://user:***@host)."""
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name in ("smtp_url", "caldav_url", "database_url") and value else value
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password in it replaced by ***: smtp://board:***@mail.example.org:587."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not parseable (a bad port): show nothing of what might be a password
+        return url.split("://", 1)[0] + "://***" if "@" in url else url
+    if not password:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
 
 
 def per_organisation(template: str | None, organisation: str) -> str | None:

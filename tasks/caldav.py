@@ -8,7 +8,11 @@ overwritten. `push_calendars` plans with domain.sync, writes, and records each
 result in the database right after the write.
 
 Server problems become CaldavError naming the server and the setting to check; the
-Prefect task retries only those that may pass (not a refused login).
+Prefect task retries only those that may pass (not a refused login). A user and
+password written into AARSHJUL_CALDAV_URL (https://user:pw@host/dav/) are taken out of
+the URL before the client sees it and sent as the login instead, so no URL the client
+builds, no href stored in the database and no message carries the password; every
+message is also scrubbed of the password as it is and as percent-encoded.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
-from urllib.parse import urljoin
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -61,12 +65,21 @@ class CaldavTarget:
                  timeout: int = 30) -> None:
         from caldav.davclient import DAVClient  # what caldav.DAVClient loads lazily, typed
 
-        self.url = url
+        url, username, password = split_credentials(url, username, password)
+        self.url = url  # without credentials: safe to show and to store
+        self._secrets = sorted({p for p in (password, quote(password or "", safe=""), quote(password or ""))
+                                if p}, key=len, reverse=True)
         self.client: DAVClient = DAVClient(url=url, username=username, password=password,
                                            auth_type="basic" if username else None, timeout=timeout)
         # A caldav Principal. Any: caldav types its methods as "result or coroutine" (one
         # class for the sync and async clients), though a DAVClient's are always sync.
         self._principal: Any = None
+
+    def scrub(self, text: str) -> str:
+        """`text` without the password, in any form it may take in a URL."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def _call(self, what: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         from caldav.lib import error
@@ -74,14 +87,15 @@ class CaldavTarget:
         try:
             return fn(*args, **kwargs)
         except error.AuthorizationError as exc:
-            raise CaldavError(f"CalDAV server {self.url} refused the login ({exc.reason if hasattr(exc, 'reason') else exc}); "
+            reason = self.scrub(str(exc.reason if hasattr(exc, "reason") else exc))
+            raise CaldavError(f"CalDAV server {self.url} refused the login ({reason}); "
                               "check AARSHJUL_CALDAV_USERNAME and AARSHJUL_CALDAV_PASSWORD", transient=False) from None
         except error.DAVError as exc:
-            raise CaldavError(f"CalDAV server {self.url}: {what} failed ({exc}); check that the server is up "
-                              "and that AARSHJUL_CALDAV_URL points at it") from None
+            raise CaldavError(f"CalDAV server {self.url}: {self.scrub(what)} failed ({self.scrub(str(exc))}); "
+                              "check that the server is up and that AARSHJUL_CALDAV_URL points at it") from None
         except Exception as exc:  # connection refused, DNS, TLS, timeouts (niquests)
-            raise CaldavError(f"CalDAV server {self.url} is unreachable: {what} failed "
-                              f"({type(exc).__name__}: {exc}); check AARSHJUL_CALDAV_URL") from None
+            raise CaldavError(f"CalDAV server {self.url} is unreachable: {self.scrub(what)} failed "
+                              f"({type(exc).__name__}: {self.scrub(str(exc))}); check AARSHJUL_CALDAV_URL") from None
 
     def calendar_url(self, cal_id: str, name: str) -> str:
         """The URL of calendar `cal_id`, created (with display name `name`) if missing."""
@@ -106,6 +120,19 @@ class CaldavTarget:
         """The server's current ETag, or None when the event is not there."""
         response = self._call(f"GET {href}", self.client.request, href, "GET")
         return response.headers.get("ETag") if response.status < 300 else None
+
+
+def split_credentials(url: str, username: str | None, password: str | None
+                      ) -> tuple[str, str | None, str | None]:
+    """(the URL without user and password, the user, the password): those in the URL are
+    used where the settings give none."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, username, password
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, secret = userinfo.partition(":")
+    return (urlunsplit(parts._replace(netloc=host)), username or unquote(user) or None,
+            password or (unquote(secret) if secret else None))
 
 
 def desired_events(plan: Plan, entries: list[Entry], body: str, now: datetime,
@@ -176,7 +203,8 @@ def _apply(session: Session, target: CaldavTarget, base: str, org: str, body: st
         _conflict(row, target.etag(href), now, counts)
         return
     if status >= 300:
-        raise CaldavError(f"CalDAV server {target.url}: PUT {href} answered {status}", transient=status >= 500)
+        raise CaldavError(f"CalDAV server {target.url}: PUT {target.scrub(href)} answered {status}",
+                          transient=status >= 500)
     if row is None:
         row = _new_row(session, org, body, want, href, now)
     created = action.kind == "create"

@@ -62,9 +62,12 @@ def push_caldav(plan: Plan) -> dict[str, CalendarCounts]:
 
 
 def caldav_password(settings: Settings) -> str | None:
-    """From AARSHJUL_CALDAV_PASSWORD, or the Prefect Secret block AARSHJUL_CALDAV_PASSWORD_BLOCK names."""
-    if settings.caldav_password or not settings.caldav_password_block:
-        return settings.caldav_password
+    """From AARSHJUL_CALDAV_PASSWORD, or the Prefect Secret block AARSHJUL_CALDAV_PASSWORD_BLOCK names
+    (or None: then a password written into AARSHJUL_CALDAV_URL is used, see tasks/caldav.py)."""
+    if settings.caldav_password is not None and settings.caldav_password.get_secret_value():
+        return settings.caldav_password.get_secret_value()
+    if not settings.caldav_password_block:
+        return None
     from prefect.blocks.system import Secret
 
     try:

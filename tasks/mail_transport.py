@@ -1,9 +1,14 @@
 """Transports: how a composed message leaves. SMTP, or .eml files in an outbox folder.
 
-    AARSHJUL_SMTP_URL unset           OutboxTransport: var/outbox/<campaign>/<id>.eml
-    smtp://user:pass@host:25          plain SMTP (AUTH when a user is given)
-    smtp://host:587?starttls=true     STARTTLS
-    smtps://user:pass@host:465        SMTP over TLS
+    AARSHJUL_SMTP_URL unset           OutboxTransport: var/outbox/<campaign>/<id>.eml (0600)
+    smtp://host:25                    plain SMTP, no login
+    smtp://user:pass@host:587?starttls=true
+                                      STARTTLS, then AUTH
+    smtps://user:pass@host:465        SMTP over TLS, then AUTH
+    smtp://user:pass@host:25?insecure_auth=true
+                                      AUTH over plain SMTP: refused unless asked for
+                                      like this (a relay on this machine), since the
+                                      password would cross the network readable
 
 One connection is reused across a batch and reopened after an error. `send` returns
 an Outcome; it raises only TransportDown (nothing could be sent: connect or login
@@ -23,7 +28,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from aarshjul.domain.errors import TransportDown
+from aarshjul.domain.errors import AarshjulError, TransportDown
+from aarshjul.settings import redact_url
 
 
 @dataclass(frozen=True)
@@ -66,13 +72,13 @@ class OutboxTransport:
         self.description = str(self.folder)
 
     def open(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def send(self, raw: bytes, sender: str, recipient: str, message_id: str, campaign: str) -> Outcome:
         folder = self.folder / campaign.replace("/", "_")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = message_id.strip("<>").split("@")[0] + ".eml"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")  # 0600: a letter is personal data
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
         os.replace(tmp, folder / name)
@@ -96,6 +102,12 @@ class SmtpTransport:
         self.host, self.port = parts.hostname, parts.port or (465 if self.tls else 25)
         self.user = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
+        insecure = query.get("insecure_auth", ["false"])[0].lower() in ("1", "true", "yes")
+        if self.user and not (self.tls or self.starttls or insecure):
+            raise AarshjulError(
+                f"AARSHJUL_SMTP_URL {self._safe(url)!r} logs in without TLS, so the password would cross the "
+                "network readable: use smtps://…:465 or add ?starttls=true (or, for a relay on this machine "
+                "only, ?insecure_auth=true)")
         self.timeout = timeout
         self.context = ssl_context or ssl.create_default_context()
         self.description = f"{parts.scheme}://{self.host}:{self.port}"
@@ -103,8 +115,7 @@ class SmtpTransport:
 
     @staticmethod
     def _safe(url: str) -> str:
-        parts = urlsplit(url)
-        return url.replace(parts.password, "***") if parts.password else url
+        return redact_url(url)
 
     def open(self) -> None:
         self._connection()

@@ -249,7 +249,7 @@ def _write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o600)  # owner only, whatever the umask: the report names people and their notes
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
