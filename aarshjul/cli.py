@@ -21,7 +21,7 @@ traceback. Anything else is a bug and shows its traceback.
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from typing import Any, Protocol, Sequence
 
 import typer
 from rich.text import Text
@@ -48,7 +48,9 @@ for group, name in ((db_app, "db"), (cal_app, "calendars"), (news_app, "newslett
 _CLICK = ("click.exceptions", "typer._click.exceptions")
 
 
-def _click(name: str) -> tuple[type[BaseException], ...]:
+def _click(name: str) -> tuple[type[Any], ...]:
+    """The exception class `name` of each copy of click loaded; which ones (and so their
+    types) is known only at run time."""
     return tuple(getattr(sys.modules[m], name) for m in _CLICK if m in sys.modules and hasattr(sys.modules[m], name))
 
 
@@ -60,9 +62,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except AarshjulError as exc:
         report(exc)
         sys.exit(exc.exit_status)
-    except (typer.Exit, *_click("Exit")) as exc:
+    except (typer.Exit,) + _click("Exit") as exc:
         sys.exit(exc.exit_code)
-    except (typer.Abort, *_click("Abort")):
+    except (typer.Abort,) + _click("Abort"):
         err.print("Aborted!")
         sys.exit(1)
     except _click("ClickException") as exc:
@@ -84,7 +86,17 @@ def report(exc: AarshjulError) -> None:
         err.print(line)
 
 
-def usage(exc) -> int:
+class _UsageError(Protocol):
+    """What usage() reads of a click.ClickException (of either copy of click)."""
+
+    exit_code: int
+
+    def format_message(self) -> str: ...
+
+    def show(self) -> None: ...
+
+
+def usage(exc: _UsageError) -> int:
     """click's usage error in one line: `Error: No such option: --frm (Did you mean --from?) [aarshjul agenda --help]`.
     A group called without a command prints its help instead (click's own way)."""
     if type(exc).__name__ == "NoArgsIsHelpError":

@@ -39,7 +39,10 @@ def publish(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = Non
 def print_publish(summary: Any, lang: str) -> None:
     if not summary:  # the flow's lock was taken after our look: it did nothing
         raise TryLater("another run is publishing the calendars; nothing was done, try again later")
-    f = lambda name: kit.field(summary, name)  # noqa: E731
+
+    def f(name: str) -> Any:
+        return kit.field(summary, name)
+
     nb = lang == "nb"
     kit.ok(f"{f('plan')}: {f('occurrences')} {'forekomster lagret' if nb else 'occurrences stored'} ({f('new')} "
            f"{'nye' if nb else 'new'}, {f('changed')} {'endret' if nb else 'changed'}, {f('removed')} "
@@ -103,6 +106,7 @@ def calendars_conflicts(plan: kit.Plan = None, today: kit.Today = None, lang: ki
         table = kit.table("Konflikter i CalDAV" if nb else "CalDAV conflicts",
                           ("calendar", "key", "uid", "since", "server"), overflow="fold")
         for r in rows:
+            assert r.conflict_at is not None  # conflicts() returns only the rows with a conflict_at
             table.add_row(r.calendar, r.key, r.uid, i18n.day(r.conflict_at, lang),
                           ("endret" if nb else "edited") if r.conflict_etag else ("slettet" if nb else "deleted"))
     kit.out.print(table)

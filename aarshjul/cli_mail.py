@@ -69,6 +69,7 @@ def newsletter_preview(
             kit.fail(f"{n.id} har ingen utgave etter {day}" if lang == "nb" else f"{n.id} has no edition after {day}")
         editions = editions_for(p, n, upcoming[0])
     campaign = newsletter_campaign(p, n, editions[0], day, read_edition_text(content_path(p, n, editions[0])))
+    assert campaign.unsubscribe_url is not None  # newsletter_campaign sets it: mail.yaml's unsubscribe.url is required
     context = {**campaign.context, "first_name": "Ola",
                "unsubscribe_url": campaign.unsubscribe_url.replace("{token}", "FORHANDSVISNING")}
     subject, text, html_part = Renderer(campaign.template, campaign.subject).render(context)
@@ -140,7 +141,9 @@ def unsubscribe(token: Annotated[str, typer.Argument(help="The token from a List
 def print_mail(summaries: list[Any], lang: str) -> None:
     nb = lang == "nb"
     for s in summaries:
-        f = lambda name: kit.field(s, name)  # noqa: E731
+        def f(name: str, s: Any = s) -> Any:
+            return kit.field(s, name)
+
         if (s.get("not_ready") if isinstance(s, dict) else getattr(s, "not_ready", None)):
             kit.warn(f("not_ready"))
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr, ValidationError
@@ -53,6 +53,13 @@ def redact_url(url: str) -> str:
     user = userinfo.split(":", 1)[0]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
+
+@overload
+def per_organisation(template: str, organisation: str) -> str: ...
+
+
+@overload
+def per_organisation(template: str | None, organisation: str) -> str | None: ...
 
 
 def per_organisation(template: str | None, organisation: str) -> str | None:
