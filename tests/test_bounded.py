@@ -32,7 +32,9 @@ sys.argv = ["aarshjul", *sys.argv[1:]]
 try:
     runpy.run_module("aarshjul", run_name="__main__")
 finally:
-    print(f"\\nPEAK_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+    # VmHWM: this process's own peak; ru_maxrss would start from the parent's size (kept across exec)
+    hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    print(f"\\nPEAK_KB {hwm}", file=sys.stderr)
 """
 
 
