@@ -34,7 +34,8 @@ def log_completion(session: Session, organisation: str, measure: str, ref: str, 
         row = Completion(organisation=organisation, ref=ref, measure=measure, recorded_at=now)
         session.add(row)
     row.occurrence_key, row.outcome, row.on_date, row.attendance = occurrence_key, outcome, on_date, attendance
-    row.note, row.evidence_url, row.recorded_by, row.source, row.recorded_at = note, evidence_url, recorded_by, source, now
+    row.note, row.evidence_url, row.recorded_by = note, evidence_url, recorded_by
+    row.source, row.recorded_at = source, now
     session.flush()
     return row
 

@@ -204,7 +204,8 @@ def parse_targets(src: Located, plan: Plan) -> Targets:
         at = ("targets", i)
         if t.name in seen:
             problems.append(Problem(src.file, src.line_of(at + ("name",)), f"targets[{i}].name",
-                                    f"navnet {t.name!r} er brukt før (targets[{seen[t.name]}])", "gi målene ulike navn"))
+                                    f"navnet {t.name!r} er brukt før (targets[{seen[t.name]}])",
+                                    "gi målene ulike navn"))
         seen.setdefault(t.name, i)
         if t.subgoal and t.subgoal not in subgoals:
             close = nearest(t.subgoal, sorted(subgoals))

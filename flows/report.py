@@ -88,7 +88,8 @@ class ConfirmInput(RunInput):
     """The answer to "was it held?", as the Prefect UI's form shows it."""
 
     held: bool = Field(True, title="Ble det holdt?",
-                       description="Kryss av hvis det ble holdt; ta bort krysset hvis ikke (skriv hvorfor i merknaden).")
+                       description="Kryss av hvis det ble holdt; ta bort krysset hvis ikke "
+                                   "(skriv hvorfor i merknaden).")
     date: Optional[dt.date] = Field(None, title="Dato", description="Når det ble holdt (tom: den planlagte datoen).")
     attendance: Optional[int] = Field(None, ge=0, title="Antall deltakere")
     note: Optional[str] = Field(None, max_length=2000, title="Merknad",

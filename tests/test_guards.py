@@ -73,6 +73,17 @@ def test_the_layer_guard_sees_a_relative_import_upwards(tmp_path):
     assert result.returncode != 0 and "aarshjul.domain.gaps -> aarshjul.flows.run" in result.stdout, result.stdout
 
 
+def test_ruff():
+    result = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", "aarshjul", "domain", "db", "tasks", "flows",
+                             "tests", "bench"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy(layout):
+    result = tool(sys.executable, "-m", "mypy", "--no-incremental", "aarshjul", cwd=layout, timeout=900)
+    assert result.returncode == 0, readable(result.stdout + result.stderr, layout)
+
+
 def test_a_skipped_test_fails_a_ci_run(tmp_path):
     """CI=true turns every skip ("needs chromium", "needs PostgreSQL", …) into a failed run."""
     (tmp_path / "test_x.py").write_text(textwrap.dedent("""
