@@ -268,7 +268,9 @@ def start_prefect() -> None:
 
 
 def run_flow(flow: Any, **parameters: Any) -> Any:
-    """An acting command's flow run, through aarshjul.runtime (the one place that runs flows)."""
+    """An acting command's flow run, through aarshjul.runtime (the one place that runs flows);
+    a database error inside it ends like any other (one line, exit 3, no parameters)."""
     from .runtime import run_flow as run
 
-    return run(flow, **parameters)
+    with database_errors("databasefeil under kjøringen"):
+        return run(flow, **parameters)

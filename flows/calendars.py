@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.tasks import exponential_backoff
 
 from aarshjul.domain.plan import Plan
+from aarshjul.domain.results import Published
 from aarshjul.flows.guard import single_run
 from aarshjul.flows.plan import sync
 from aarshjul.settings import get_settings
@@ -19,12 +19,12 @@ from aarshjul.tasks.plan_io import by_reference, read_plan
 
 
 @flow(name="publish-calendars", log_prints=False)
-def publish_calendars(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict[str, Any]:
+def publish_calendars(plan_path: str = "config/plan.yaml", today: date | None = None) -> Published:
     """Bring the stored agenda up to date with the plan, then publish it (see `publish`)."""
     return publish(read_plan(plan_path), today or date.today())
 
 
-def publish(plan: Plan, today: date) -> dict[str, Any]:
+def publish(plan: Plan, today: date) -> Published:
     """Bring the stored agenda up to date with the plan, then write every feed and the
     public web page, and push the bodies' calendars to CalDAV when a server is set.
     One run at a time per chapter."""
@@ -48,5 +48,5 @@ def publish(plan: Plan, today: date) -> dict[str, Any]:
                 logger.warning("CalDAV: %d events were changed on the server by someone else and are left "
                                "alone; see `aarshjul calendars conflicts`", totals["conflicts"])
     calendars_summary(plan.organisation.id, len(site.written), site.unchanged, site.feeds, caldav)
-    return {**plan_summary, "site": str(site.index), "files_written": len(site.written), "feeds": site.feeds,
-            "caldav": {body: vars(c) for body, c in caldav.items()}}
+    return Published(**vars(plan_summary), site=str(site.index), files_written=len(site.written),
+                     feeds=dict(site.feeds), caldav={body: vars(c) for body, c in caldav.items()})

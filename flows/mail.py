@@ -15,6 +15,7 @@ from aarshjul.domain.errors import EditionNotReady
 from aarshjul.domain.expand import expand
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.reminders import due_reminders
+from aarshjul.domain.results import Delivery, DueMail
 from aarshjul.flows.guard import single_run
 from aarshjul.settings import get_settings
 from aarshjul.tasks.artifacts import mail_summary
@@ -25,7 +26,7 @@ from aarshjul.tasks.sending import invited_campaigns, log_edition_sent, prepare_
 
 
 def send_campaign(campaign: Campaign, limits: Limits, audience: dict[str, Any] | None = None,
-                  contacts: list[tuple[str, str | None]] | None = None) -> dict[str, Any]:
+                  contacts: list[tuple[str, str | None]] | None = None) -> Delivery:
     """Prepare the campaign, then send batch after batch until none is left (or the rest must wait)."""
     prepared = prepare_campaign(campaign, audience, contacts, limits)
     totals = BatchResult()
@@ -37,17 +38,21 @@ def send_campaign(campaign: Campaign, limits: Limits, audience: dict[str, Any] |
             setattr(totals, name, getattr(totals, name) + getattr(result, name))
         if result.claimed == 0 or result.claimed == result.retry_later:
             break
-    return {"campaign": campaign.key, **vars(prepared), **{k: v for k, v in vars(totals).items() if k != "claimed"}}
+    return Delivery(campaign=campaign.key, added=prepared.added, pending=prepared.pending,
+                    in_doubt=prepared.in_doubt, sent=totals.sent, failed=totals.failed,
+                    unknown=totals.unknown, retry_later=totals.retry_later,
+                    skipped_unsubscribed=prepared.skipped_unsubscribed + totals.unsubscribed,
+                    skipped_invalid=prepared.skipped_invalid, skipped_duplicate=prepared.skipped_duplicate)
 
 
 @flow(name="send-newsletter", log_prints=False)
 def send_newsletter(newsletter: str, edition: str | None = None, plan_path: str = "config/plan.yaml",
-                    today: date | None = None) -> list[dict[str, Any]]:
+                    today: date | None = None) -> list[Delivery]:
     """Send an edition of a newsletter (the one due today, unless named); see `newsletter_editions`."""
     return newsletter_editions(read_plan(plan_path), newsletter, edition, today or date.today())
 
 
-def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today: date) -> list[dict[str, Any]]:
+def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today: date) -> list[Delivery]:
     """Send an edition of a newsletter (the one due today, unless named) to its audience,
     once: recipients already in the ledger are not sent again."""
     logger = get_run_logger()
@@ -56,33 +61,33 @@ def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today:
     if not editions:
         logger.info("%s: no edition due on %s", n.id, today)
         return []
-    summaries: list[dict[str, Any]] = []
+    summaries: list[Delivery] = []
     with single_run("send-newsletter", plan):
         for ed in editions:
             try:
                 campaign = newsletter_campaign(plan, n, ed, today, read_edition_text(content_path(plan, n, ed)))
             except EditionNotReady as exc:
                 logger.warning("%s", exc)
-                summaries.append({"campaign": ed.key, "not_ready": str(exc)})
+                summaries.append(Delivery(campaign=ed.key, not_ready=str(exc)))
                 continue
             summary = send_campaign(campaign, limits(plan), audience=newsletter_audience(n, ed))
             logger.info("%s: %d sent, %d failed, %d unknown, %d in doubt, %d unsubscribed, %d invalid",
-                        ed.key, summary["sent"], summary["failed"], summary["unknown"], summary["in_doubt"],
-                        summary["skipped_unsubscribed"], summary["skipped_invalid"])
-            if n.measure and summary["sent"]:
-                log_edition_sent(by_reference(plan), n.measure, ed, today, summary["sent"])
+                        ed.key, summary.sent, summary.failed, summary.unknown, summary.in_doubt,
+                        summary.skipped_unsubscribed, summary.skipped_invalid)
+            if n.measure and summary.sent:
+                log_edition_sent(by_reference(plan), n.measure, ed, today, summary.sent)
             summaries.append(summary)
     mail_summary(plan, f"newsletter-{n.id}", summaries)
     return summaries
 
 
 @flow(name="send-reminders", log_prints=False)
-def send_reminders(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict[str, Any]]:
+def send_reminders(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[Delivery]:
     """Remind each responsible body of what falls due; see `reminders`."""
     return reminders(read_plan(plan_path), today or date.today())
 
 
-def reminders(plan: Plan, today: date) -> list[dict[str, Any]]:
+def reminders(plan: Plan, today: date) -> list[Delivery]:
     """Remind each responsible body of what falls due: meetings ahead, slots not yet
     scheduled as their window closes, deadlines passed. Each reminder goes once."""
     with single_run("send-reminders", plan):
@@ -90,18 +95,18 @@ def reminders(plan: Plan, today: date) -> list[dict[str, Any]]:
         due = due_reminders(expand(plan), today, mail_config(plan).reminders, held)
         summaries = [send_campaign(reminder_campaign(plan, r), limits(plan),
                                    contacts=body_contacts(plan, r.occurrence.bodies)) for r in due]
-    get_run_logger().info("%d reminders due, %d messages sent", len(due), sum(s["sent"] for s in summaries))
+    get_run_logger().info("%d reminders due, %d messages sent", len(due), sum(s.sent for s in summaries))
     mail_summary(plan, "reminders", summaries)
     return summaries
 
 
 @flow(name="send-invitations", log_prints=False)
-def send_invitations(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict[str, Any]]:
+def send_invitations(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[Delivery]:
     """Invite each body's members to its meetings; see `invitations`."""
     return invitations(read_plan(plan_path), today or date.today())
 
 
-def invitations(plan: Plan, today: date) -> list[dict[str, Any]]:
+def invitations(plan: Plan, today: date) -> list[Delivery]:
     """Invite each body's members (those holding its role) to its meetings in the next
     60 days, by iMIP with the feeds' UID; a moved meeting sends an update with a higher
     SEQUENCE, a cancelled one a CANCEL."""
@@ -113,27 +118,26 @@ def invitations(plan: Plan, today: date) -> list[dict[str, Any]]:
         summaries = [send_campaign(c, limits(plan), audience={"role": body})
                      for c, body in invitation_campaigns(plan, entries, today, invited)]
     get_run_logger().info("%d invitations and updates, %d messages sent", len(summaries),
-                          sum(s["sent"] for s in summaries))
+                          sum(s.sent for s in summaries))
     mail_summary(plan, "invitations", summaries)
     return summaries
 
 
 @flow(name="send-mail", log_prints=False)
-def send_due_mail(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict[str, Any]:
+def send_due_mail(plan_path: str = "config/plan.yaml", today: date | None = None) -> DueMail:
     """Everything due today; see `send_due`."""
     return send_due(read_plan(plan_path), today or date.today())
 
 
-def send_due(plan: Plan, today: date) -> dict[str, Any]:
+def send_due(plan: Plan, today: date) -> DueMail:
     """Everything due today: each newsletter's edition, the reminders, the invitations."""
-    return {"newsletters": [s for n in mail_config(plan).newsletters
-                            for s in newsletter_editions(plan, n.id, None, today)],
-            "reminders": reminders(plan, today),
-            "invitations": invitations(plan, today)}
+    return DueMail(newsletters=[s for n in mail_config(plan).newsletters
+                                for s in newsletter_editions(plan, n.id, None, today)],
+                   reminders=reminders(plan, today), invitations=invitations(plan, today))
 
 
 @flow(name="send-newsletters", log_prints=False)
-def send_due_newsletters(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[dict[str, Any]]:
+def send_due_newsletters(plan_path: str = "config/plan.yaml", today: date | None = None) -> list[Delivery]:
     """The edition of each newsletter that is due today, if any."""
     plan, today = read_plan(plan_path), today or date.today()
     return [s for n in mail_config(plan).newsletters for s in newsletter_editions(plan, n.id, None, today)]

@@ -7,10 +7,10 @@ names go by e-mail from inside the tasks (tasks/members.py).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from prefect import flow, get_run_logger
 
+from aarshjul.domain.results import DuesFollowUp, FollowUps
 from aarshjul.flows.guard import single_run
 from aarshjul.tasks.artifacts import counts_summary
 from aarshjul.tasks.members import notify_follow_ups, remind_dues
@@ -18,24 +18,24 @@ from aarshjul.tasks.plan_io import by_reference, read_plan
 
 
 @flow(name="follow-up-new-members", log_prints=False)
-def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict[str, Any]:
+def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | None = None) -> FollowUps:
     """Send each branch its list of new members to call (weekly), and escalate to the
     board those not contacted within 30 days (measure 1.4)."""
     plan = read_plan(plan_path)
     with single_run("follow-up-new-members", plan):
         result = notify_follow_ups(by_reference(plan), today or date.today())
     get_run_logger().info("follow-up: %(branches_notified)d branches notified, %(members_listed)d members listed, "
-                          "%(escalated)d escalated", result)
-    counts_summary("follow-up-new-members", "New-member follow-up (1.4)", result)
+                          "%(escalated)d escalated", vars(result))
+    counts_summary("follow-up-new-members", "New-member follow-up", vars(result))
     return result
 
 
 @flow(name="follow-up-dues", log_prints=False)
-def follow_up_dues(plan_path: str = "config/plan.yaml", today: date | None = None) -> dict[str, Any]:
+def follow_up_dues(plan_path: str = "config/plan.yaml", today: date | None = None) -> DuesFollowUp:
     """Remind members with unpaid dues once a year, and give each branch its list (2.12)."""
     plan = read_plan(plan_path)
     with single_run("follow-up-dues", plan):
         result = remind_dues(by_reference(plan), today or date.today())
-    get_run_logger().info("dues: %(reminded)d members reminded, %(branch_lists)d branch lists sent", result)
-    counts_summary("follow-up-dues", "Dues follow-up (2.12)", result)
+    get_run_logger().info("dues: %(reminded)d members reminded, %(branch_lists)d branch lists sent", vars(result))
+    counts_summary("follow-up-dues", "Dues follow-up", vars(result))
     return result

@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from datetime import date
-from typing import Any, Optional
+from typing import Optional
 
 from prefect import flow, get_run_logger
 from prefect.exceptions import FlowPauseTimeout
@@ -45,6 +45,7 @@ from aarshjul.domain.completion import default_day
 from aarshjul.domain.confirm import check_answer, default_year, pause_key, question
 from aarshjul.domain.errors import AarshjulError
 from aarshjul.domain.report import status_rows
+from aarshjul.domain.results import Confirmations, ReportWritten
 from aarshjul.settings import get_settings
 from aarshjul.tasks.artifacts import confirmations_summary, report_summary
 from aarshjul.tasks.plan_io import by_reference, migrate_database, read_plan
@@ -57,7 +58,7 @@ DEFAULT_FORMATS = ["html", "pdf", "md"]
 
 @flow(name="yearly-report", log_prints=False)
 def yearly_report(year: Optional[int] = None, plan_path: str = "config/plan.yaml", today: Optional[date] = None,
-                  formats: Optional[list[str]] = None, out_dir: str = "var/rapport") -> dict[str, Any]:
+                  formats: Optional[list[str]] = None, out_dir: str = "var/rapport") -> ReportWritten:
     """Build the year's report to the annual meeting from the completion log (default: last
     year), write it as HTML, PDF and Markdown, and publish it as artifacts."""
     logger = get_run_logger()
@@ -77,8 +78,8 @@ def yearly_report(year: Optional[int] = None, plan_path: str = "config/plan.yaml
     # the organisation in the keys too: one server may serve many chapters
     report_summary(plan.organisation.id, year, plan.meta.title, render_markdown(report), status_rows(report))
     mailed = mail_draft(by_reference(plan), by_reference(report), today, files)
-    return {"year": year, "files": files, "counts": counts, "measures": len(report.measures),
-            "gaps": len(report.gaps), "draft": not report.complete_year, "mailed_to_board": mailed}
+    return ReportWritten(year=year, files=files, counts=dict(counts), measures=len(report.measures),
+                         gaps=len(report.gaps), draft=not report.complete_year, mailed_to_board=mailed)
 
 
 # --- confirming what was held ----------------------------------------------------------
@@ -101,7 +102,7 @@ class ConfirmInput(RunInput):
 
 @flow(name="confirm-occurrences", log_prints=False)
 def confirm_occurrences(plan_path: str = "config/plan.yaml", today: Optional[date] = None, days: int = 14,
-                        answer_hours: float = 20.0, poll_seconds: int = 10) -> dict[str, Any]:
+                        answer_hours: float = 20.0, poll_seconds: int = 10) -> Confirmations:
     """Ask, in the Prefect UI, whether each occurrence that passed in the last `days` days
     with nothing in the log was held, one occurrence at a time, and record each answer."""
     logger = get_run_logger()
@@ -140,4 +141,4 @@ def confirm_occurrences(plan_path: str = "config/plan.yaml", today: Optional[dat
         counts[outcome] += 1
         logger.info("%s: recorded as %s", occ.key, outcome)
     confirmations_summary(plan.organisation.id, today, days, len(waiting), counts)
-    return {**counts, "waiting": len(waiting)}
+    return Confirmations(waiting=len(waiting), **counts)

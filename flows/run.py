@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from prefect import flow
 
+from aarshjul.domain.results import RunResult
 from aarshjul.flows.calendars import publish
 from aarshjul.flows.mail import send_due
 from aarshjul.tasks.plan_io import read_plan
 
 
 @flow(name="aarshjul-run", log_prints=False)
-def run_all(plan_path: str = "config/plan.yaml", today: date | None = None, send_mail: bool = True) -> dict[str, Any]:
+def run_all(plan_path: str = "config/plan.yaml", today: date | None = None, send_mail: bool = True) -> RunResult:
     """Read the plan once; bring the agenda up to date and publish the calendars; then send
     the newsletter editions, reminders and invitations that are due today.
 
@@ -21,6 +21,5 @@ def run_all(plan_path: str = "config/plan.yaml", today: date | None = None, send
     would cost Prefect's own bookkeeping for nothing the admin needs to see apart)."""
     today = today or date.today()
     plan = read_plan(plan_path)
-    summary = publish(plan, today)
-    summary["mail"] = send_due(plan, today) if send_mail else None
-    return summary
+    published = publish(plan, today)
+    return RunResult(**vars(published), mail=send_due(plan, today) if send_mail else None)

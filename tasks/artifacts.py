@@ -15,6 +15,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from aarshjul.db.agenda import StoreCounts
 from aarshjul.domain.gaps import Gap
 from aarshjul.domain.plan import Plan
+from aarshjul.domain.results import Delivery
 
 if TYPE_CHECKING:
     from aarshjul.tasks.caldav import CalendarCounts
@@ -54,10 +55,10 @@ MAIL_COLUMNS = ["campaign", "added", "pending", "sent", "failed", "unknown", "in
                 "skipped_unsubscribed", "skipped_invalid", "skipped_duplicate"]
 
 
-def mail_summary(plan: Plan, name: str, summaries: list[dict[str, Any]]) -> None:
+def mail_summary(plan: Plan, name: str, summaries: list[Delivery]) -> None:
     lines = ["| " + " | ".join(MAIL_COLUMNS) + " |", "|" + "---|" * len(MAIL_COLUMNS)]
     for s in summaries:
-        lines.append("| " + " | ".join(str(s.get(k, "")) for k in MAIL_COLUMNS) + " |")
+        lines.append("| " + " | ".join(str(getattr(s, k)) for k in MAIL_COLUMNS) + " |")
     create_markdown_artifact(key=_key(name, plan.organisation.id),
                              markdown="\n".join(lines) if summaries else "Nothing due.",
                              description=f"Mail: {name}")

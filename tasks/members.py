@@ -21,12 +21,13 @@ from aarshjul.domain import i18n
 from aarshjul.domain.campaigns import (board_of, body_contacts, dues_campaign, dues_list_campaign,
                                        follow_up_campaign, follow_up_overdue_campaign, limits)
 from aarshjul.domain.plan import Plan
+from aarshjul.domain.results import DuesFollowUp, FollowUps
 from aarshjul.settings import get_settings
 from aarshjul.tasks.sending import send_now
 
 
 @task(name="notify-branch-follow-ups", cache_policy=NO_CACHE)
-def notify_follow_ups(plan: Plan, today: date) -> dict[str, int]:
+def notify_follow_ups(plan: Plan, today: date) -> FollowUps:
     """Each branch with new members not yet contacted gets, once a week, the list to call;
     follow-ups past their 30 days are escalated to the board once."""
     lang, org, lim = plan.organisation.locale, plan.organisation.id, limits(plan)
@@ -53,11 +54,11 @@ def notify_follow_ups(plan: Plan, today: date) -> dict[str, int]:
                 send_now(session, lim, follow_up_overdue_campaign(plan, board, today, by_branch),
                          body_contacts(plan, [board]))
             out["escalated"] = mark_escalated(session, org, [f.member_number for f in overdue], today)
-    return out
+    return FollowUps(**out)
 
 
 @task(name="dues-reminders", cache_policy=NO_CACHE)
-def remind_dues(plan: Plan, today: date) -> dict[str, int]:
+def remind_dues(plan: Plan, today: date) -> DuesFollowUp:
     """Members with unpaid dues get one polite e-mail a year; each branch gets this
     month's list to follow up by phone."""
     org, lim, year = plan.organisation.id, limits(plan), today.year
@@ -75,7 +76,7 @@ def remind_dues(plan: Plan, today: date) -> dict[str, int]:
             log_completion(session, org, "2.12", f"2.12@kontingent/{year}/{today.isoformat()}",
                            today, datetime.now(timezone.utc), source="flow",
                            note=f"påminnelse om kontingent sendt til {out['reminded']} medlemmer")
-    return out
+    return DuesFollowUp(**out)
 
 
 def _name(m: Member | None) -> str:

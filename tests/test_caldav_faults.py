@@ -131,7 +131,7 @@ def test_a_server_that_fails_then_recovers_within_the_retries_is_caught_up(prefe
     statuses = [r.status for r in proxy.requests]
     failed = statuses.index(next(s for s in statuses if s != 502))  # the 502s before the first answer
     assert failed >= 1 and all(s == 502 for s in statuses[:failed]) and 502 not in statuses[failed:]
-    created = sum(c["created"] for c in summary["caldav"].values())
+    created = sum(c["created"] for c in summary.caldav.values())
     assert created > 30 and proxy.count("PUT") == created  # each event once, after the server came back
 
     with get_client(sync_client=True) as client:

@@ -46,8 +46,8 @@ def test_chapters_publish_side_by_side_without_leaking(prefect_harness, monkeypa
         summaries = [publish_calendars(plan_path=p, today=date(2025, 1, 10)) for p in plans]
     finally:
         get_settings.cache_clear()
-    assert [s["organisation"] for s in summaries] == ["lag-0", "lag-1", "lag-2"]
-    assert len({s["occurrences"] for s in summaries}) == 1 and all(s["new"] == s["occurrences"] for s in summaries)
+    assert [s.organisation for s in summaries] == ["lag-0", "lag-1", "lag-2"]
+    assert len({s.occurrences for s in summaries}) == 1 and all(s.new == s.occurrences for s in summaries)
     for i in range(3):
         site = tmp_path / "sites" / f"lag-{i}"
         html = (site / "index.html").read_text(encoding="utf-8")

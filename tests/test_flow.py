@@ -29,10 +29,10 @@ def test_sync_plan_stores_the_agenda_once(prefect_harness, settings_env):
 
     plan = str(DATA / "minimal" / "plan.yaml")
     first = sync_plan(plan_path=plan, today=date(2025, 5, 1))
-    assert first["new"] == first["occurrences"] > 30 and first["changed"] == 0
-    assert first["year"] == 2025 and first["gaps"] > 0
+    assert first.new == first.occurrences > 30 and first.changed == 0
+    assert first.year == 2025 and first.gaps > 0
     second = sync_plan(plan_path=plan, today=date(2025, 5, 1))
-    assert second["new"] == 0 and second["unchanged"] == first["occurrences"]
+    assert second.new == 0 and second.unchanged == first.occurrences
 
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
@@ -90,12 +90,12 @@ def test_publish_calendars_writes_the_site_and_pushes_to_caldav(prefect_harness,
 
     plan = str(DATA / "minimal" / "plan.yaml")
     first = publish_calendars(plan_path=plan, today=date(2025, 1, 10))
-    assert (caldav_env / "site" / "index.html").exists() and first["files_written"] == len(first["feeds"]) + 1
-    created = sum(c["created"] for c in first["caldav"].values())
-    assert created == sum(first["feeds"][b] for b in ("styret", "bystyregruppen", "nord", "sor"))
+    assert (caldav_env / "site" / "index.html").exists() and first.files_written == len(first.feeds) + 1
+    created = sum(c["created"] for c in first.caldav.values())
+    assert created == sum(first.feeds[b] for b in ("styret", "bystyregruppen", "nord", "sor"))
     second = publish_calendars(plan_path=plan, today=date(2025, 1, 10))
-    assert second["files_written"] == 0
-    assert sum(c["created"] + c["updated"] for c in second["caldav"].values()) == 0
+    assert second.files_written == 0
+    assert sum(c["created"] + c["updated"] for c in second.caldav.values()) == 0
     with get_client(sync_client=True) as client:
         [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(
             key=ArtifactFilterKey(any_=["calendars-test-org"])), limit=1)
@@ -141,13 +141,13 @@ def test_send_newsletter_flow_sends_once_and_logs_the_measure(prefect_harness, m
     try:
         plan = str(DATA / "minimal" / "plan.yaml")
         [first] = send_newsletter("nyhetsbrev", None, plan, date(2025, 3, 2))  # due on 1 March
-        assert first["campaign"] == "nyhetsbrev/2025-03" and first["sent"] == 7 and len(sink.messages) == 7
+        assert first.campaign == "nyhetsbrev/2025-03" and first.sent == 7 and len(sink.messages) == 7
         [again] = send_newsletter("nyhetsbrev", "2025-03", plan, date(2025, 3, 2))
-        assert again["sent"] == 0 and again["added"] == 0 and len(sink.messages) == 7
+        assert again.sent == 0 and again.added == 0 and len(sink.messages) == 7
         assert send_newsletter("nyhetsbrev", None, plan, date(2025, 3, 20)) == []  # too late: not sent
         digests = send_newsletter("hva-skjer", None, plan, date(2025, 3, 1))
-        assert [d["campaign"] for d in digests] == ["hva-skjer/nord/2025-03", "hva-skjer/sor/2025-03"]
-        assert [d["sent"] for d in digests] == [7, 0]
+        assert [d.campaign for d in digests] == ["hva-skjer/nord/2025-03", "hva-skjer/sor/2025-03"]
+        assert [d.sent for d in digests] == [7, 0]
         with session_scope(engine) as session:
             done = session.scalar(select(Completion).where(Completion.ref == "2.5@nyhetsbrev/2025-03"))
             assert done.outcome == "held" and done.on_date == date(2025, 3, 2) and "7" in done.note
@@ -245,4 +245,4 @@ def test_a_second_run_while_one_is_in_progress_says_so_and_sends_nothing(prefect
         assert busy.value.exit_status == 75 and busy.value.transient
     # released: the next run proceeds (and finds nobody to send to in this empty database)
     [summary] = send_newsletter("nyhetsbrev", "2025-03", plan, date(2025, 3, 2))
-    assert summary["campaign"] == "nyhetsbrev/2025-03"
+    assert summary.campaign == "nyhetsbrev/2025-03"

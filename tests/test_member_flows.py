@@ -6,6 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from aarshjul.domain.results import DuesFollowUp, FollowUps
 from conftest import DATA
 
 NOW = datetime(2025, 3, 1, tzinfo=timezone.utc)
@@ -49,17 +50,17 @@ def test_new_members_are_listed_to_their_branch_once_a_week_then_escalated(world
 
     sink = world
     first = follow_up_new_members(PLAN, date(2025, 3, 3))
-    assert first == {"branches_notified": 1, "members_listed": 3, "escalated": 0}
+    assert first == FollowUps(branches_notified=1, members_listed=3, escalated=0)
     [msg] = sink.by_recipient()["nord@example.org"]
     text = msg.parsed().get_body(("plain",)).get_content()
     assert "Kari1 Ås, tlf. 40000001" in text and "Kari3" in text and "Kari4" not in text
-    assert follow_up_new_members(PLAN, date(2025, 3, 4))["branches_notified"] == 0  # same week: not again
+    assert follow_up_new_members(PLAN, date(2025, 3, 4)).branches_notified == 0  # same week: not again
     later = follow_up_new_members(PLAN, date(2025, 3, 24))  # 32 days after joining
-    assert later["escalated"] == 3
+    assert later.escalated == 3
     [board] = sink.by_recipient()["styret@example.org"]
     board_text = board.parsed().get_body(("plain",)).get_content()
     assert "Nord SV: 3 (medlemsnummer 1, 2, 3)" in board_text and "Kari" not in board_text
-    assert follow_up_new_members(PLAN, date(2025, 3, 25))["escalated"] == 0  # escalated once
+    assert follow_up_new_members(PLAN, date(2025, 3, 25)).escalated == 0  # escalated once
     with get_client(sync_client=True) as client:
         [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(
             key=ArtifactFilterKey(any_=["follow-up-new-members"])), limit=1)
@@ -71,10 +72,10 @@ def test_unpaid_dues_one_reminder_a_year_and_a_list_for_the_branch(world):
 
     sink = world
     first = follow_up_dues(PLAN, date(2025, 3, 5))
-    assert first == {"reminded": 2, "branch_lists": 2}
+    assert first == DuesFollowUp(reminded=2, branch_lists=2)
     got = sink.by_recipient()
     assert {"k2@example.org", "k5@example.org"} <= set(got) and "k1@example.org" not in got
     assert "Kari2 Ås, tlf. 40000002" in got["nord@example.org"][0].parsed().get_body(("plain",)).get_content()
     again = follow_up_dues(PLAN, date(2025, 4, 5))  # next month: no second reminder, a new branch list
-    assert again == {"reminded": 0, "branch_lists": 2}
+    assert again == DuesFollowUp(reminded=0, branch_lists=2)
     assert len(sink.by_recipient()["k2@example.org"]) == 1

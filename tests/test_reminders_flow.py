@@ -40,7 +40,7 @@ def test_a_pinned_meeting_and_an_unscheduled_slot_are_reminded_once_each(prefect
     # 5 June: the meeting is 21 days ahead (styret's), and the half-year gathering 1.3/2025-H1
     # (styret + bystyregruppen) has no date with 25 days of its window left (the 30-day mark passed).
     summaries = send_reminders(plan, date(2025, 6, 5))
-    assert sorted((s["campaign"], s["sent"]) for s in summaries) == [
+    assert sorted((s.campaign, s.sent) for s in summaries) == [
         ("reminder/1.2/2025/1/lead-21", 1), ("reminder/1.3/2025-H1/unscheduled-30", 2)]
     assert sent(sink) == [
         ("bg@example.org", "Ikke berammet: Samling hvert halvår"),
@@ -55,8 +55,8 @@ def test_a_pinned_meeting_and_an_unscheduled_slot_are_reminded_once_each(prefect
     assert "List-Unsubscribe" not in lead  # to a body's contact address, not a member list
 
     # The same day again, and the next day (the same lead time): nothing more.
-    assert sum(s["sent"] for s in send_reminders(plan, date(2025, 6, 5))) == 0
-    assert sum(s["sent"] for s in send_reminders(plan, date(2025, 6, 6))) == 0
+    assert sum(s.sent for s in send_reminders(plan, date(2025, 6, 5))) == 0
+    assert sum(s.sent for s in send_reminders(plan, date(2025, 6, 6))) == 0
     assert len(sink.messages) == 3
 
     # 19 June: the next lead times are reached, and each goes once.

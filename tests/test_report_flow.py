@@ -19,6 +19,7 @@ from sqlalchemy import select
 from aarshjul.db.completions import log_completion
 from aarshjul.db.models import Completion
 from aarshjul.db.session import make_engine, session_scope
+from aarshjul.domain.results import Confirmations
 from conftest import BUNDLED_PLAN
 from report_year import generate_year
 
@@ -58,16 +59,16 @@ def test_yearly_report_writes_the_files_and_the_artifacts(prefect_harness, setti
 
     year = generate_year(settings_env, bundled)
     result = yearly_report(plan_path=PLAN, today=date(2026, 1, 12), out_dir=str(tmp_path / "rapport"))
-    assert result["year"] == 2025 and result["measures"] == 47 and result["draft"] is False  # last year, by default
-    assert set(result["files"]) == {"html", "pdf", "md"}
+    assert result.year == 2025 and result.measures == 47 and result.draft is False  # last year, by default
+    assert set(result.files) == {"html", "pdf", "md"}
     [draft] = list((tmp_path / "outbox").rglob("*.eml"))  # the board got the draft, once
-    assert result["mailed_to_board"] == 1 and "yearly-report_2025" in str(draft.parent)
+    assert result.mailed_to_board == 1 and "yearly-report_2025" in str(draft.parent)
     assert b"To: Styret <styret@example.org>" in draft.read_bytes()
     again = yearly_report(plan_path=PLAN, today=date(2026, 1, 12), out_dir=str(tmp_path / "rapport"), formats=["md"])
-    assert again["mailed_to_board"] == 0  # the same day: not again
-    for fmt, path in result["files"].items():
+    assert again.mailed_to_board == 0  # the same day: not again
+    for fmt, path in result.files.items():
         assert path.endswith(f"aarsrapport-bergen-sv-2025.{fmt}") and (tmp_path / "rapport").exists()
-    md = open(result["files"]["md"], encoding="utf-8").read()
+    md = open(result.files["md"], encoding="utf-8").read()
     with get_client(sync_client=True) as client:
         artifacts = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(
             key=ArtifactFilterKey(any_=["yearly-report-2025-bergen-sv", "yearly-report-status-2025-bergen-sv"])))}
@@ -167,7 +168,7 @@ def test_confirm_occurrences_asks_one_occurrence_at_a_time_and_records_the_answe
     assert "3.4/2025/kvinnedagen" in question and "8. mars 2025" in question
     resume_flow_run(run_id, run_input={"later": True})
     result = future.result(timeout=60)
-    assert result == {"asked": 2, "held": 1, "not_held": 0, "later": 1, "recorded_meanwhile": 0, "waiting": 2}
+    assert result == Confirmations(waiting=2, asked=2, held=1, not_held=0, later=1, recorded_meanwhile=0)
 
     done = completions(url)
     letter = done["1.7/2025-02-27"]
@@ -181,7 +182,7 @@ def test_confirm_occurrences_asks_one_occurrence_at_a_time_and_records_the_answe
     run_id, question = wait_for_pause(seen, future)
     assert "3.4/2025/kvinnedagen" in question
     resume_flow_run(run_id, run_input={"held": False, "note": "Avlyst på grunn av storm"})
-    assert future.result(timeout=60)["not_held"] == 1
+    assert future.result(timeout=60).not_held == 1
     march8 = completions(url)["3.4/2025/kvinnedagen"]
     assert (march8.outcome, march8.note, march8.attendance, march8.source) == \
         ("not_held", "Avlyst på grunn av storm", None, "ui")
@@ -191,7 +192,7 @@ def test_confirm_occurrences_with_nothing_passed_asks_nothing(prefect_harness, s
     from aarshjul.flows.report import confirm_occurrences
 
     result = confirm_occurrences(plan_path=PLAN, today=date(2025, 1, 20), poll_seconds=1)
-    assert result["waiting"] == 0 and result["asked"] == 0
+    assert result.waiting == 0 and result.asked == 0
 
 
 def test_an_unanswered_question_ends_the_run_and_records_nothing(prefect_harness, settings_env):
