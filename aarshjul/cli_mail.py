@@ -82,6 +82,7 @@ def newsletter_send(
     newsletter: Newsletter,
     edition: Annotated[Optional[str], typer.Option("--edition", help="YYYY-MM (default: the one due today).")] = None,
     plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
+    force: Annotated[bool, typer.Option("--force", help="Send an edition the plan does not schedule.")] = False,
 ) -> None:
     """Send an edition (a Prefect flow run); recipients who already have it are skipped."""
     kit.start_prefect()
@@ -92,12 +93,12 @@ def newsletter_send(
     p = kit.load(path)
     n = find_newsletter(p, newsletter)
     if edition:
-        parse_edition(p, n, edition)  # a bad edition exits 2 here, before Prefect starts
+        parse_edition(p, n, edition, force)  # a bad or unscheduled edition exits 2 here, before Prefect starts
     kit.not_busy(["send-newsletter"], p.organisation.id)
     from .flows.mail import send_newsletter
 
     print_mail(kit.run_flow(send_newsletter, newsletter=newsletter, edition=edition, plan_path=str(path),
-                            today=day), lang)
+                            today=day, force=force), lang)
 
 
 @rem_app.command("send")

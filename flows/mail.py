@@ -47,17 +47,19 @@ def send_campaign(campaign: Campaign, limits: Limits, audience: dict[str, Any] |
 
 @flow(name="send-newsletter", log_prints=False)
 def send_newsletter(newsletter: str, edition: str | None = None, plan_path: str = "config/plan.yaml",
-                    today: date | None = None) -> list[Delivery]:
-    """Send an edition of a newsletter (the one due today, unless named); see `newsletter_editions`."""
-    return newsletter_editions(read_plan(plan_path), newsletter, edition, today or date.today())
+                    today: date | None = None, force: bool = False) -> list[Delivery]:
+    """Send an edition of a newsletter (the one due today, unless named; one the plan does
+    not schedule only with `force`); see `newsletter_editions`."""
+    return newsletter_editions(read_plan(plan_path), newsletter, edition, today or date.today(), force)
 
 
-def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today: date) -> list[Delivery]:
+def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today: date,
+                        force: bool = False) -> list[Delivery]:
     """Send an edition of a newsletter (the one due today, unless named) to its audience,
     once: recipients already in the ledger are not sent again."""
     logger = get_run_logger()
     n = find_newsletter(plan, newsletter)
-    editions = parse_edition(plan, n, edition) if edition else due_editions(plan, n, today)
+    editions = parse_edition(plan, n, edition, force) if edition else due_editions(plan, n, today)
     if not editions:
         logger.info("%s: no edition due on %s", n.id, today)
         return []

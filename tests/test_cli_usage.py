@@ -213,3 +213,18 @@ def test_readme_lists_the_exit_statuses():
     section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Exit statuses", 1)[1].split("\n## ", 1)[0]
     for status in ("0", "1", "2", "3", "75"):
         assert f"| {status} |" in section, status
+
+
+def test_an_edition_the_plan_does_not_schedule_exits_2_before_prefect_starts(tmp_path):
+    """Regression (issue 15 item 10): `newsletter send medlemsbrev --edition 9999-12` sent at once to everyone."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("PREFECT_")}
+    env.update({"AARSHJUL_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}", "AARSHJUL_OUTBOX_DIR": str(tmp_path / "o"),
+                "PREFECT_API_URL": "http://127.0.0.1:9/api"})  # never reached: refused before Prefect starts
+    done = subprocess.run([sys.executable, "-m", "aarshjul", "newsletter", "send", "medlemsbrev", "--edition",
+                           "9999-12"], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2, done.stderr
+    assert "--force" in done.stderr and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
