@@ -8,7 +8,9 @@
     comment MEASURE TEXT     the board's comment on a measure in a year's report (--year)
     kpi record NAME VALUE    a value of a target recorded by hand (targets.yaml), --date
     kpi list                 every target, its latest value and where it stands
-    report YEAR              the yearly report to the annual meeting: html, pdf or md
+    report YEAR              the yearly report to the annual meeting: html, pdf or md; --out a
+                             file or a folder (ending in /), written atomically, 0600, never
+                             through a symlink or over a device, FIFO or folder (exit 2)
 
 `report_cli` holds the top-level commands and `kpi_app` the `kpi` group; cli.py
 registers them on the main app:
@@ -275,8 +277,9 @@ def kpi_list(
 def report(
     year: Annotated[int, typer.Argument(help="The year to report on.")],
     format: Annotated[str, kit.choice("--format", ("html", "pdf", "md"), "html (default), pdf or md.")] = "html",
-    out_path: Annotated[Optional[Path], typer.Option(
-        "--out", help="The file to write (default: var/rapport/aarsrapport-ORG-YEAR.EXT).")] = None,
+    out_path: Annotated[Optional[str], typer.Option(
+        "--out", metavar="PATH", help="The file to write, or a folder (ending in / or existing) to write "
+        "aarsrapport-ORG-YEAR.EXT in (default: var/rapport/). Never a symlink, device, FIFO or folder.")] = None,
     plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
     """The yearly report to the annual meeting, from the completion log (writes one file)."""
@@ -291,10 +294,8 @@ def report(
     targets = load_targets(targets_path(p), p)
     with kit.existing_session() as session:
         rep = load_report(session, p, targets, year, day)
-    if out_path is not None and out_path.is_dir():
-        written = write_report(rep, [format], out_path, p.organisation.id)
-    else:
-        written = write_report(rep, [format], REPORT_DIR, p.organisation.id, out=out_path)
+    # a str, not a Path: Path("newdir/") would lose the slash that says "a folder"
+    written = write_report(rep, [format], REPORT_DIR, p.organisation.id, out=out_path)
     counts = ", ".join(f"{n} {STATUS[s]}" for s, n in rep.counts.items() if n)
     kit.say(("✓ ", "green"), f"Årsrapport {year}: {len(rep.measures)} tiltak ({counts}); {len(rep.gaps)} hull",
             ("" if rep.complete_year else (f" (utkast: {year} er ikke over)", "yellow")))

@@ -8,7 +8,8 @@
     render_pdf(html)                 the HTML printed to PDF by WeasyPrint
     chart_svg(progress)              one target's chart: measured values over the plan
                                      period against the target line (matplotlib)
-    write_report(report, formats, out)   the files, written atomically
+    write_report(report, formats, out)   the files, written atomically; never through a
+                                     symlink or over a device, FIFO or folder
 
 Plain functions, no Prefect: the CLI calls them directly and flows/report.py wraps them
 as tasks. matplotlib and WeasyPrint are imported inside the functions that need them,
@@ -20,9 +21,11 @@ Norwegian letters (fonts-dejavu-core).
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
+import stat
 import tempfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -33,7 +36,7 @@ from markupsafe import Markup, escape
 
 import aarshjul.templates
 from aarshjul.domain import i18n
-from aarshjul.domain.errors import ReportRenderError
+from aarshjul.domain.errors import AarshjulError, BadInput, ReportRenderError, ServiceError
 from aarshjul.domain.report import STATUS, STATUS_ORDER, Line, Report
 from aarshjul.domain.targets import Progress
 
@@ -220,37 +223,148 @@ def render_pdf(html: str, base_url: str | None = None) -> bytes:
 
 
 # --- files -----------------------------------------------------------------------------
+#
+# Where a report goes (`--out`, or the default folder), and the rules for writing it:
+#
+#   --out FILE           that file, replaced atomically if it is a regular file
+#   --out FOLDER/        (a trailing slash, or a folder that exists) the default file name
+#                        (aarsrapport-ORG-YEAR.EXT) inside that folder
+#   missing folders      created (0700 is not forced: the umask decides; the file is 0600)
+#
+# Refused with one line and exit 2, before anything is written: a path that is a symlink
+# (at the last component: aarshjul never writes through one, wherever it points; give the
+# real path), a device, a FIFO, a socket, or a folder where the file should be; a parent
+# that cannot be made (a file in the way, no permission, a read-only or virtual file
+# system). A full disk or an I/O error is exit 3. The file is written to a temporary file
+# beside it, flushed to disk (fsync) and renamed over the old one, so the path holds the
+# old report or the new one, never half of one.
+
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO}  # storage failing, not a path to fix
 
 
 def write_report(report: Report, formats: Iterable[str], folder: Path, organisation_id: str | None = None,
-                 out: Path | None = None) -> dict[str, Path]:
-    """Write the report in each format to `folder` (or to `out`, for a single format);
-    HTML is rendered once and printed to PDF from the same text."""
+                 out: Path | str | None = None) -> dict[str, Path]:
+    """Write the report in each format to `folder` (or to `out`, for a single format: a
+    file, or a folder when it ends in / or is one); HTML is rendered once and printed to
+    PDF from the same text."""
     formats = list(dict.fromkeys(formats))
     written: dict[str, Path] = {}
     html: str | None = None
     for fmt in formats:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}; use {', '.join(FORMATS)}")
+        name = report_filename(report, fmt, organisation_id)
+        path = out_path(out, name) if out is not None and len(formats) == 1 else Path(folder) / name
+        _check_target(path)  # before rendering: a wrong --out fails at once
         if fmt == "md":
             data = render_markdown(report).encode("utf-8")
         else:
             html = html or render_html(report)
             data = html.encode("utf-8") if fmt == "html" else render_pdf(html)
-        path = out if out is not None and len(formats) == 1 else folder / report_filename(report, fmt, organisation_id)
         _write(path, data)
         written[fmt] = path
     return written
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+def out_path(out: Path | str, filename: str) -> Path:
+    """The file `--out` names: `out` itself, or `filename` inside it when `out` ends in a
+    slash or is a folder (a symlink given as `out` is refused by _check_target, not
+    followed into a folder)."""
+    text = str(out)
+    if not text.strip():
+        raise BadInput("--out er tom; oppgi en fil eller en mappe (som slutter på /)")
+    path = Path(text)
+    if text.endswith(("/", os.sep)) or (path.is_dir() and not path.is_symlink()):
+        return path / filename
+    return path
+
+
+def _check_target(path: Path) -> None:
+    """Refuse what must never be replaced: a symlink, a device, a FIFO, a socket, a folder."""
     try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:  # a file where a folder should be (ENOTDIR), no permission: said by _write
+        if exc.errno == errno.ENOTDIR:
+            raise _os_error(path, exc) from None
+        return
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISLNK(mode):
+        try:
+            target = f" (til {os.readlink(path)})"
+        except OSError:
+            target = ""
+        raise BadInput(f"{path} er en symbolsk lenke{target}; årsrapporten skrives aldri gjennom en lenke: "
+                       "oppgi den virkelige stien med --out")
+    kind = ("en mappe" if stat.S_ISDIR(mode) else "en enhet (device)" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "en FIFO (navngitt rør)" if stat.S_ISFIFO(mode) else "en socket" if stat.S_ISSOCK(mode)
+            else "ikke en vanlig fil")
+    raise BadInput(f"{path} er {kind}, ikke en vanlig fil; årsrapporten erstatter bare en vanlig fil: "
+                   "velg en annen fil med --out (en mappe: avslutt med /)")
+
+
+def _os_error(path: Path, exc: OSError) -> AarshjulError:
+    """An OSError writing the report as one line: exit 3 when storage fails (disk full,
+    I/O), exit 2 when the path must be changed (naming the part in the way)."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in STORAGE_ERRNOS:
+        return ServiceError(f"kan ikke skrive årsrapporten {path}: {reason}; ingenting er endret, "
+                            "prøv igjen når det er plass")
+    blocker = _file_in_the_way(path)
+    if blocker is not None:
+        return BadInput(f"kan ikke lage mappen til årsrapporten {path}: {blocker} er en fil, ikke en mappe; "
+                        "velg en annen sti med --out")
+    where = str(exc.filename) if exc.filename and not str(exc.filename).endswith(".tmp") else str(path.parent)
+    return BadInput(f"kan ikke skrive årsrapporten {path}: {where}: {reason}; velg en annen sti med --out")
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The first folder above `path` that exists and is not a folder, if any."""
+    for parent in reversed(path.parents):
+        try:
+            if not stat.S_ISDIR(os.stat(parent).st_mode):
+                return parent
+        except OSError:
+            return None
+    return None
+
+
+def _write(path: Path, data: bytes) -> None:
+    """`data` at `path`, atomically: a temporary file in the same folder (0600: the report
+    names people and their notes), flushed to disk, renamed over `path`. Never through a
+    symlink, never over a device, FIFO, socket or folder; one-line errors (see above)."""
+    _check_target(path)
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, 0o600)  # owner only, whatever the umask: the report names people and their notes
+            handle.flush()
+            os.fchmod(handle.fileno(), 0o600)  # owner only, whatever the umask
+            os.fsync(handle.fileno())
+        _check_target(path)  # once more, just before: a symlink or device put there meanwhile is not replaced
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+        _sync_folder(path.parent)
+    except OSError as exc:
+        raise _os_error(path, exc) from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    """The rename itself on disk (best effort: not every file system can sync a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
