@@ -4,6 +4,20 @@
     unsubscribe: the https endpoint and mailto address for RFC 8058 one-click unsubscribe
     reminders: lead times before an obligation falls due
     newsletters: id, audience, schedule (an RRULE in the organisation's zone), template
+    batch_size, rate_per_second: how much at a time over one connection, how fast
+    max_failure_ratio: the share of a run's recipients that may be refused (5xx at RCPT or
+        DATA, an address that cannot be sent) before the edition pauses, judged once 50
+        recipients were answered for (default 0.5: more than half refused is implausible,
+        more likely our fault, e.g. a relay that refuses us, than theirs; 1 never pauses).
+        Below it a refusal fails that recipient's row only and the edition goes on; at the
+        pause this run's refused rows go back to pending, to be tried again
+    max_failures_in_a_row: how many failures of the mail server itself in a row pause the
+        edition (default 20): the sender refused (5xx at MAIL FROM), a 4xx at MAIL FROM or
+        DATA, a 421, the connection lost. Their rows stay pending, never failed; a refused
+        recipient neither counts nor pauses (it used to count them too)
+
+A paused edition exits 3 with the counts of the run and of the edition (sent, failed,
+pending); the next run sends what is pending.
 
 An edition of a newsletter has a key: `medlemsbrev/2026-02`, or for a newsletter sent
 to each branch on its own, `hva-skjer/arna/2026-02`.
@@ -78,7 +92,8 @@ class MailFile(Strict):
     unsubscribe: UnsubscribeConfig
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 200
     rate_per_second: Annotated[float, Field(gt=0)] = 50.0
-    max_failures_in_a_row: PositiveInt = 20
+    max_failures_in_a_row: PositiveInt = 20  # failures of the mail server in a row (not refused recipients)
+    max_failure_ratio: Annotated[float, Field(gt=0, le=1)] = 0.5  # refused share of a run that pauses it
     reminders: Reminders = Reminders()
     newsletters: Annotated[list[Newsletter], AfterValidator(_unique_ids)] = []
     invitations: Literal["off", "bodies"] = "bodies"  # iMIP invitations to a body's members for its meetings

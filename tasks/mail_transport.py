@@ -12,7 +12,14 @@
 
 One connection is reused across a batch and reopened after an error. `send` returns
 an Outcome; it raises only TransportDown (nothing could be sent: connect or login
-failed), so the caller decides what a failure means for its ledger row.
+failed), so the caller decides what a failure means for its ledger row. An Outcome
+says whose failure it is: `transport` is true when the server or the connection failed
+(a refused sender, a 421, a 4xx at MAIL FROM or DATA, the connection lost), which says
+nothing about the recipient; false when the server answered for this recipient (sent,
+a 5xx at RCPT or DATA, a 4xx at RCPT).
+
+    The outbox: <outbox>/<campaign, / as _>/<Message-ID's local part>.eml, one file per
+    ledger row (`outbox_file`), which is how `members forget` finds a member's letters.
 """
 
 from __future__ import annotations
@@ -34,8 +41,17 @@ from aarshjul.settings import redact_url
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # sent | retry (4xx, try again later) | failed (5xx for this recipient) | unknown
+    # sent | retry (4xx or connection lost before DATA: try again) | failed (5xx for this
+    # recipient) | unknown (connection lost after DATA) | held (the sender refused: not this
+    # recipient's fault, the row stays pending)
+    state: str
     detail: str = ""
+    transport: bool = False  # the server or connection failed, not this recipient
+
+
+def outbox_file(folder: Path, campaign: str, message_id: str) -> Path:
+    """Where OutboxTransport writes the message of one ledger row."""
+    return folder / campaign.replace("/", "_") / (message_id.strip("<>").split("@")[0] + ".eml")
 
 
 class Transport(Protocol):
@@ -75,13 +91,12 @@ class OutboxTransport:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def send(self, raw: bytes, sender: str, recipient: str, message_id: str, campaign: str) -> Outcome:
-        folder = self.folder / campaign.replace("/", "_")
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        name = message_id.strip("<>").split("@")[0] + ".eml"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")  # 0600: a letter is personal data
+        path = outbox_file(self.folder, campaign, message_id)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")  # 0600: a letter is personal data
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
-        os.replace(tmp, folder / name)
+        os.replace(tmp, path)
         return Outcome("sent")
 
     def close(self) -> None:
@@ -153,25 +168,30 @@ class SmtpTransport:
             code, reply = conn.mail(sender)
             if code != 250:
                 self._reset()
-                return self._code(code, reply)
+                return self._code(code, reply, stage)
             stage = "rcpt"
-            code, reply = conn.rcpt(recipient)
+            try:
+                code, reply = conn.rcpt(recipient)
+            except UnicodeEncodeError:  # an address smtplib cannot put in a command: this one only
+                self._reset()
+                return Outcome("failed", "the address is not ASCII and cannot be sent without SMTPUTF8")
             if code not in (250, 251):
                 self._reset()
-                return self._code(code, reply)
+                return self._code(code, reply, stage)
             stage = "data"
             code, reply = conn.data(raw)
             if code != 250:
-                return self._code(code, reply)
+                return self._code(code, reply, stage)
         except smtplib.SMTPDataError as exc:  # DATA itself refused: nothing was sent
             self._reset()
-            return self._code(exc.smtp_code, exc.smtp_error)
+            return self._code(exc.smtp_code, exc.smtp_error, "data")
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             if stage == "data":
                 return Outcome("unknown", f"connection lost after the message was sent, before the server "
-                                          f"answered ({type(exc).__name__})")
-            return Outcome("retry", f"connection lost before the message was sent ({type(exc).__name__})")
+                                          f"answered ({type(exc).__name__})", transport=True)
+            return Outcome("retry", f"connection lost before the message was sent ({type(exc).__name__})",
+                           transport=True)
         return Outcome("sent")
 
     def _reset(self) -> None:
@@ -182,13 +202,17 @@ class SmtpTransport:
         except (OSError, smtplib.SMTPException):
             self._drop()
 
-    def _code(self, code: int, reason: bytes | str) -> Outcome:
-        text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+    def _code(self, code: int, reason: bytes | str, stage: str) -> Outcome:
+        """A refusal at MAIL (the sender: everyone's, `held`), RCPT or DATA (this recipient's)."""
+        text = f"{code} " + (reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason))
         if code == 421:  # the server is closing the connection
             self._drop()
-        if 400 <= code < 500:
-            return Outcome("retry", f"{code} {text}")
-        return Outcome("failed", f"{code} {text}")
+            return Outcome("retry", text, transport=True)
+        if 400 <= code < 500:  # at RCPT: this recipient (greylisting, a full mailbox); else the server
+            return Outcome("retry", text, transport=stage != "rcpt")
+        if stage == "mail":  # the sender refused: it would be refused for every recipient
+            return Outcome("held", text, transport=True)
+        return Outcome("failed", text)
 
     def _drop(self) -> None:
         if self.conn is not None:

@@ -9,10 +9,30 @@
                 (committed as 'sending'), send it over one connection at the configured
                 rate, record each outcome, commit
 
-4xx answers are retried with backoff on a fresh connection; a 5xx for a recipient
-fails that row only; a connection lost after DATA makes the row 'unknown' (never sent
-again automatically); many failures in a row pause the edition with the reason.
-Only counts and member numbers reach logs and artifacts.
+What a failure means for the edition:
+
+    a recipient refused        a 5xx at RCPT or DATA, or an address that cannot be sent
+                               (a non-ASCII local part): that row 'failed', the edition goes on;
+                               a domain in Unicode is sent as IDNA (xn--)
+    a 4xx                      retried with backoff on a fresh connection; still refused: the
+                               row stays pending for the next run (at RCPT: says nothing about
+                               the server, like a refusal)
+    the mail server failing    the sender refused (5xx at MAIL FROM: it would be refused for
+                               everyone), 4xx at MAIL FROM or DATA, a 421, the connection lost:
+                               the row stays pending (lost after DATA: 'unknown', never sent
+                               again automatically). `max_failures_in_a_row` of these in a row
+                               pause the edition; TransportDown (connect or login failed)
+                               ends it at once
+    an implausible ratio       more than `max_failure_ratio` of at least `ratio_after` (50)
+                               recipients answered for in this run refused: the edition
+                               pauses, and this run's refusals go back to pending (so many
+                               refusals are more likely ours, a relay that refuses us, than
+                               theirs)
+
+A run is the batches numbered from 1 (a flow, `send_now`): its tally lives in this
+process (`RUNS`). A pause raises `Paused` (an EditionPaused, exit 3) after the batch's
+outcomes are committed, its message carrying this run's counts and the edition's, so the
+summary is printed, never lost. Only counts and member numbers reach logs and artifacts.
 """
 
 from __future__ import annotations
@@ -20,8 +40,9 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.headerregistry import Address
 from pathlib import Path
@@ -32,7 +53,7 @@ from sqlalchemy.orm import Session
 from aarshjul.db import ledger
 from aarshjul.db.audiences import member_names
 from aarshjul.domain.campaigns import Campaign
-from aarshjul.domain.errors import AarshjulError, EditionPaused
+from aarshjul.domain.errors import AarshjulError, EditionPaused, TransportDown
 from aarshjul.domain.ics import with_attendee
 from aarshjul.domain.messages import Envelope, compose, message_id, unsubscribe_token
 from aarshjul.tasks.mail_render import Renderer
@@ -49,6 +70,63 @@ class Prepared:
     skipped_unsubscribed: int = 0
     skipped_invalid: int = 0
     skipped_duplicate: int = 0
+
+
+MAX_FAILURE_RATIO = 0.5  # mail.yaml's default: more than half of a run's recipients refused is implausible
+RATIO_AFTER = 50  # the ratio is judged once this many recipients were answered for in a run
+STATES = {"sent": "sent", "failed": "failed", "unknown": "unknown", "retry": "pending", "held": "pending"}
+
+
+@dataclass
+class RunTally:
+    """One run of a campaign, over its batches: what the ratio and the streak are judged on."""
+
+    sent: int = 0
+    refused: dict[int, str] = field(default_factory=dict)  # row id -> the server's answer
+    unknown: int = 0
+    waiting: set[int] = field(default_factory=set)  # rows left pending by a 4xx or a server failure
+    transport_in_a_row: int = 0
+
+    @property
+    def answered(self) -> int:
+        """Recipients the server answered for: sent or refused."""
+        return self.sent + len(self.refused)
+
+    def summary(self) -> str:
+        return (f"{self.sent} sent, {len(self.refused)} refused, {self.unknown} unknown, "
+                f"{len(self.waiting)} left pending")
+
+
+class _Runs:
+    """This process's tally of each campaign's current run; a run starts at batch 1."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.runs: dict[tuple[str, str], RunTally] = {}
+
+    def get(self, organisation: str, campaign: str, batch_no: int) -> RunTally:
+        with self.lock:
+            key = (organisation, campaign)
+            if batch_no <= 1 or key not in self.runs:
+                self.runs[key] = RunTally()
+            return self.runs[key]
+
+
+RUNS = _Runs()
+
+
+class Paused(EditionPaused):
+    """The edition paused: the mail server failed too often in a row, or too many of this
+    run's recipients were refused. `run` is this run's tally, `edition` the ledger's counts
+    of the whole edition after the pause; both are in the message."""
+
+    def __init__(self, message: str, run: RunTally | None = None, edition: dict[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.run = run or RunTally()
+        self.edition = dict(edition or {})
+
+    def __reduce__(self) -> tuple[Any, ...]:  # kept whole when Prefect stores or copies the exception
+        return (type(self), (str(self), self.run, self.edition))
 
 
 @dataclass
@@ -137,6 +215,28 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+_RATIO = "too many refusals:"
+_RATIO_NOTE = "refused while this run refused an implausible share (max_failure_ratio): tried again next run"
+
+
+def smtp_address(address: str) -> str:
+    """The address as it goes on the wire: a domain in Unicode as IDNA (xn--); ValueError,
+    with a reason that names no address, for one that cannot be sent (empty, a non-ASCII
+    local part, which needs SMTPUTF8, a domain IDNA refuses)."""
+    local, _, domain = address.rpartition("@")
+    if not local or not domain:
+        raise ValueError("no address (a forgotten member, or none in the register)")
+    if not local.isascii():
+        raise ValueError("the address's local part is not ASCII, which needs SMTPUTF8 (not used): "
+                         "the register must give this member another address")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError("the address's domain is not a valid international domain name (IDNA)") from None
+    return f"{local}@{domain}"
+
+
 def valid_address(address: str | None) -> TypeGuard[str]:
     if not address or not _EMAIL.match(address):
         return False
@@ -171,12 +271,15 @@ def screen(candidates: Iterable[tuple[str, str | None]], unsubscribed: set[str],
 
 class Mailer:
     def __init__(self, session: Session, transport: Transport, secret: bytes, rate_per_second: float = 50.0,
-                 max_failures_in_a_row: int = 20, retries: int = 3, retry_delay: float = 1.0) -> None:
+                 max_failures_in_a_row: int = 20, retries: int = 3, retry_delay: float = 1.0,
+                 max_failure_ratio: float = MAX_FAILURE_RATIO, ratio_after: int = RATIO_AFTER) -> None:
         self.session = session
         self.transport = transport
         self.secret = secret
         self.limiter = RateLimiter(rate_per_second)
-        self.max_failures = max_failures_in_a_row
+        self.max_failures = max_failures_in_a_row  # failures of the mail server in a row, not of recipients
+        self.max_ratio = max_failure_ratio
+        self.ratio_after = ratio_after
         self.retries = retries
         self.retry_delay = retry_delay
 
@@ -215,7 +318,11 @@ class Mailer:
     # --- send ----------------------------------------------------------------------------
 
     def send_batch(self, c: Campaign, size: int, batch_no: int) -> BatchResult:
+        """Send the next batch; a run numbers its batches from 1. Raises Paused (after the
+        batch's outcomes are committed) when the edition must wait, TransportDown when the
+        mail server cannot be reached or refuses the login; both name the counts."""
         result = BatchResult()
+        run = RUNS.get(c.organisation, c.key, batch_no)
         if c.audience:  # an unsubscribe recorded while this edition is being sent
             result.unsubscribed = len(ledger.drop_unsubscribed(self.session, c.organisation, c.key, c.audience,
                                                                datetime.now(timezone.utc)))
@@ -226,26 +333,86 @@ class Mailer:
         renderer = Renderer(c.template, c.subject)
         names = _Names(self.session, c, [r.recipient for r in rows])
         outcomes: dict[int, tuple[str, str]] = {}
-        failures_in_a_row = 0
+        pause: str | None = None
         try:
             self.transport.open()
             for row in rows:
                 result.in_doubt += row.in_doubt
-                raw = self._message(c, renderer, row, names)
-                outcome = self._deliver(raw, c.from_address, row.address, row.message_id, c.key)
-                state = {"sent": "sent", "failed": "failed", "unknown": "unknown", "retry": "pending"}[outcome.state]
+                outcome = self._attempt(c, renderer, row, names)
+                state = STATES[outcome.state]
                 outcomes[row.id] = (state, outcome.detail)
                 tally = "retry_later" if state == "pending" else state
                 setattr(result, tally, getattr(result, tally) + 1)
-                failures_in_a_row = 0 if state == "sent" else failures_in_a_row + 1
-                if failures_in_a_row >= self.max_failures:
-                    raise EditionPaused(f"{c.key}: {failures_in_a_row} failures in a row, the last: "
-                                        f"{outcome.detail}; the rest stays pending for the next run")
-        finally:
-            for row in rows:  # not attempted (a pause, or the mail server went away): back to pending
-                outcomes.setdefault(row.id, ("pending", ""))
-            ledger.finish(self.session, outcomes, datetime.now(timezone.utc))
+                pause = self._judge(run, row.id, outcome)
+                if pause:
+                    break
+        except TransportDown as exc:
+            self._finish(rows, outcomes)
+            raise TransportDown(f"{exc}; {self._summary(c, run)}", transient=exc.transient) from None
+        except BaseException:
+            self._finish(rows, outcomes)
+            raise
+        if pause and run.refused and pause.startswith(_RATIO):  # this run's refusals are not trusted
+            for row_id, detail in run.refused.items():
+                outcomes[row_id] = ("pending", f"{_RATIO_NOTE}; the server said: {detail}")
+            result.failed -= sum(1 for row in rows if row.id in run.refused)
+            result.retry_later += sum(1 for row in rows if row.id in run.refused)
+            run.waiting.update(run.refused)
+            run.refused.clear()
+        self._finish(rows, outcomes)
+        if pause:
+            raise Paused(f"{c.key}: paused, {pause}; {self._summary(c, run)}", run,
+                         ledger.counts(self.session, c.organisation, c.key))
         return result
+
+    def _attempt(self, c: Campaign, renderer: Renderer, row: ledger.Row, names: "_Names") -> Outcome:
+        """One recipient: the address as the server takes it, the message, the delivery."""
+        try:
+            address = smtp_address(row.address)
+        except ValueError as exc:
+            return Outcome("failed", str(exc))
+        try:
+            raw = self._message(c, renderer, row, names, address)
+        except (ValueError, UnicodeError) as exc:  # this address or name cannot go in a header
+            return Outcome("failed", f"the message could not be built for this recipient ({type(exc).__name__})")
+        return self._deliver(raw, c.from_address, address, row.message_id, c.key)
+
+    def _judge(self, run: RunTally, row_id: int, outcome: Outcome) -> str | None:
+        """Count the outcome in the run; the reason to pause, if the run must."""
+        run.waiting.discard(row_id)
+        if outcome.transport:
+            run.transport_in_a_row += 1
+            if outcome.state == "unknown":
+                run.unknown += 1
+            else:
+                run.waiting.add(row_id)
+            if run.transport_in_a_row >= self.max_failures:
+                return (f"{run.transport_in_a_row} failures of the mail server in a row (max_failures_in_a_row), "
+                        f"the last: {outcome.detail}; the recipients are not to blame, their rows stay pending")
+            return None
+        run.transport_in_a_row = 0  # the server answered for this recipient
+        if outcome.state == "sent":
+            run.sent += 1
+        elif outcome.state == "failed":
+            run.refused[row_id] = outcome.detail
+        else:  # a 4xx for this recipient: pending; like a refusal, it says nothing of the server
+            run.waiting.add(row_id)
+            return None
+        if run.answered >= self.ratio_after and len(run.refused) > self.max_ratio * run.answered:
+            return (f"{_RATIO} {len(run.refused)} of {run.answered} recipients refused in this run, more than "
+                    f"max_failure_ratio {self.max_ratio:g}; the last: {outcome.detail}; so many refusals are more "
+                    "likely a fault of ours than of theirs, so they go back to pending for the next run")
+        return None
+
+    def _finish(self, rows: list[ledger.Row], outcomes: dict[int, tuple[str, str]]) -> None:
+        for row in rows:  # not attempted (a pause, or the mail server went away): back to pending
+            outcomes.setdefault(row.id, ("pending", ""))
+        ledger.finish(self.session, outcomes, datetime.now(timezone.utc))
+
+    def _summary(self, c: Campaign, run: RunTally) -> str:
+        edition = ledger.counts(self.session, c.organisation, c.key)
+        return (f"this run: {run.summary()}; the edition: "
+                + ", ".join(f"{n} {state}" for state, n in sorted(edition.items())))
 
     def _deliver(self, raw: bytes, sender: str, recipient: str, message_id: str, campaign: str) -> Outcome:
         outcome = Outcome("retry")
@@ -273,7 +440,7 @@ class Mailer:
     def _token(self, c: Campaign, audience: str, recipient: str) -> str:
         return unsubscribe_token(self.secret, c.organisation, audience, recipient)
 
-    def _message(self, c: Campaign, renderer: Renderer, row: ledger.Row, names: "_Names") -> bytes:
+    def _message(self, c: Campaign, renderer: Renderer, row: ledger.Row, names: "_Names", address: str) -> bytes:
         context = self._context(c, row.recipient, names)
         subject, text, html = renderer.render(context, who=row.recipient)
         token = self._token(c, c.audience, row.recipient) if c.audience else None
@@ -281,11 +448,11 @@ class Mailer:
         mailto = f"{c.unsubscribe_mailto}?subject=unsubscribe%20{token}" if token and c.unsubscribe_mailto else None
         env = Envelope(
             from_name=c.from_name, from_address=c.from_address, to_name=names.full(row.recipient),
-            to_address=row.address, subject=subject, message_id=row.message_id, date=datetime.now(timezone.utc),
+            to_address=address, subject=subject, message_id=row.message_id, date=datetime.now(timezone.utc),
             reply_to=c.reply_to,
             list_id=list_id, unsubscribe_url=context.get("unsubscribe_url"), unsubscribe_mailto=mailto,
         )
-        calendar = with_attendee(c.calendar, row.address, names.full(row.recipient)) if c.calendar else None
+        calendar = with_attendee(c.calendar, address, names.full(row.recipient)) if c.calendar else None
         return compose(env, text, html, calendar, c.calendar_method)
 
 

@@ -1,5 +1,5 @@
 """SMTP faults against a real server (aiosmtpd on loopback): implicit TLS, a refused
-MAIL FROM, a connection dropped before DATA, a 4xx that passes on the retry.
+MAIL FROM (the sender's fault: rows stay pending), a connection dropped before DATA, a 4xx that passes on the retry.
 
 The sink of tests/smtp_servers.py does STARTTLS but not implicit TLS, and cannot refuse
 MAIL FROM or drop the connection before DATA; `FaultySink` below adds those on the same
@@ -137,25 +137,33 @@ def test_smtps_sends_over_implicit_tls_and_verifies_the_certificate(env, faulty_
         transport.close()
 
 
-def test_a_refused_mail_from_pauses_the_edition_with_the_servers_reason(env, faulty_sink):
-    """Every recipient fails the same way (the sender is refused): after `max_failures_in_a_row`
-    the edition pauses (EditionPaused, exit 3) naming the 5xx; the rest stays pending; nothing left."""
+def test_a_refused_mail_from_pauses_the_edition_and_fails_no_recipient(env, faulty_sink):
+    """The sender refused (550 at MAIL FROM) is the sender's problem, the same for every
+    recipient: after `max_failures_in_a_row` such failures the edition pauses (EditionPaused,
+    exit 3) naming the 5xx and the counts, and no row is marked failed: all stay pending, and
+    once the sender is fixed the next run sends every one of them. (It used to charge the
+    refusal to the first five recipients as permanent failures.)"""
     sink = faulty_sink()
     sink.refuse_mail = "550 5.7.1 Sender address rejected: not owned by you"
     add_members(env.url, people(12))
     with pytest.raises(EditionPaused) as caught:
         env.send(SmtpTransport(sink.url), max_failures_in_a_row=5)
+    message = str(caught.value)
     assert caught.value.exit_status == 3
-    assert "5 failures in a row" in str(caught.value) and "550 5.7.1 Sender address rejected" in str(caught.value)
+    assert "5 failures of the mail server in a row" in message and "550 5.7.1 Sender address rejected" in message
+    assert "this run: 0 sent, 0 refused, 0 unknown, 5 left pending; the edition: 12 pending" in message
     assert sink.messages == [] and sink.rcpt_attempts == Counter() and sink.mail_attempts == 5  # 5xx: no retry
-    assert ledger_counts(env) == {"failed": 5, "pending": 7}
+    assert ledger_counts(env) == {"pending": 12}
     engine = make_engine(env.url)
     try:
         with session_scope(engine) as session:
-            errors = set(session.scalars(select(Delivery.error).where(Delivery.state == "failed")))
-        assert errors == {"550 5.7.1 Sender address rejected: not owned by you"}
+            errors = list(session.scalars(select(Delivery.error).where(Delivery.error.is_not(None))))
+        assert errors == ["550 5.7.1 Sender address rejected: not owned by you"] * 5  # the reason, on pending rows
     finally:
         engine.dispose()
+    sink.refuse_mail = None  # the sender fixed: the next run sends all twelve, once each
+    prepared, results, state = env.send(SmtpTransport(sink.url))
+    assert state == {"sent": 12} and len(sink.messages) == 12 and len(sink.by_recipient()) == 12
 
 
 def test_a_connection_dropped_before_data_is_retried_and_never_counted_as_sent(env, faulty_sink):
