@@ -5,7 +5,7 @@
     follow-ups               new members not yet contacted, by branch; this year's contact rate
     contacted NUMBER         record that a new member was contacted
     counts                   member counts per branch, import by import
-    forget NUMBER            blank a member's personal data for good
+    forget NUMBER            blank a member's personal data for good, remove their letters from the outbox
 
 Registered in cli.py as a sub-app. Output names members by number only: never a name,
 an e-mail address or a phone number. A mistake (a missing file, a file that is not a
@@ -182,19 +182,34 @@ def forget(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
-    """Blank a member's name, e-mail, phone and postcode for good (keeps the anonymous counts)."""
+    """Blank a member's name, e-mail, phone and postcode for good (keeps the anonymous counts),
+    and remove their letters from the outbox."""
+    from .db.ledger import letters
     from .db.members import forget_member
+    from .domain.errors import AarshjulError
+    from .settings import get_settings, per_organisation
+    from .tasks.mail_transport import remove_letters
 
     ctx = _context(plan)
     if not yes:
         typer.confirm(f"Slette persondata for medlem {number} for godt?", abort=True)
     with kit.session() as session:
         member, already = forget_member(session, ctx.organisation, number.strip(), datetime.now(timezone.utc))
+        theirs = letters(session, ctx.organisation, member.number)
+    # after the commit: a failure here leaves the member forgotten, and `forget` again removes the rest
+    outbox = Path(per_organisation(get_settings().outbox_dir, ctx.organisation))
+    try:
+        removed = remove_letters(outbox, theirs)
+    except OSError as exc:
+        raise AarshjulError(f"{outbox}: a letter of member {member.number} could not be removed from the outbox "
+                            f"({type(exc).__name__}); the member is forgotten, run `forget` again once the folder "
+                            "can be written") from None
     if already:
         out.print(f"Medlem {member.number} var allerede glemt.")
     else:
         kit.ok(f"medlem {member.number}: navn, e-post, telefon og postnummer er slettet; "
                "senere importer henter dem ikke tilbake.")
+    out.print(f"{removed} brev fjernet fra utboksen ({outbox}).", markup=False)
 
 
 # --- output -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ pending -> unsubscribed (the recipient left the audience before the row was sent
     claim_batch     the next pending rows, marked 'sending' and committed before any
                     message leaves, so a crash leaves at most that batch in doubt
     finish          record each row's outcome; committed per batch
+    letters         a recipient's (campaign, Message-ID) pairs: where their letters are
 """
 
 from __future__ import annotations
@@ -149,6 +150,13 @@ def finish(session: Session, outcomes: dict[int, tuple[str, str]], now: datetime
         session.execute(update(Delivery), [{"id": row_id, "state": state, "error": detail or None, "updated_at": now}
                                            for row_id, (state, detail) in outcomes.items()])
     session.commit()
+
+
+def letters(session: Session, organisation: str, recipient: str) -> list[tuple[str, str]]:
+    """(campaign, Message-ID) of every row of `recipient` (a member number): what names the
+    files of their letters in the outbox (tasks/mail_transport.outbox_file)."""
+    return [(r.campaign, r.message_id) for r in session.execute(select(Delivery.campaign, Delivery.message_id).where(
+        Delivery.organisation == organisation, Delivery.recipient == recipient).order_by(Delivery.id))]
 
 
 def counts(session: Session, organisation: str, campaign: str) -> dict[str, int]:

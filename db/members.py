@@ -423,7 +423,9 @@ def forget_member(session: Session, organisation: str, number: str, now: datetim
     Blanked: first and last name, e-mail, phone, postcode; the follow-up's note; the
     address of their rows in the delivery ledger. Kept, for the anonymous counts:
     number, branch, joined, status, activist, dues, roles. A later import that still
-    lists them does not bring the personal data back.
+    lists them does not bring the personal data back. Their letters in the outbox are
+    found by their ledger rows (ledger.letters) and removed by the caller, once this is
+    committed (`aarshjul members forget`).
     """
     member = session.scalar(select(Member).where(Member.organisation == organisation, Member.number == number))
     if member is None:

@@ -32,7 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Iterable, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from aarshjul.domain.errors import AarshjulError, TransportDown
@@ -78,6 +78,19 @@ class RateLimiter:
         if now < self.next_at:
             time.sleep(self.next_at - now)
         self.next_at = max(now, self.next_at) + self.interval
+
+
+def remove_letters(folder: Path, letters: Iterable[tuple[str, str]]) -> int:
+    """Delete the outbox files of these (campaign, Message-ID) pairs, exactly those; return
+    how many there were. A folder emptied by it stays (other letters may follow)."""
+    removed = 0
+    for campaign, message_id in letters:
+        try:
+            outbox_file(folder, campaign, message_id).unlink()
+        except FileNotFoundError:  # never written (SMTP), or removed already
+            continue
+        removed += 1
+    return removed
 
 
 class OutboxTransport:
