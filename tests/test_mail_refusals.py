@@ -21,7 +21,8 @@ from aarshjul.db.session import make_engine, session_scope
 from aarshjul.domain.errors import EditionPaused
 from aarshjul.tasks.mail_transport import SmtpTransport
 from test_mail import MailEnv, add_members, people, total
-from test_smtp_faults import faulty_sink, ledger_counts  # noqa: F401
+from test_newsletter_cli import cli  # noqa: F401
+from test_smtp_faults import FaultySink, faulty_sink, ledger_counts  # noqa: F401
 
 
 @pytest.fixture
@@ -198,3 +199,31 @@ def test_mail_yaml_takes_max_failure_ratio_and_still_takes_max_failures_in_a_row
     for bad in (0, 1.5, -0.1):
         with pytest.raises(ValidationError):
             MailFile.model_validate({**base, "max_failure_ratio": bad})
+
+
+@pytest.mark.prefect
+def test_a_paused_newsletter_send_prints_the_counts_in_its_error_line_and_exits_3(prefect_harness, cli, monkeypatch):
+    """Through `aarshjul newsletter send` (the flow under Prefect): the pause used to end
+    with "5 failures in a row …; the rest stays pending", no counts; now the line names the
+    run's and the edition's counts, and no row is failed."""
+    from aarshjul.db.migrate import upgrade
+
+    sink = FaultySink()
+    try:
+        sink.refuse_mail = "550 5.7.1 Sender address rejected: not owned by you"
+        monkeypatch.setenv("AARSHJUL_SMTP_URL", sink.url)
+        upgrade(cli.url)
+        add_members(cli.url, people(12))
+        code, out, err = cli("newsletter", "send", "nyhetsbrev", "--edition", "2025-03", "--today", "2025-03-02")
+    finally:
+        sink.stop()
+    assert code == 3, (out, err)
+    lines = [line for line in err.splitlines() if line.startswith("error:")]  # Prefect's own log aside
+    assert len(lines) == 1, err
+    assert "5 failures of the mail server in a row" in lines[0] and "550 5.7.1 Sender address rejected" in lines[0]
+    assert "this run: 0 sent, 0 refused, 0 unknown, 5 left pending; the edition: 12 pending" in lines[0]
+    assert {s: n for s, n in rows_by_state(cli.url).items()} == {"pending": 12}
+
+
+def rows_by_state(url: str) -> dict[str, int]:
+    return dict(Counter(state for state, _ in rows(url).values()))
