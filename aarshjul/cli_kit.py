@@ -175,15 +175,38 @@ def field(summary: Any, name: str) -> Any:
 
 @contextmanager
 def database_errors(what: str = "databasefeil") -> Iterator[None]:
-    """SQLAlchemy's errors as DatabaseError (exit 3), without their parameters (they may
-    hold personal data)."""
+    """SQLAlchemy's errors as DatabaseError (exit 3), in one line without their parameters
+    (they may hold personal data); a locked SQLite database and a file that is not one say
+    so, where the file is, and what to do."""
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
         yield
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]
-        raise DatabaseError(f"{what}: {reason}") from None
+        raise DatabaseError(database_message(what, exc)) from None
+
+
+LOCKED = ("database is locked", "database table is locked")
+NOT_A_DATABASE = ("file is not a database", "database disk image is malformed")
+
+
+def database_message(what: str, exc: Exception) -> str:
+    """The line a database error ends in: `what`, the driver's reason, and for SQLite's
+    lock timeout and a damaged file the database's place and what to do."""
+    from .db.session import BUSY_TIMEOUT_SECONDS, sqlite_path
+    from .settings import redact_url
+
+    reason = (str(getattr(exc, "orig", None) or type(exc).__name__).splitlines() or [type(exc).__name__])[0]
+    url = get_settings().database_url
+    path = sqlite_path(url)
+    where = str(path) if path is not None else redact_url(url)
+    if any(text in reason for text in LOCKED):
+        return (f"{what}: databasen {where} er låst: en annen kjøring har holdt låsen i over "
+                f"{BUSY_TIMEOUT_SECONDS} s ({reason}); prøv igjen om litt")
+    if path is not None and any(text in reason for text in NOT_A_DATABASE):
+        return (f"{what}: {where} er ikke en SQLite-database, eller filen er skadet ({reason}); sjekk "
+                "AARSHJUL_DATABASE_URL, eller legg tilbake en sikkerhetskopi av filen")
+    return f"{what}: {reason}"
 
 
 @contextmanager

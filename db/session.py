@@ -4,6 +4,10 @@ Every engine is made with `hide_parameters=True`: a database error's message nev
 carries the statement's parameters (members' names and e-mail addresses), neither on
 stderr nor in Prefect's logs. A SQLite database file aarshjul creates is made 0600
 (owner only) before SQLite opens it; SQLite gives its journal and WAL files the same mode.
+
+A SQLite database another connection holds locked (a long write, `BEGIN EXCLUSIVE`) is
+waited for at most BUSY_TIMEOUT_SECONDS per statement; then SQLite's "database is
+locked" is raised, which the CLI reports in one line (exit 3) naming the lock.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.orm import Session, sessionmaker
 
+BUSY_TIMEOUT_SECONDS = 10  # how long a SQLite statement waits for another connection's lock
+
 
 def make_engine(url: str, create_dir: bool = True) -> Engine:
     """An engine for `url`; a SQLite file's folder (and the file, 0600) created when needed.
@@ -32,8 +38,11 @@ def make_engine(url: str, create_dir: bool = True) -> Engine:
         if path is not None and mode in (None, "rwc", ("rwc",)):  # ro and rw never create the file
             path.parent.mkdir(parents=True, exist_ok=True)
             _create_private(path)
-    engine = create_engine(url, future=True, hide_parameters=True)
-    if parsed.get_backend_name() == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    # the driver's own wait (before the pragma below is set) bounded the same way
+    engine = create_engine(url, future=True, hide_parameters=True,
+                           connect_args={"timeout": BUSY_TIMEOUT_SECONDS} if sqlite else {})
+    if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
@@ -66,7 +75,7 @@ def _create_private(path: Path) -> None:
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
     cursor.close()
 
 

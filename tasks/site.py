@@ -20,6 +20,7 @@ and a path aarshjul must write through a symlinked folder is refused.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -32,7 +33,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 import aarshjul.templates
-from aarshjul.domain.errors import AarshjulError
+from aarshjul.domain.errors import AarshjulError, ServiceError
 from aarshjul.domain.feeds import Entry, feeds, select
 from aarshjul.domain.ics import feed_calendar
 from aarshjul.domain.plan import Plan
@@ -57,6 +58,52 @@ def feed_path(feed_id: str, public: bool, tokens: dict[str, str]) -> str:
 
 def write_site(plan: Plan, entries: list[Entry], tokens: dict[str, str], site_dir: Path, now: datetime,
                today: date, site_url: str | None = None) -> SiteResult:
+    """Every feed, the page and the manifest into `site_dir` (AARSHJUL_SITE_DIR). A site
+    folder that cannot be used ends in one line naming AARSHJUL_SITE_DIR and the path:
+    exit 2 when the setting or the folder must be fixed (a file where the folder should
+    be, no permission, a read-only or virtual file system), exit 3 (ServiceError) when
+    storage fails (disk full, I/O error). Each file is replaced atomically, so what is
+    served is the old file or the new one."""
+    _check_site_dir(site_dir)
+    try:
+        return _write_site(plan, entries, tokens, site_dir, now, today, site_url)
+    except OSError as exc:
+        raise _site_error(site_dir, exc) from None
+
+
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO}  # storage failing, not a setting to fix
+
+
+def _check_site_dir(site_dir: Path) -> None:
+    """The site folder, or the nearest part of its path that exists, must be a folder."""
+    for path in (site_dir, *site_dir.parents):
+        try:
+            mode = os.stat(path).st_mode  # the site folder itself may be a symlink the operator made
+        except (FileNotFoundError, NotADirectoryError):  # missing, or under a file: look further up
+            continue
+        except OSError as exc:
+            raise _site_error(site_dir, exc) from None
+        if not stat.S_ISDIR(mode):
+            what = "is a file, not a folder" if path == site_dir else f"cannot be made: {path} is a file, not a folder"
+            raise AarshjulError(f"AARSHJUL_SITE_DIR {site_dir} {what}; set AARSHJUL_SITE_DIR to a folder "
+                                "(it is created if missing) and publish again")
+        return
+
+
+def _site_error(site_dir: Path, exc: OSError) -> AarshjulError:
+    """An OSError in the site folder as one line naming AARSHJUL_SITE_DIR and the path."""
+    where = exc.filename if exc.filename and not str(exc.filename).endswith(".tmp") else None
+    reason = exc.strerror or type(exc).__name__
+    place = f"{where}: {reason}" if where else reason
+    if exc.errno in STORAGE_ERRNOS:
+        return ServiceError(f"cannot write the site to AARSHJUL_SITE_DIR {site_dir}: {place}; files already "
+                            "written are whole, the next publish catches up")
+    return AarshjulError(f"cannot write the site to AARSHJUL_SITE_DIR {site_dir}: {place}; make it a folder "
+                         "aarshjul can write to (or set AARSHJUL_SITE_DIR to one) and publish again")
+
+
+def _write_site(plan: Plan, entries: list[Entry], tokens: dict[str, str], site_dir: Path, now: datetime,
+                today: date, site_url: str | None) -> SiteResult:
     result = SiteResult()
     links = []
     owned: set[str] = set()  # every file this publish writes, relative to site_dir
