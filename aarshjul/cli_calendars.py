@@ -121,10 +121,23 @@ def calendars_resolve(
     plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
     """Resolve a CalDAV conflict."""
+    from datetime import timezone
+
     from .db.caldav import conflicts, resolve
+    from .db.calendars import entries
+    from .tasks.caldav import desired_events
 
     p = kit.load(plan)
     with kit.session() as session:
-        if not resolve(session, p.organisation.id, uid, keep):
+        hashes: dict[str, str] = {}
+        if keep == "theirs":  # the plan's version now counts as pushed: the server's stays until it changes
+            stored, now = entries(session, p.organisation.id, p.tz), datetime.now(timezone.utc)
+            site_url = per_organisation(get_settings().site_url, p.organisation.id)
+            for row in conflicts(session, p.organisation.id):
+                if row.uid == uid:
+                    want = desired_events(p, stored, row.calendar, now, site_url).get(uid)
+                    if want is not None:
+                        hashes[row.calendar] = want.hash
+        if not resolve(session, p.organisation.id, uid, keep, hashes):
             raise NotFound("conflict", uid, [r.uid for r in conflicts(session, p.organisation.id)])
     kit.ok(f"{uid}: {keep}; {'takes effect at the next publish' if keep == 'ours' else 'resolved'}")

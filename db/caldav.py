@@ -14,9 +14,15 @@ def conflicts(session: Session, organisation: str) -> list[CaldavEvent]:
         .order_by(CaldavEvent.calendar, CaldavEvent.key)))
 
 
-def resolve(session: Session, organisation: str, uid: str, keep: str) -> list[CaldavEvent]:
+def resolve(session: Session, organisation: str, uid: str, keep: str,
+            plan_hashes: dict[str, str] | None = None) -> list[CaldavEvent]:
     """Resolve a conflict: keep 'ours' (the next sync overwrites the server's copy) or
-    'theirs' (the server's copy stays until the plan changes the event again)."""
+    'theirs' (the server's copy stays until the plan changes the event again).
+
+    For 'theirs', `plan_hashes` (calendar -> content hash of the plan's version of this
+    event now) is recorded as if pushed: the next sync sees nothing to do until the plan's
+    version changes again. Without it the last pushed hash stays, and a plan changed since
+    that push would overwrite the server's copy at the next sync."""
     rows = list(session.scalars(select(CaldavEvent).where(
         CaldavEvent.organisation == organisation, CaldavEvent.uid == uid, CaldavEvent.conflict_at.is_not(None))))
     for row in rows:
@@ -25,6 +31,7 @@ def resolve(session: Session, organisation: str, uid: str, keep: str) -> list[Ca
             row.gone = row.conflict_etag is None
         else:
             row.etag, row.gone = row.conflict_etag, False
+            row.content_hash = (plan_hashes or {}).get(row.calendar, row.content_hash)
         row.conflict_at, row.conflict_etag = None, None
     return rows
 

@@ -58,11 +58,6 @@ def test_a_delete_answered_412_is_a_conflict_not_a_silent_delete(sync):
     assert sync.proxy.count("DELETE") == 0 and sync.proxy.count("PUT") == 0 and total(later, "conflicts") == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "db/caldav.py resolve(keep='theirs') keeps the server's ETag but not the content hash: the row's "
-    "content_hash stays that of our last push, the plan's changed event hashes differently, so the next "
-    "publish plans an update and PUTs If-Match the server's ETag, overwriting the version the board chose "
-    "to keep (the docstring promises it stays until the plan changes the event again)"))
 def test_resolve_keep_theirs_leaves_the_servers_version_and_the_next_publish_does_not_overwrite_it(sync, tmp_path):
     sync.run()
     uid = sync.uid("1.2/2025/1")
@@ -88,6 +83,11 @@ def test_resolve_keep_theirs_leaves_the_servers_version_and_the_next_publish_doe
     ev = sync.server_events("styret")[uid]
     assert str(ev.get("LOCATION")) == "Styrerommet" and ev["DTSTART"].dt.date() == date(2025, 3, 30)  # theirs, kept
     assert sync.proxy.count("PUT") == 0  # not overwritten
+
+    sync.files.write("schedule.yaml", PIN.format(day="2025-04-09", extra=""))  # the plan changes it again
+    counts = sync.run(T0 + timedelta(days=3))
+    assert total(counts, "updated") == 1 and total(counts, "conflicts") == 0
+    assert sync.server_events("styret")[uid]["DTSTART"].dt.date() == date(2025, 4, 9)  # now the plan's
 
 
 @pytest.mark.prefect
