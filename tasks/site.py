@@ -92,7 +92,9 @@ def _check_site_dir(site_dir: Path) -> None:
 
 def _site_error(site_dir: Path, exc: OSError) -> AarshjulError:
     """An OSError in the site folder as one line naming AARSHJUL_SITE_DIR and the path."""
-    where = exc.filename if exc.filename and not str(exc.filename).endswith(".tmp") else None
+    where = str(exc.filename) if exc.filename else None
+    if where and where.endswith(".tmp"):  # a temporary file: the folder it was to be made in
+        where = str(Path(where).parent)
     reason = exc.strerror or type(exc).__name__
     place = f"{where}: {reason}" if where else reason
     if exc.errno in STORAGE_ERRNOS:

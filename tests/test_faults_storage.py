@@ -138,6 +138,26 @@ def test_a_full_disk_is_a_service_failure_and_leaves_whole_files(publish_to, tmp
     assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.parametrize(("error", "status"), [(errno.EACCES, 2), (errno.EROFS, 2), (errno.EPERM, 2),
+                                               (errno.ENOSPC, 3), (errno.EIO, 3), (errno.EDQUOT, 3)],
+                         ids=["no-permission", "read-only", "not-permitted", "disk-full", "io-error", "quota"])
+def test_a_folder_that_refuses_the_write_is_one_line(publish_to, tmp_path, monkeypatch, error, status):
+    """A read-only site folder (root ignores permissions, so the refusal is made here, where
+    a temporary file is created): exit 2, a folder to fix; storage failing: exit 3."""
+    from aarshjul.tasks import site as site_module
+
+    site = tmp_path / "site"
+    site.mkdir()
+
+    def refuse(*args, **kwargs):
+        raise OSError(error, os.strerror(error), str(site / ".x.tmp"))
+
+    monkeypatch.setattr(site_module.tempfile, "mkstemp", refuse)
+    exc = refused(lambda: publish_to(site), status, str(site), os.strerror(error))
+    assert isinstance(exc, ServiceError) == (status == 3)
+    assert ".tmp" not in str(exc)  # the folder is named, not a temporary file
+
+
 def test_publish_with_a_site_folder_under_a_file_ends_in_one_line(files, tmp_path):
     """End to end: `aarshjul publish` (a Prefect flow run) with AARSHJUL_SITE_DIR under a file."""
     (tmp_path / "prefect").mkdir()
