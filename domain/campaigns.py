@@ -64,6 +64,7 @@ class Limits:
     rate_per_second: float = 50.0
     max_failures_in_a_row: int = 20
     batch_size: int = 200
+    max_failure_ratio: float = 0.5
 
 
 def mail_config(plan: Plan) -> MailFile:
@@ -75,7 +76,8 @@ def mail_config(plan: Plan) -> MailFile:
 
 def limits(plan: Plan) -> Limits:
     m = mail_config(plan)
-    return Limits(plan.organisation.id, m.rate_per_second, m.max_failures_in_a_row, m.batch_size)
+    return Limits(plan.organisation.id, m.rate_per_second, m.max_failures_in_a_row, m.batch_size,
+                  m.max_failure_ratio)
 
 
 def find_newsletter(plan: Plan, ident: str) -> Newsletter:

@@ -23,7 +23,8 @@
     │   ├── DatabaseError            3  yes        the database could not be used; nothing was stored
     │   ├── CaldavError              3  per case   the CalDAV server is unreachable (yes) or refused us (no)
     │   ├── TransportDown            3  per case   the mail server is unreachable (yes) or refused the login (no)
-    │   ├── EditionPaused            3  yes        too many failed recipients in a row; the rest stays pending
+    │   ├── EditionPaused            3  yes        the edition paused; the rest stays pending for the next run
+    │   │   └── Paused               3  yes        the mail server failed again and again, or too many refused
     │   └── ReportRenderError        3  no         the PDF cannot be made (WeasyPrint or Pango missing)
     └── TryLater                    75  yes        not now (EX_TEMPFAIL): run the command again later
         └── Busy                    75  yes        another run holds the lock (db/locks.py)
@@ -148,7 +149,9 @@ class TransportDown(ServiceError):
 
 
 class EditionPaused(ServiceError):
-    """Too many failures in a row: the rest stays pending for the next run."""
+    """The edition paused, the rest pending for the next run: the mail server failed too
+    often in a row, or an implausible share of this run's recipients was refused
+    (tasks/mailer.py's Paused, with the counts). A refused recipient alone never pauses."""
 
 
 class ReportRenderError(ServiceError):

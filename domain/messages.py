@@ -182,7 +182,7 @@ def compose(env: Envelope, text: str, html: str | None = None, calendar: bytes |
     msg["Date"] = format_datetime(env.date)
     msg["Message-ID"] = env.message_id
     if env.list_id:
-        msg["List-Id"] = Header(clean(env.list_id), "utf-8")  # type: ignore[assignment]
+        msg["List-Id"] = list_id_header(env.list_id)  # type: ignore[assignment]
     if env.unsubscribe_url:
         targets = [f"<{env.unsubscribe_url}>"]
         if env.unsubscribe_mailto:
@@ -190,3 +190,17 @@ def compose(env: Envelope, text: str, html: str | None = None, calendar: bytes |
         msg["List-Unsubscribe"] = ", ".join(targets)
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return msg.as_bytes(policy=_CRLF)  # SMTP wants CRLF; smtplib does not convert bytes
+
+
+def list_id_header(value: str) -> Header:
+    """List-Id (RFC 2919): the phrase RFC 2047-encoded when it must be, the `<list-id>`
+    itself always as it is: parsers read the id between the angle brackets, and an encoded
+    word around the whole value hides it from them."""
+    phrase, sep, ident = clean(value).rpartition(" <")
+    if not sep or not ident.endswith(">"):
+        return Header(clean(value), "us-ascii" if clean(value).isascii() else "utf-8")
+    header = Header()
+    if phrase:
+        header.append(phrase, "us-ascii" if phrase.isascii() else "utf-8")
+    header.append(f"<{ident}", "us-ascii")
+    return header

@@ -28,21 +28,19 @@ from aarshjul.domain.expand import expand
 from aarshjul.domain.plan import Plan
 from aarshjul.settings import get_settings, per_organisation
 from aarshjul.tasks.mail_transport import transport_from_settings
-from aarshjul.tasks.mailer import MAX_FAILURE_RATIO, BatchResult, Mailer, Prepared, secret_key
+from aarshjul.tasks.mailer import BatchResult, Mailer, Prepared, secret_key
 
 
 def mailer(session: Session, limits: Limits) -> Mailer:
-    """A Mailer over the transport the settings choose (SMTP, or the outbox folder).
-
-    `max_failure_ratio` is read from the limits when they carry it (mail.yaml's setting,
-    once domain/campaigns.Limits has the field), else the default 0.5."""
+    """A Mailer over the transport the settings choose (SMTP, or the outbox folder), with
+    mail.yaml's limits."""
     s = get_settings()
     outbox = per_organisation(s.outbox_dir, limits.organisation)
     assert outbox is not None  # outbox_dir is a str setting, so it is one with {organisation} filled in
     return Mailer(session, transport_from_settings(s.smtp_url, Path(outbox)), secret_key(s.secret_key_file),
                   rate_per_second=limits.rate_per_second, max_failures_in_a_row=limits.max_failures_in_a_row,
                   retry_delay=s.mail_retry_delay,
-                  max_failure_ratio=float(getattr(limits, "max_failure_ratio", MAX_FAILURE_RATIO)))
+                  max_failure_ratio=limits.max_failure_ratio)
 
 
 def send_now(session: Session, limits: Limits, campaign: Campaign, candidates: list[tuple[str, str | None]]) -> int:

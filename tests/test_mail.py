@@ -217,23 +217,6 @@ def test_a_wrong_password_is_a_clear_error(env, smtp_sink):
     assert not caught.value.transient and "refused the login" in str(caught.value)
 
 
-def test_many_failures_in_a_row_pause_the_edition(env, smtp_sink):
-    from aarshjul.tasks.mailer import EditionPaused
-
-    sink = smtp_sink()
-    add_members(env.url, people(12))
-    for i in range(1, 13):
-        sink.fail_rcpt[f"m{i}@example.org"] = "550 5.7.1 Rejected"
-    with pytest.raises(EditionPaused) as caught:
-        env.send(SmtpTransport(sink.url), max_failures_in_a_row=5)
-    assert "5 failures in a row" in str(caught.value) and "550" in str(caught.value)
-    campaign, _ = env.campaign()
-    engine = make_engine(env.url)
-    with session_scope(engine) as session:
-        assert counts(session, "test-org", campaign.key) == {"failed": 5, "pending": 7}
-    engine.dispose()
-
-
 def test_a_template_error_stops_the_edition_before_anything_is_sent(env, smtp_sink):
     from dataclasses import replace
 
