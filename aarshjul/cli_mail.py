@@ -140,16 +140,28 @@ def unsubscribe(token: Annotated[str, typer.Argument(help="The token from a List
 
 
 def print_mail(summaries: list[Any], lang: str) -> None:
+    """Each delivery on a line; then, when an edition paused, EditionPaused (exit 3) after
+    everything else was printed (the rest of that edition waits for the next run)."""
     nb = lang == "nb"
+    paused: list[str] = []
     for s in summaries:
         def f(name: str, s: Any = s) -> Any:
             return kit.field(s, name)
 
-        if (s.get("not_ready") if isinstance(s, dict) else getattr(s, "not_ready", None)):
+        if getattr(s, "not_ready", None):
             kit.warn(f("not_ready"))
+            continue
+        if getattr(s, "paused", None):
+            paused.append(f("campaign"))
+            kit.warn(f"{f('campaign')}: {f('paused')}")
             continue
         kit.ok(f"{f('campaign')}: {f('sent')} {'sendt' if nb else 'sent'}, {f('failed')} "
                f"{'feilet' if nb else 'failed'}, {f('unknown')} {'ukjent' if nb else 'unknown'}, "
                f"{f('in_doubt')} {'i tvil' if nb else 'in doubt'}, {f('skipped_unsubscribed')} "
                f"{'avmeldt' if nb else 'unsubscribed'}, {f('skipped_invalid')} "
                f"{'ugyldig adresse' if nb else 'invalid address'}")
+    if paused:
+        from .domain.errors import EditionPaused
+
+        raise EditionPaused(("stoppet, resten venter til neste kjøring: " if nb else
+                             "paused, the rest waits for the next run: ") + ", ".join(paused))

@@ -45,7 +45,8 @@ class Published(AgendaStored):
 @dataclass(frozen=True)
 class Delivery:
     """One campaign through the delivery ledger: who was added to it this run, and what
-    became of the messages sent; `not_ready` when its text is not written yet."""
+    became of the messages sent; `not_ready` when its text is not written yet, `paused`
+    when the mail server failed again and again or too many recipients were refused."""
 
     campaign: str
     added: int = 0
@@ -59,6 +60,7 @@ class Delivery:
     skipped_invalid: int = 0
     skipped_duplicate: int = 0
     not_ready: str | None = None
+    paused: str | None = None  # why the edition paused (the rest stays pending for the next run)
 
 
 @dataclass(frozen=True)

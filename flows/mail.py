@@ -11,7 +11,7 @@ from aarshjul.domain.campaigns import (Campaign, Limits, body_contacts, content_
                                        invitation_campaigns, limits, mail_config, newsletter_audience,
                                        newsletter_campaign, reminder_campaign)
 from aarshjul.domain.editions import due_editions, parse_edition
-from aarshjul.domain.errors import EditionNotReady
+from aarshjul.domain.errors import EditionNotReady, EditionPaused
 from aarshjul.domain.expand import expand
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.reminders import due_reminders
@@ -19,7 +19,7 @@ from aarshjul.domain.results import Delivery, DueMail
 from aarshjul.flows.guard import single_run
 from aarshjul.settings import get_settings
 from aarshjul.tasks.artifacts import mail_summary
-from aarshjul.tasks.mailer import BatchResult
+from aarshjul.tasks.mailer import BatchResult, Prepared
 from aarshjul.tasks.plan_io import by_reference, read_entries, read_held, read_plan
 from aarshjul.tasks.mail_render import read_edition_text
 from aarshjul.tasks.sending import invited_campaigns, log_edition_sent, prepare_campaign, send_batch
@@ -27,22 +27,36 @@ from aarshjul.tasks.sending import invited_campaigns, log_edition_sent, prepare_
 
 def send_campaign(campaign: Campaign, limits: Limits, audience: dict[str, Any] | None = None,
                   contacts: list[tuple[str, str | None]] | None = None) -> Delivery:
-    """Prepare the campaign, then send batch after batch until none is left (or the rest must wait)."""
+    """Prepare the campaign, then send batch after batch until none is left (or the rest must
+    wait). A paused edition is a result, not the end of the run: the other campaigns of the
+    day still go, and the pause (with its counts) is in the result for the CLI to report."""
     prepared = prepare_campaign(campaign, audience, contacts, limits)
     totals = BatchResult()
     batch_no = 0
     while prepared.pending:  # nobody to send to (an empty branch): no batch task at all
         batch_no += 1
-        result = send_batch(campaign, batch_no, limits)
+        try:
+            result = send_batch(campaign, batch_no, limits)
+        except EditionPaused as exc:
+            get_run_logger().warning("%s", exc)
+            run = getattr(exc, "run", None)  # this run's tally over every batch (tasks/mailer.py Paused)
+            if run is not None:
+                totals.sent, totals.failed, totals.unknown = run.sent, len(run.refused), run.unknown
+            return _delivery(campaign, prepared, totals, paused=str(exc))
         for name in vars(totals):
             setattr(totals, name, getattr(totals, name) + getattr(result, name))
         if result.claimed == 0 or result.claimed == result.retry_later:
             break
+    return _delivery(campaign, prepared, totals)
+
+
+def _delivery(campaign: Campaign, prepared: Prepared, totals: BatchResult, paused: str | None = None) -> Delivery:
     return Delivery(campaign=campaign.key, added=prepared.added, pending=prepared.pending,
                     in_doubt=prepared.in_doubt, sent=totals.sent, failed=totals.failed,
                     unknown=totals.unknown, retry_later=totals.retry_later,
                     skipped_unsubscribed=prepared.skipped_unsubscribed + totals.unsubscribed,
-                    skipped_invalid=prepared.skipped_invalid, skipped_duplicate=prepared.skipped_duplicate)
+                    skipped_invalid=prepared.skipped_invalid, skipped_duplicate=prepared.skipped_duplicate,
+                    paused=paused)
 
 
 @flow(name="send-newsletter", log_prints=False)

@@ -67,3 +67,32 @@ def test_a_pinned_meeting_and_an_unscheduled_slot_are_reminded_once_each(prefect
         ("styret@example.org", "Ikke berammet: Samling hvert halvår"),
         ("styret@example.org", "Om 7 dager: Møter for nye medlemmer (1/2)"),
     ]
+
+
+def test_a_paused_edition_does_not_stop_the_reminders_of_the_same_run(prefect_harness, mail_env, files, database_url):
+    """The main job's mail: a newsletter edition that pauses (60 members, every address
+    refused: an implausible share) is a result with its reason, and the reminders due the
+    same day still go."""
+    from datetime import datetime, timezone
+
+    from aarshjul.db.models import Member
+    from aarshjul.db.session import make_engine, session_scope
+    from aarshjul.flows.mail import send_due_mail
+
+    sink = mail_env
+    now = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        for i in range(60):
+            session.add(Member(organisation="test-org", number=f"{i:05d}", first_name="Åse", last_name="Ø",
+                               email=f"m{i}@dead.example.org", branch="nord", status="active", first_seen=now,
+                               updated_at=now, row_hash="x"))
+            sink.fail_rcpt[f"m{i}@dead.example.org"] = "550 5.1.1 No such user"
+    engine.dispose()
+    files.write("schedule.yaml", PINNED)
+    (files.folder / "content" / "nyhetsbrev" / "2025-06.md").write_text("Juni.\n", encoding="utf-8")
+    due = send_due_mail(str(files.plan), date(2025, 6, 5))
+    [letter] = [d for d in due.newsletters if d.campaign == "nyhetsbrev/2025-06"]
+    assert letter.paused and "refused" in letter.paused and letter.sent == 0
+    assert sorted((r.campaign, r.sent) for r in due.reminders) == [
+        ("reminder/1.2/2025/1/lead-21", 1), ("reminder/1.3/2025-H1/unscheduled-30", 2)]
