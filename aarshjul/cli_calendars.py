@@ -30,7 +30,9 @@ def publish(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = Non
     """Publish the calendar feeds and the web page (a Prefect flow run)."""
     kit.start_prefect()
     lang, day, path = kit.lang(lang), kit.today(today), kit.plan_path(plan)
-    kit.not_busy(["publish-calendars"], kit.load(path).organisation.id)
+    organisation = kit.load(path).organisation.id
+    kit.check_site(organisation)
+    kit.not_busy(["publish-calendars"], organisation)
     from .flows.calendars import publish_calendars
 
     print_publish(kit.run_flow(publish_calendars, plan_path=str(path), today=day), lang)

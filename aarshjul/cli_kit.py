@@ -33,7 +33,7 @@ from rich.style import StyleType
 from rich.text import Text
 
 from .domain.errors import BadInput, DatabaseError
-from .settings import get_settings
+from .settings import get_settings, per_organisation
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -280,6 +280,15 @@ def prefect_env() -> None:
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def check_site(organisation: str) -> None:
+    """AARSHJUL_SITE_DIR usable (exit 2 naming it if not), looked at before Prefect starts."""
+    from .tasks.site import check_site_dir
+
+    site = per_organisation(get_settings().site_dir, organisation)
+    if site is not None:
+        check_site_dir(Path(site))
 
 
 def start_prefect() -> None:

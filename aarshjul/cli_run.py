@@ -32,6 +32,7 @@ def run(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
     kit.start_prefect()
     lang, day, path = kit.lang(lang), kit.today(today), kit.plan_path(plan)
     p = kit.load(path)  # fail fast, before Prefect starts, with the same message as `check`
+    kit.check_site(p.organisation.id)
     kit.not_busy(["publish-calendars", *(["send-newsletter", "send-reminders", "send-invitations"] if mail else [])],
                  p.organisation.id)
     from .flows.run import run_all

@@ -64,7 +64,7 @@ def write_site(plan: Plan, entries: list[Entry], tokens: dict[str, str], site_di
     be, no permission, a read-only or virtual file system), exit 3 (ServiceError) when
     storage fails (disk full, I/O error). Each file is replaced atomically, so what is
     served is the old file or the new one."""
-    _check_site_dir(site_dir)
+    check_site_dir(site_dir)
     try:
         return _write_site(plan, entries, tokens, site_dir, now, today, site_url)
     except OSError as exc:
@@ -74,8 +74,9 @@ def write_site(plan: Plan, entries: list[Entry], tokens: dict[str, str], site_di
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO}  # storage failing, not a setting to fix
 
 
-def _check_site_dir(site_dir: Path) -> None:
-    """The site folder, or the nearest part of its path that exists, must be a folder."""
+def check_site_dir(site_dir: Path) -> None:
+    """The site folder, or the nearest part of its path that exists, must be a folder (the
+    acting commands look before Prefect starts, so a wrong setting is reported at once)."""
     for path in (site_dir, *site_dir.parents):
         try:
             mode = os.stat(path).st_mode  # the site folder itself may be a symlink the operator made
