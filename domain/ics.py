@@ -7,7 +7,8 @@ Rules followed (section numbers of RFC 5545 unless named):
 - DTSTAMP (§3.8.7.2) and LAST-MODIFIED (§3.8.7.3) are the time of the last change, not
   the time of the run, so a feed with nothing changed is byte-for-byte the same.
 - Timed events carry DTSTART/DTEND with TZID and the calendar embeds the VTIMEZONE
-  (§3.6.5); all-day items are VALUE=DATE with an exclusive DTEND (§3.6.1).
+  (§3.6.5) in the RRULE form every client reads alike (`vtimezone`); all-day items are
+  VALUE=DATE with an exclusive DTEND (§3.6.1).
 - A cancelled or removed occurrence is STATUS:CANCELLED (§3.8.1.11).
 - The calendar has NAME and REFRESH-INTERVAL (RFC 7986 §5.1, §5.7) and the de-facto
   X-WR-CALNAME, X-WR-TIMEZONE and X-PUBLISHED-TTL that Apple, Google and Outlook read.
@@ -15,13 +16,14 @@ Rules followed (section numbers of RFC 5545 unless named):
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from icalendar import Calendar, Event, vDuration
 
 from . import i18n
 from .feeds import REMINDER_LEAD, Entry, Feed
 from .plan import Plan
+from .vtimezone import vtimezone
 
 PRODID = "-//aarshjul//aarshjul//NB"
 REFRESH = timedelta(hours=1)
@@ -105,8 +107,11 @@ def _calendar(plan: Plan, name: str | None, description: str | None) -> Calendar
 
 
 def _add_timezone(plan: Plan, cal: Calendar) -> None:
+    """A VTIMEZONE for each TZID the events use (the organisation's zone), in the RRULE
+    form that ical.js and libical read right (see `vtimezone`), first in the calendar."""
     first, last = plan.period.start, plan.period.end
-    cal.add_missing_timezones(first_date=date(first.year - 1, 1, 1), last_date=date(last.year + 2, 1, 1))
+    for i, tzid in enumerate(sorted(cal.get_missing_tzids())):
+        cal.subcomponents.insert(i, vtimezone(tzid, first, last))
 
 
 def _utc(value: datetime) -> datetime:
