@@ -7,8 +7,9 @@ Rules followed (section numbers of RFC 5545 unless named):
 - DTSTAMP (§3.8.7.2) and LAST-MODIFIED (§3.8.7.3) are the time of the last change, not
   the time of the run, so a feed with nothing changed is byte-for-byte the same.
 - Timed events carry DTSTART/DTEND with TZID and the calendar embeds the VTIMEZONE
-  (§3.6.5) in the RRULE form every client reads alike (`vtimezone`); all-day items are
-  VALUE=DATE with an exclusive DTEND (§3.6.1).
+  (§3.6.5) in the RRULE form every client reads alike (`vtimezone`); a local time the
+  clock shows twice is written in UTC (§3.3.5); all-day items are VALUE=DATE with an
+  exclusive DTEND (§3.6.1).
 - A cancelled or removed occurrence is STATUS:CANCELLED (§3.8.1.11).
 - The calendar has NAME and REFRESH-INTERVAL (RFC 7986 §5.1, §5.7) and the de-facto
   X-WR-CALNAME, X-WR-TIMEZONE and X-PUBLISHED-TTL that Apple, Google and Outlook read.
@@ -16,7 +17,7 @@ Rules followed (section numbers of RFC 5545 unless named):
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from icalendar import Calendar, Event, vDuration
 
@@ -70,8 +71,8 @@ def event(plan: Plan, entry: Entry, site_url: str | None = None) -> Event:
             ev.add("dtend", occ.end + timedelta(days=1))
             ev.add("transp", "TRANSPARENT")
         else:
-            ev.add("dtstart", occ.start)
-            ev.add("dtend", occ.end)
+            ev.add("dtstart", _unambiguous(occ.start))
+            ev.add("dtend", _unambiguous(occ.end))
         ev.add("summary", occ.title)
         lead = None
     lines = [f"{_w('measure', lang)} {measure.number}: {measure.text}", f"{_w('responsible', lang)}: {responsible}"]
@@ -112,6 +113,15 @@ def _add_timezone(plan: Plan, cal: Calendar) -> None:
     first, last = plan.period.start, plan.period.end
     for i, tzid in enumerate(sorted(cal.get_missing_tzids())):
         cal.subcomponents.insert(i, vtimezone(tzid, first, last))
+
+
+def _unambiguous(value: date) -> date:
+    """A local time the clock shows twice (02:30 on the last Sunday of October in Oslo)
+    in UTC: RFC 5545 §3.3.5 reads a TZID time as its first occurrence, but libical and
+    ical.js take the second, and a wall time cannot say which one `fold` meant."""
+    if isinstance(value, datetime) and value.replace(fold=0).utcoffset() != value.replace(fold=1).utcoffset():
+        return value.astimezone(timezone.utc)
+    return value
 
 
 def _utc(value: datetime) -> datetime:
