@@ -17,26 +17,30 @@ each saying "from this onset on, the clock is TZOFFSETTO from UTC". Each has
 RFC 5545 allows an RDATE to carry several values separated by commas, and that is the
 form `icalendar`'s `add_missing_timezones` writes. Calendar libraries do not all read it:
 ical.js (Thunderbird, Nextcloud Calendar) takes only the first value, so every later
-summer is an hour off, and libical (Evolution, GNOME Calendar, KOrganizer) got the onset
-an hour late. The form everyone reads is the one tzurl.org and vzic publish: one STANDARD
+summer is an hour off; and its onsets are the wall times after the change (03:00 for
+summer time), which libical (Evolution, GNOME Calendar, KOrganizer) rightly reads as
+03:00 CET, an hour late. The form everyone reads is the one tzurl.org and vzic publish: one STANDARD
 and one DAYLIGHT with an RRULE each, from 1970. `vtimezone` builds that form from the
 zone data (`zoneinfo`):
 
-1. find the zone's transitions from the year before `first` to a dozen years past
-   `last` (the offset, the DST flag and the name, to the second);
+1. find the zone's transitions from the year before `first` to 28 years past `last`
+   (the offset, the DST flag and the name, to the second);
 2. describe each by its local onset (month, day, weekday, time) and its offsets, and
    look for the rule that the most recent years follow without exception: the n-th or
    last weekday of a month (`BYDAY=2SU`, `BYDAY=-1SU`), the first weekday on or after a
-   day (`BYMONTHDAY=23,24,...,29;BYDAY=FR`, as vzic writes "Fri>=23"), or a fixed day;
-   a rule is accepted only if it reproduces every transition it stands for;
+   day (`BYMONTHDAY=23,24,...,29;BYDAY=FR`, as vzic writes "Fri>=23"), or a fixed day.
+   A rule is accepted only if it gives every transition of at least 28 years in a row:
+   the days of the week repeat every 28 years, so it then gives them for every year;
 3. if that rule holds over all the years asked for, the zone is that rule, from 1970;
-   if it began later, the transitions before it come first as RDATEs; a zone that
-   follows no yearly rule gets every transition as an RDATE, **one RDATE property per
+   if it began later, the transitions before it come first, as RDATEs, after an
+   observance from 1970 with the offset at the start; a zone that follows no yearly rule
+   gets every transition of the years asked for as an RDATE, **one RDATE property per
    transition**, never comma-joined;
 4. a zone without transitions (no daylight saving time) is a single STANDARD.
 
-The result is right for every instant from the year before `first` on, and, with a
-rule, for as long as the law keeps it. It is pure: no files, no clock, no network.
+The result is right for every instant from the year before `first` to the end of the
+year after `last`, and, with a rule, for as long as the zone keeps it. It is pure: no
+files, no clock, no network (the zone data is read once per zone and years, cached).
 """
 
 from __future__ import annotations
@@ -50,8 +54,11 @@ from zoneinfo import ZoneInfo
 from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
 
 RULE_SINCE = 1970  # the year a rule-form zone starts, as tzurl.org and vzic write it
-YEARS_AFTER = 12  # years of zone data past `last` looked at to tell the rule
-MIN_RULE_YEARS = 3  # a "rule" seen in fewer years than this is not trusted
+# Years of zone data past `last` looked at to tell the rule. The calendar's days of the
+# week repeat every 28 years (from 1901 to 2099), so a rule that gives every transition
+# of 28 years in a row gives those of every year for as long as the zone keeps it.
+YEARS_AFTER = 28
+MIN_RULE_YEARS = 28
 _DAY = 86400
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
@@ -112,7 +119,8 @@ class Rule:
 
 def vtimezone(key: str, first: date, last: date) -> Timezone:
     """The VTIMEZONE for IANA zone `key`, right for every instant from the year before
-    `first` on (and, when the zone follows a yearly rule, for as long as it does)."""
+    `first` to the end of the year after `last` (and, when the zone follows a yearly
+    rule, for as long as it does)."""
     spec = _spec(key, first.year - 1, last.year + 1)
     tz = Timezone()
     tz.add("tzid", key)
@@ -159,8 +167,8 @@ def _spec(key: str, first_year: int, last_year: int) -> tuple[_Observance, ...]:
     # Before the rule (or with none): an anchor for the offset at the start, then each
     # transition of the years asked for as its own RDATE, grouped by what it changes to.
     offset, name, dst = _state(zone, start + timedelta(days=1))
-    out.append((_kind(dst), datetime(first_year, 1, 1), offset, offset, name, (), ()))
-    until = since if rules is not None else last_year + 1
+    out.append((_kind(dst), datetime(RULE_SINCE, 1, 1), offset, offset, name, (), ()))
+    until = since if rules is not None else last_year + 2  # and a change at the stroke of the new year
     listed = [t for t in found if first_year <= t.onset.year < until]
     groups: dict[tuple[timedelta, timedelta, str, bool], list[Transition]] = {}
     for t in listed:
