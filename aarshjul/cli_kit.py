@@ -213,17 +213,13 @@ def database_message(what: str, exc: Exception) -> str:
 def session() -> Iterator[Session]:
     """One transaction on a database at the current schema (created or migrated if needed)."""
     from .db.migrate import upgrade
-    from .db.session import make_engine, session_scope
+    from .db.session import transaction
 
     url = get_settings().database_url
     with database_errors("databasefeil, ingenting er lagret"):
         upgrade(url)
-        engine = make_engine(url)
-        try:
-            with session_scope(engine) as s:
-                yield s
-        finally:
-            engine.dispose()
+        with transaction(url) as s:
+            yield s
 
 
 @contextmanager

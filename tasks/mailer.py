@@ -56,6 +56,7 @@ from aarshjul.domain.campaigns import Campaign
 from aarshjul.domain.errors import AarshjulError, EditionPaused, TransportDown
 from aarshjul.domain.ics import with_attendee
 from aarshjul.domain.messages import Envelope, compose, message_id, unsubscribe_token
+from aarshjul.tasks.files import sync_folder
 from aarshjul.tasks.mail_render import Renderer
 from aarshjul.tasks.mail_transport import Outcome, RateLimiter, Transport
 
@@ -196,23 +197,11 @@ def _create_key(path: Path) -> bytes:
             return _parse_key(path, path.read_text(encoding="ascii"))
         except OSError:  # a file system without hard links
             os.replace(tmp, path)
-        _fsync_folder(path.parent)
+        sync_folder(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return bytes.fromhex(text)
 
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 _RATIO = "too many refusals:"

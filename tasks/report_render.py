@@ -39,6 +39,7 @@ from aarshjul.domain import i18n
 from aarshjul.domain.errors import AarshjulError, BadInput, ReportRenderError, ServiceError
 from aarshjul.domain.report import STATUS, STATUS_ORDER, Line, Report
 from aarshjul.domain.targets import Progress
+from aarshjul.tasks.files import sync_folder
 
 TEMPLATES = Path(aarshjul.templates.__file__).parent
 FORMATS = ("html", "pdf", "md")
@@ -348,23 +349,9 @@ def _write(path: Path, data: bytes) -> None:
         _check_target(path)  # once more, just before: a symlink or device put there meanwhile is not replaced
         os.replace(tmp, path)
         tmp = None
-        _sync_folder(path.parent)
+        sync_folder(path.parent)
     except OSError as exc:
         raise _os_error(path, exc) from None
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-
-
-def _sync_folder(folder: Path) -> None:
-    """The rename itself on disk (best effort: not every file system can sync a folder)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
