@@ -160,8 +160,10 @@ def invitation(plan: Plan, entry: Entry, method: str, organizer: str, organizer_
 def with_attendee(ics: bytes, address: str, name: str) -> bytes:
     """The invitation addressed to one attendee (RFC 5546 §3.2.2 requires ATTENDEE)."""
     cal = Calendar.from_ical(ics)
+    cancel = str(cal.get("METHOD", "")).upper() == "CANCEL"  # nothing to answer (RFC 5546 §3.2.5)
     for ev in cal.walk("VEVENT"):
-        params = {"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION", "RSVP": "TRUE"}
+        params = {"ROLE": "REQ-PARTICIPANT"} if cancel else \
+            {"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION", "RSVP": "TRUE"}
         if name:
             params["CN"] = name
         ev.add("attendee", f"mailto:{address}", parameters=params)

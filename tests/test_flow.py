@@ -220,7 +220,9 @@ def test_invitations_request_update_and_cancel_with_the_feeds_uid(prefect_harnes
         part = next(p for p in cancelled[0].parsed().walk() if p.get_content_type() == "text/calendar")
         cal = icalendar.Calendar.from_ical(part.get_content())
         assert part.get_param("method") == "CANCEL" and str(cal["METHOD"]) == "CANCEL"
-        assert str(next(iter(cal.walk("VEVENT")))["STATUS"]) == "CANCELLED"
+        cancelled_event = next(iter(cal.walk("VEVENT")))
+        assert str(cancelled_event["STATUS"]) == "CANCELLED"
+        assert "RSVP" not in cancelled_event["ATTENDEE"].params  # a cancellation asks no answer (issue 12)
     finally:
         get_settings.cache_clear()
 
