@@ -287,11 +287,11 @@ def _check_mail(plan: Plan, src: Located | None) -> Iterable[Problem]:
     """Newsletters must name real bodies, branches and measures, and subjects must parse."""
     if not src or not plan.mail:
         return
-    from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from jinja2 import TemplateError, TemplateSyntaxError, meta
 
-    env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
-    env.globals.clear()  # as in tasks/mail_render.py: a subject names its values, nothing else
+    from .subjects import compile_subject, subject_environment
+
+    env = subject_environment()  # the mailer's own: a subject names its values, nothing else
     numbers = [m.number for _, m in plan.measures]
     for i, n in enumerate(plan.mail.newsletters):
         at = ("newsletters", i)
@@ -310,7 +310,7 @@ def _check_mail(plan: Plan, src: Located | None) -> Iterable[Problem]:
                 yield Problem(*where, f"the subject uses unknown value(s) {', '.join(unknown)}",
                               f"a subject may use {', '.join(sorted(SUBJECT_VALUES))}")
                 continue
-            env.from_string(n.subject).render(SUBJECT_VALUES)  # the sandbox refuses unsafe access here
+            compile_subject(n.subject).render(SUBJECT_VALUES)  # the sandbox refuses unsafe access here
         except TemplateSyntaxError as exc:
             yield Problem(*where, f"the subject does not parse: {exc.message}", "check the {{ }} brackets")
         except TemplateError as exc:

@@ -14,11 +14,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import aarshjul.templates
 from aarshjul.domain.errors import TemplateProblem
+from aarshjul.domain.subjects import compile_subject
 
 TEMPLATES = Path(aarshjul.templates.__file__).parent
 
@@ -29,20 +30,6 @@ def environment(folder: str = str(TEMPLATES)) -> ImmutableSandboxedEnvironment:
         loader=FileSystemLoader(folder), undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-
-
-@lru_cache(maxsize=1)
-def subject_environment() -> ImmutableSandboxedEnvironment:
-    """Subjects are header text, not HTML: no autoescape; the sandbox still applies, and a
-    subject sees only its values (no globals such as `cycler` or `range`)."""
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-    env.globals.clear()
-    return env
-
-
-def compile_subject(source: str) -> Template:
-    """A subject template (fixed in the code, or a newsletter's `subject:` from mail.yaml)."""
-    return subject_environment().from_string(source)
 
 
 class Renderer:
