@@ -12,13 +12,14 @@ Only `publish` imports Prefect.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from . import cli_kit as kit
 from .domain import i18n
-from .domain.errors import NotFound, TryLater
+from .domain.errors import NotFound
+from .domain.results import Published
 from .settings import get_settings, per_organisation
 
 publish_cli = typer.Typer()
@@ -38,20 +39,14 @@ def publish(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = Non
     print_publish(kit.run_flow(publish_calendars, plan_path=str(path), today=day), lang)
 
 
-def print_publish(summary: Any, lang: str) -> None:
-    if not summary:  # the flow's lock was taken after our look: it did nothing
-        raise TryLater("another run is publishing the calendars; nothing was done, try again later")
-
-    def f(name: str) -> Any:
-        return kit.field(summary, name)
-
+def print_publish(s: Published, lang: str) -> None:
     nb = lang == "nb"
-    kit.ok(f"{f('plan')}: {f('occurrences')} {'forekomster lagret' if nb else 'occurrences stored'} ({f('new')} "
-           f"{'nye' if nb else 'new'}, {f('changed')} {'endret' if nb else 'changed'}, {f('removed')} "
-           f"{'fjernet' if nb else 'removed'}); {f('gaps')} {'hull i' if nb else 'gaps in'} {f('year')}")
-    kit.say(f"  database: {f('database')}")
-    kit.say(f"  {'nettside' if nb else 'web page'}: {f('site')} ({len(f('feeds'))} "
-            f"{'kalenderstrømmer' if nb else 'feeds'}, {f('files_written')} "
+    kit.ok(f"{s.plan}: {s.occurrences} {'forekomster lagret' if nb else 'occurrences stored'} ({s.new} "
+           f"{'nye' if nb else 'new'}, {s.changed} {'endret' if nb else 'changed'}, {s.removed} "
+           f"{'fjernet' if nb else 'removed'}); {s.gaps} {'hull i' if nb else 'gaps in'} {s.year}")
+    kit.say(f"  database: {s.database}")
+    kit.say(f"  {'nettside' if nb else 'web page'}: {s.site} ({len(s.feeds)} "
+            f"{'kalenderstrømmer' if nb else 'feeds'}, {s.files_written} "
             f"{'filer skrevet' if nb else 'files written'})")
 
 

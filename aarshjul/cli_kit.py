@@ -165,10 +165,6 @@ def print_json(rows: Any) -> None:
     print(json.dumps(rows, ensure_ascii=False, indent=2))
 
 
-def field(summary: Any, name: str) -> Any:
-    """A flow result's field, from a dict or a typed result alike."""
-    return summary[name] if isinstance(summary, dict) else getattr(summary, name)
-
 
 # --- the database ------------------------------------------------------------------------
 

@@ -14,11 +14,12 @@ list, preview and unsubscribe never import Prefect.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from . import cli_kit as kit
+from .domain.results import Delivery
 from .settings import get_settings
 
 news_app = typer.Typer(help="Newsletters: list, preview, send.", no_args_is_help=True)
@@ -139,26 +140,23 @@ def unsubscribe(token: Annotated[str, typer.Argument(help="The token from a List
     kit.ok(f"medlem {member} er meldt av {audience}" + ("" if new else " (var allerede meldt av)"))
 
 
-def print_mail(summaries: list[Any], lang: str) -> None:
+def print_mail(summaries: list[Delivery], lang: str) -> None:
     """Each delivery on a line; then, when an edition paused, EditionPaused (exit 3) after
     everything else was printed (the rest of that edition waits for the next run)."""
     nb = lang == "nb"
     paused: list[str] = []
     for s in summaries:
-        def f(name: str, s: Any = s) -> Any:
-            return kit.field(s, name)
-
-        if getattr(s, "not_ready", None):
-            kit.warn(f("not_ready"))
+        if s.not_ready:
+            kit.warn(s.not_ready)
             continue
-        if getattr(s, "paused", None):
-            paused.append(f("campaign"))
-            kit.warn(f"{f('campaign')}: {f('paused')}")
+        if s.paused:
+            paused.append(s.campaign)
+            kit.warn(f"{s.campaign}: {s.paused}")
             continue
-        kit.ok(f"{f('campaign')}: {f('sent')} {'sendt' if nb else 'sent'}, {f('failed')} "
-               f"{'feilet' if nb else 'failed'}, {f('unknown')} {'ukjent' if nb else 'unknown'}, "
-               f"{f('in_doubt')} {'i tvil' if nb else 'in doubt'}, {f('skipped_unsubscribed')} "
-               f"{'avmeldt' if nb else 'unsubscribed'}, {f('skipped_invalid')} "
+        kit.ok(f"{s.campaign}: {s.sent} {'sendt' if nb else 'sent'}, {s.failed} "
+               f"{'feilet' if nb else 'failed'}, {s.unknown} {'ukjent' if nb else 'unknown'}, "
+               f"{s.in_doubt} {'i tvil' if nb else 'in doubt'}, {s.skipped_unsubscribed} "
+               f"{'avmeldt' if nb else 'unsubscribed'}, {s.skipped_invalid} "
                f"{'ugyldig adresse' if nb else 'invalid address'}")
     if paused:
         from .domain.errors import EditionPaused

@@ -39,12 +39,12 @@ def run(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
 
     summary = kit.run_flow(run_all, plan_path=str(path), today=day, send_mail=mail)
     print_publish(summary, lang)
-    m = kit.field(summary, "mail")
+    m = summary.mail
     if m is not None:
-        print_mail([*kit.field(m, "newsletters"), *kit.field(m, "reminders"), *kit.field(m, "invitations")], lang)
+        print_mail([*m.newsletters, *m.reminders, *m.invitations], lang)
         settings = get_settings()
         where = (_safe_smtp(settings.smtp_url) if settings.smtp_url else
-                 per_organisation(settings.outbox_dir, kit.field(summary, "organisation")))
+                 per_organisation(settings.outbox_dir, summary.organisation))
         kit.say(f"  {'e-post' if lang == 'nb' else 'mail'}: {where}")
 
 
