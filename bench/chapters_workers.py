@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,13 +23,9 @@ from pathlib import Path
 
 import httpx
 
+from prefect_server import prefect_server  # bench/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_chapters(folder: Path, n: int) -> list[Path]:
@@ -97,25 +92,14 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     tmp = Path(tempfile.mkdtemp())
     plans = make_chapters(tmp / "chapters", n)
-    port = free_port()
     env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api", "DO_NOT_TRACK": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-                               str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+           "DO_NOT_TRACK": "1"}
     try:
-        api = env["PREFECT_API_URL"]
-        for _ in range(240):
-            try:
-                if httpx.get(f"{api}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        one = round_(api, env, plans, 1, "one", tmp)
-        two = round_(api, env, plans, 2, "two", tmp)
+        with prefect_server(env) as api:
+            env["PREFECT_API_URL"] = api
+            one = round_(api, env, plans, 1, "one", tmp)
+            two = round_(api, env, plans, 2, "two", tmp)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"chapters:         {n} (each: publish-calendars, its own site, one shared database per round)")
     print(f"one worker:       {one:7.1f} s")

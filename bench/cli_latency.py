@@ -15,14 +15,13 @@ extra column is the command's time minus agenda's.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
+from prefect_server import prefect_server  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 AARSHJUL = str(Path(sys.executable).parent / "aarshjul")
@@ -35,12 +34,6 @@ COMMANDS = {
     "newsletter send": ["newsletter", "send", "hva-skjer"],
     "reminders send": ["reminders", "send"],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def timed(args: list[str], env: dict) -> float:
@@ -64,27 +57,14 @@ def main() -> None:
             "AARSHJUL_OUTBOX_DIR": str(tmp / "outbox"), "AARSHJUL_SECRET_KEY_FILE": str(tmp / "secret.key"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_HOME": str(tmp / "prefect")}
     base.pop("PREFECT_API_URL", None)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-                               str(port)], env=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = []
-    try:
-        api = f"http://127.0.0.1:{port}/api"
-        for _ in range(240):
-            try:
-                if httpx.get(f"{api}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+    with prefect_server(base) as api:
         with_server = {**base, "PREFECT_API_URL": api}
         agenda = timed(COMMANDS["agenda"], base)
         for name, args in COMMANDS.items():
             if name == "agenda":
                 continue
             rows.append((name, timed(args, base), timed(args, with_server)))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     print(f"{'command':<18}{'no server':>11}{'extra':>8}{'with server':>13}{'extra':>8}")
     print(f"{'agenda':<18}{agenda:>10.2f}s{'':>8}{agenda:>12.2f}s")
     for name, without, with_ in rows:

@@ -10,15 +10,12 @@ Starts its own Prefect server (SQLite under a temporary folder) on loopback.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-import httpx
+from prefect_server import prefect_server  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN = str(ROOT / "config" / "plan.yaml")
@@ -85,12 +82,6 @@ def orchestrated(_: Path) -> None:
     run_flow(run_all, plan_path=PLAN, today=TODAY)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def best(fn, tmp: Path, label: str) -> float:
     """Best of RUNS, each on a fresh database and site: the full work of a first run."""
     times = []
@@ -109,25 +100,12 @@ def best(fn, tmp: Path, label: str) -> float:
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp())
-    port = free_port()
     env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-                               str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        api = f"http://127.0.0.1:{port}/api"
-        for _ in range(240):
-            try:
-                if httpx.get(f"{api}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+    with prefect_server(env) as api:
         os.environ.update({"PREFECT_API_URL": api, "PREFECT_HOME": str(tmp / "prefect"),
                            "AARSHJUL_SECRET_KEY_FILE": str(tmp / "secret.key"), "PREFECT_LOGGING_LEVEL": "WARNING"})
         best(orchestrated, tmp, "warm")  # imports, the server's first flow runs
         t_flows, t_plain = best(orchestrated, tmp, "flows"), best(plain, tmp, "plain")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     print(f"aarshjul run as Prefect flows: {t_flows:6.2f} s (best of {RUNS}, server already running)")
     print(f"same work as plain functions:  {t_plain:6.2f} s")
     print(f"orchestration overhead ratio:  {t_flows / t_plain:6.2f}x  (goal < 2x)")
