@@ -222,7 +222,7 @@ def session() -> Iterator[Session]:
 def existing_session() -> Iterator[Session | None]:
     """A session for reading, or None when there is no database yet (never created here);
     a database from an older version of aarshjul is brought to the current schema."""
-    from .db.migrate import current_head, upgrade
+    from .db.migrate import current_heads, upgrade
     from .db.session import database_exists, make_engine, session_scope
 
     url = get_settings().database_url
@@ -235,7 +235,7 @@ def existing_session() -> Iterator[Session | None]:
             from alembic.migration import MigrationContext
 
             with engine.connect() as conn:
-                behind = MigrationContext.configure(conn).get_current_revision() != current_head()
+                behind = set(MigrationContext.configure(conn).get_current_heads()) != current_heads()
             if behind:
                 upgrade(url)
             with session_scope(engine) as s:

@@ -17,7 +17,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the database at `url` to `revision` (creating a SQLite file if needed)."""
     from .session import make_engine
 
@@ -26,10 +26,11 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def current_head() -> str:
+def current_heads() -> frozenset[str]:
+    """The revisions a database at the current schema stands at (one, unless branches are open)."""
     from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-    if head is None:  # an installation without its migration scripts
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    if not heads:  # an installation without its migration scripts
         raise RuntimeError(f"no schema migrations in {MIGRATIONS}; reinstall aarshjul")
-    return head
+    return frozenset(heads)
