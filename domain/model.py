@@ -15,14 +15,26 @@ from typing import Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt, WithJsonSchema,
+                      model_validator)
+from pydantic.json_schema import JsonSchemaValue
 
 from .periods import Span, check_year, parse_month_day, parse_period, parse_span
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-MeasureNumber = Annotated[str, BeforeValidator(str), Field(pattern=r"^\d+\.\d+$")]
-Period = Annotated[tuple[Span, ...], BeforeValidator(parse_period)]
-DateSpan = Annotated[Span, BeforeValidator(parse_span)]
+MeasureNumber = Annotated[str, BeforeValidator(str), Field(pattern=r"^\d+\.\d+$"), WithJsonSchema(
+    {"type": "string", "pattern": r"^\d+\.\d+$",
+     "description": 'A measure number, in quotes: "1.5" (2.10 unquoted is 2.1)'})]
+# The JSON Schema of a value as it is written in YAML (docs/schema/, `aarshjul schema`), where
+# the model keeps the parsed value: a span is written 2024, 2024-2027, 2025-H2, 2025-03-01/2025-03-15.
+_SPAN_JSON: JsonSchemaValue = {"anyOf": [{"type": "integer", "minimum": 1900, "maximum": 2200}, {
+    "type": "string",
+    "pattern": r"^\s*(\d{4}(\s*[-–]\s*\d{4}|-[Hh][12])?|\d{4}-\d{2}-\d{2}(\s*/\s*\d{4}-\d{2}-\d{2})?)\s*$"}],
+    "description": "A year (2024), years (2024-2027), a half-year (2025-H2), a day or days (2025-03-01/2025-03-15)"}
+Period = Annotated[tuple[Span, ...], BeforeValidator(parse_period), WithJsonSchema(
+    {"anyOf": [_SPAN_JSON, {"type": "array", "items": _SPAN_JSON, "minItems": 1}],
+     "description": "One span or a list of spans: 2024-2027, 2025-H2, [2024, 2026], 2025-03-01/2025-03-15"})]
+DateSpan = Annotated[Span, BeforeValidator(parse_span), WithJsonSchema(_SPAN_JSON)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Day = Annotated[date, AfterValidator(check_year)]  # a date in the years MIN_YEAR-MAX_YEAR
 
@@ -139,8 +151,11 @@ def _check_month_day_span(text: str) -> tuple[tuple[int, int], tuple[int, int]]:
     return start, end
 
 
-MonthDay = Annotated[tuple[int, int], BeforeValidator(parse_month_day)]
-MonthDaySpan = Annotated[tuple[tuple[int, int], tuple[int, int]], BeforeValidator(_check_month_day_span)]
+MonthDay = Annotated[tuple[int, int], BeforeValidator(parse_month_day), WithJsonSchema(
+    {"type": "string", "pattern": r"^\s*\d{2}-\d{2}\s*$", "description": "Month and day, MM-DD: 03-08"})]
+MonthDaySpan = Annotated[tuple[tuple[int, int], tuple[int, int]], BeforeValidator(_check_month_day_span),
+                         WithJsonSchema({"type": "string", "pattern": r"^\d{2}-\d{2}/\d{2}-\d{2}$",
+                                         "description": "Days of a year, MM-DD/MM-DD: 06-01/06-30"})]
 
 
 def _parse_time(value: object) -> object:
@@ -149,7 +164,10 @@ def _parse_time(value: object) -> object:
     return value
 
 
-Clock = Annotated[time, BeforeValidator(_parse_time)]
+Clock = Annotated[time, BeforeValidator(_parse_time), WithJsonSchema({"anyOf": [
+    {"type": "string", "pattern": r"^\d{1,2}:\d{2}(:\d{2})?$"},
+    {"type": "integer", "minimum": 0, "maximum": 1439}],  # YAML 1.1 reads an unquoted 18:00 as 1080
+    "description": 'A time of day, "HH:MM" in quotes: "18:00"'})]
 
 
 Visibility = Literal["public", "members", "internal"]
