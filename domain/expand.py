@@ -5,6 +5,7 @@ Pure: no clock, no I/O. Every occurrence has a semantic key that says what it is
     deadline   2.13/2025             1.9/2025/arna          (per body with `each`)
     annual     3.4/2026/kvinnedagen
     quota      2.8/2026-H1           1.5/2026/2             2.5/2026/arna
+               1.2/2026-Q1           1.2/2026-03            1.2/2026/var           (season var)
     series     1.7/2026-02-26
 
 and a UID derived from the organisation and that key alone (RFC 5545 §3.8.4.7 asks
@@ -261,7 +262,7 @@ def quota_windows(plan: Plan, m: Measure) -> Iterator[tuple[str, Span, str | Non
     c = m.cadence
     assert isinstance(c, Quota)
     spans = tuple(s for s in m.period if s.overlaps(plan.period))
-    for w in windows(c.per, spans):
+    for w in windows(c.per, spans, dict(c.seasons)):
         span: Span | None = w.span
         if c.window:
             span = None

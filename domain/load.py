@@ -8,18 +8,19 @@ its file, line and field and a hint. Nothing is written anywhere.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, time
+from dataclasses import replace
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Iterable, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from . import model
 from .errors import PlanError, Problem, nearest
 from .expand import SEARCH_YEARS, Slot, TooManyOccurrences, all_keys, first_date, quota_windows, slots
 from .mail_model import MailFile
-from .model import Annual, Deadline, OrganisationFile, PlanFile, Quota, ScheduleFile, Series
+from .model import Annual, Deadline, OnEvent, OrganisationFile, PlanFile, Quota, ScheduleFile, Series
 from .periods import Span
 from .plan import Plan
 from .yamlsource import Located, Path_, dotted, load_yaml
@@ -34,9 +35,10 @@ def load_plan(path: Path | str) -> Plan:
     plan_file = _validate(PlanFile, plan_src)
     org_src = load_yaml(path.parent / plan_file.organisation)
     org_file = _validate(OrganisationFile, org_src)
-    sched_src = load_yaml(path.parent / plan_file.schedule) if plan_file.schedule else None
+    schedule, mail = _named(path, plan_file.schedule, SCHEDULE_FILE), _named(path, plan_file.mail, MAIL_FILE)
+    sched_src = load_yaml(schedule) if schedule else None
     sched_file = _validate(ScheduleFile, sched_src) if sched_src else ScheduleFile()
-    mail_src = load_yaml(path.parent / plan_file.mail) if plan_file.mail else None
+    mail_src = load_yaml(mail) if mail else None
     mail_file = _validate(MailFile, mail_src) if mail_src else None
 
     problems = [*_check_organisation(org_file, org_src), *_check_plan(plan_file, org_file, plan_src)]
@@ -48,10 +50,27 @@ def load_plan(path: Path | str) -> Plan:
     problems = list(_check_bounds(plan, plan_src, mail_src))  # first: the checks below expand the plan
     if problems:
         raise PlanError(problems)
+    problems = [*_check_keys(plan, plan_src)]
+    if problems:
+        raise PlanError(problems)
     problems = [*_check_slots(plan, plan_src), *_check_pins(plan, sched_src), *_check_mail(plan, mail_src)]
     if problems:
         raise PlanError(problems)
-    return plan
+    warnings = tuple(_pin_warnings(plan, sched_src)) if sched_src else ()
+    return replace(plan, warnings=warnings) if warnings else plan
+
+
+# The files plan.yaml may name, and the name each has when plan.yaml names none.
+SCHEDULE_FILE, MAIL_FILE = "schedule.yaml", "mail.yaml"
+
+
+def _named(plan: Path, named: str | None, default: str) -> Path | None:
+    """The file plan.yaml names (relative to plan.yaml), or `default` beside it when it
+    names none and that file exists."""
+    if named:
+        return plan.parent / named
+    beside = plan.parent / default
+    return beside if beside.is_file() else None
 
 
 # --- schema errors -------------------------------------------------------------------
@@ -61,15 +80,15 @@ def _validate(model_cls: type[_Model], src: Located) -> _Model:
     try:
         return model_cls.model_validate(src.data if src.data is not None else {})
     except ValidationError as exc:
-        raise PlanError(_problems(exc, src)) from None
+        raise PlanError(_problems(exc, src, model_cls)) from None
 
 
-def _problems(exc: ValidationError, src: Located) -> list[Problem]:
+def _problems(exc: ValidationError, src: Located, model_cls: type[BaseModel] | None = None) -> list[Problem]:
     seen: set[tuple[Path_, str]] = set()
     out: list[Problem] = []
     for err in exc.errors(include_url=False):
         path = _data_path(src.data, err["loc"])
-        message, hint = _explain(err, path)
+        message, hint = _explain(err, path, model_cls)
         ident = (path, message)
         if ident in seen:  # a union reports one mistake once per member
             continue
@@ -100,16 +119,44 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> Path_:
     return tuple(path)
 
 
-_ALL_FIELDS = sorted({name for cls in vars(model).values()
-                      if isinstance(cls, type) and issubclass(cls, BaseModel) for name in cls.model_fields})
+def _fields_at(annotation: Any, loc: tuple[int | str, ...]) -> list[str] | None:
+    """The keys the model at pydantic's error location `loc` allows (None when the
+    location leads to no model): a typo's hint is chosen among these, not among every
+    key of every file (`organisation.kommune` was asked "did you mean 'count'?")."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if loc:  # a discriminated union names the member by its tag
+            for member in members:
+                tag = getattr(member, "model_fields", {}).get("kind")
+                if tag is not None and get_args(tag.annotation) == (loc[0],):
+                    return _fields_at(member, loc[1:])
+        found = [f for f in (_fields_at(member, loc) for member in members) if f is not None]
+        return found[0] if len(found) == 1 else None
+    if not loc:
+        return list(annotation.model_fields) if isinstance(annotation, type) and \
+            issubclass(annotation, BaseModel) else None
+    if origin in (list, tuple) and isinstance(loc[0], int):
+        return _fields_at(get_args(annotation)[0], loc[1:])
+    if origin is dict:
+        return _fields_at(get_args(annotation)[1], loc[1:])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(loc[0], str):
+        info = annotation.model_fields.get(loc[0])
+        return _fields_at(info.annotation, loc[1:]) if info is not None else None
+    return None
 
 
-def _explain(err: ErrorDetails, path: Path_) -> tuple[str, str | None]:
+def _explain(err: ErrorDetails, path: Path_, model_cls: type[BaseModel] | None = None) -> tuple[str, str | None]:
     kind, msg = err["type"], err["msg"]
     name = path[-1] if path else None
     if kind == "extra_forbidden":
-        close = nearest(str(name), _ALL_FIELDS, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "see docs/plan-format.md for the keys allowed here"
+        allowed = _fields_at(model_cls, tuple(err["loc"][:-1])) if model_cls else None
+        close = nearest(str(name), allowed or [], n=1)
+        hint = (f"did you mean {close[0]!r}?" if close else
+                f"the keys allowed here: {', '.join(allowed)}" if allowed else
+                "see docs/plan-format.md for the keys allowed here")
         return f"unknown key {name!r}", hint
     if kind == "missing":
         return f"required key {name!r} is missing", "see docs/plan-format.md"
@@ -150,6 +197,7 @@ def _check_plan(pf: PlanFile, org: OrganisationFile, src: Located) -> Iterable[P
     known_bodies = [*org.bodies, *org.groups]
     goal_numbers = Counter(g.number for g in pf.goals)
     numbers = Counter(m.number for g in pf.goals for m in g.measures)
+    events = Counter(m.cadence.event for g in pf.goals for m in g.measures if isinstance(m.cadence, OnEvent))
     whole = Span(pf.plan.period[0].start, pf.plan.period[-1].end)
     for gi, goal in enumerate(pf.goals):
         at = ("goals", gi)
@@ -163,10 +211,19 @@ def _check_plan(pf: PlanFile, org: OrganisationFile, src: Located) -> Iterable[P
                               f"sub-goal letter {sub.letter!r} is used more than once in goal {goal.number}")
         for mi, m in enumerate(goal.measures):
             here = at + ("measures", mi)
-            if numbers[m.number] > 1:
+            written = src.written.get(here + ("number",))
+            if written is not None and written != m.number:
+                yield Problem(src.file, src.line_of(here + ("number",)), dotted(here + ("number",)),
+                              f"the measure number {written} is read as the number {m.number}",
+                              f'write it in quotes: number: "{written}"')
+            elif numbers[m.number] > 1:
                 yield Problem(src.file, src.line_of(here + ("number",)), dotted(here + ("number",)),
                               f"measure number {m.number} is used more than once",
                               "every measure needs its own number; renumber one of them")
+            if isinstance(m.cadence, OnEvent) and events[m.cadence.event] > 1:
+                yield Problem(src.file, src.line_of(here + ("cadence", "event")), dotted(here + ("cadence", "event")),
+                              f"more than one measure is driven by the event {m.cadence.event}",
+                              "one measure per event: its number is what the follow-ups are logged against")
             if m.number.split(".")[0] != str(goal.number):
                 yield Problem(src.file, src.line_of(here + ("number",)), dotted(here + ("number",)),
                               f"measure {m.number} is listed under goal {goal.number}",
@@ -261,6 +318,73 @@ def _check_bounds(plan: Plan, src: Located, mail_src: Located | None) -> Iterabl
                 yield Problem(mail_src.file, mail_src.line_of(at), dotted(at),
                               f"the schedule gives no date in {SEARCH_YEARS} years from the plan's start "
                               f"{plan.period.start}", "check INTERVAL and BYDAY against the plan's first day")
+
+
+def _check_keys(plan: Plan, src: Located) -> Iterable[Problem]:
+    """Every occurrence has a key of its own: a key names one occurrence, and its UID
+    is made from it. Two windows with one label (`per: period` over two spans in one
+    year, `per: year` over a spring and an autumn span) would give two occurrences one
+    key, and the database would refuse the second."""
+    for gi, goal in enumerate(plan.goals):
+        for mi, m in enumerate(goal.measures):
+            seen: set[str] = set()
+            for slot in slots(plan, m):
+                if slot.key in seen:
+                    at: Path_ = ("goals", gi, "measures", mi, "cadence")
+                    hint = ("count per quarter, month or named season instead (`per: quarter`, `per: month`, "
+                            "`per: season` with `seasons:`), or join the spans into one"
+                            if isinstance(m.cadence, Quota) else
+                            "give each year one date, or split the measure in two")
+                    yield Problem(src.file, src.line_of(at + ("per",) if isinstance(m.cadence, Quota) else at),
+                                  dotted(at), f"measure {m.number} gives two occurrences with the key {slot.key!r}",
+                                  hint)
+                    break
+                seen.add(slot.key)
+
+
+def _pin_warnings(plan: Plan, src: Located) -> Iterable[Problem]:
+    """What `check` warns about in schedule.yaml without refusing it: a pinned time
+    the clock skips (it moves to the time after the gap) or shows twice (the first is
+    taken) on a daylight-saving night, and quota pins closer than `min_days_apart`."""
+    for key, pin in plan.pins.items():
+        if not (pin.date and pin.start):
+            continue
+        for name, clock in (("start", pin.start), ("end", pin.end)):
+            if clock is None:
+                continue
+            naive = datetime.combine(pin.date, clock)
+            first, second = naive.replace(tzinfo=plan.tz, fold=0), naive.replace(tzinfo=plan.tz, fold=1)
+            if first.utcoffset() == second.utcoffset():
+                continue
+            shown = first.astimezone(timezone.utc).astimezone(plan.tz)
+            at = ("occurrences", key, name)
+            if shown.replace(tzinfo=None) != naive:
+                yield Problem(src.file, src.line_of(at), f"occurrences[{key!r}].{name}",
+                              f"{clock:%H:%M} on {pin.date} does not exist in {plan.organisation.timezone} "
+                              f"(the clocks skip it); it becomes {shown:%H:%M}",
+                              "choose a time outside the hour the clocks skip")
+            else:
+                yield Problem(src.file, src.line_of(at), f"occurrences[{key!r}].{name}",
+                              f"{clock:%H:%M} on {pin.date} happens twice in {plan.organisation.timezone} "
+                              f"(the clocks go back); the first is taken",
+                              "choose a time outside the hour the clocks repeat")
+    for _, m in plan.measures:
+        c = m.cadence
+        if not isinstance(c, Quota) or c.min_days_apart < 1:
+            continue
+        days: dict[tuple[Span, str | None], list[tuple[str, datetime]]] = {}
+        for s in slots(plan, m):
+            pin = plan.pins.get(s.key)
+            if pin and pin.date and pin.status != "cancelled":
+                days.setdefault((s.window, s.body), []).append((s.key, datetime.combine(pin.date, time(0))))
+        for pinned in days.values():
+            pinned.sort(key=lambda kd: kd[1])
+            for (k1, d1), (k2, d2) in zip(pinned, pinned[1:]):
+                if d2 - d1 < timedelta(days=c.min_days_apart):
+                    yield Problem(src.file, src.line_of(("occurrences", k2, "date")), f"occurrences[{k2!r}].date",
+                                  f"{k1} and {k2} are pinned {(d2 - d1).days} days apart; measure {m.number} "
+                                  f"asks for at least {c.min_days_apart}",
+                                  "move one of them, or lower min_days_apart in the plan")
 
 
 def _check_pins(plan: Plan, src: Located | None) -> Iterable[Problem]:

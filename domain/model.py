@@ -214,15 +214,38 @@ class Annual(Strict):
     dates: Annotated[list[Slug], Field(min_length=1)]
 
 
+QuotaPer = Literal["month", "quarter", "half-year", "year", "season", "period"]
+
+
 class Quota(Strict):
-    """At least `count` per year, half-year or the whole period; the board pins the dates."""
+    """At least `count` per month, quarter, half-year, year, named season or the whole
+    period; the board pins the dates.
+
+    Each window is a slot of its own, keyed `1.2/2026-03`, `1.2/2026-Q1`, `1.2/2026-H1`,
+    `1.2/2026`, `1.2/2026/var` (season `var`) or `1.2/2024-2027`, with `/BODY` for each body
+    of `each` and `/N` when `count` is more than one."""
 
     kind: Literal["quota"]
     count: PositiveInt
-    per: Literal["year", "half-year", "period"]
+    per: QuotaPer
+    seasons: dict[Slug, MonthDaySpan] = {}  # per: season; name -> MM-DD/MM-DD in every year
     each: list[Slug] = []
     window: Slug | None = None
     min_days_apart: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _seasons(self) -> "Quota":
+        if self.per == "season" and not self.seasons:
+            raise Hinted("`per: season` needs `seasons`",
+                         'name each season with its days, like seasons: {var: "01-15/06-15", host: "08-15/12-15"}')
+        if self.seasons and self.per != "season":
+            raise Hinted(f"`seasons` is for `per: season`, not `per: {self.per}`",
+                         "write `per: season`, or remove `seasons`")
+        spans = sorted(self.seasons.values())
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            if start <= end:
+                raise Hinted("two seasons overlap", "give each season its own days in the year")
+        return self
 
 
 class Series(Strict):
@@ -236,7 +259,12 @@ class Series(Strict):
 
 
 class OnEvent(Strict):
-    """A promise per member (within N days of an event), run by the members flows."""
+    """A promise per member (within N days of an event), run by the members flows.
+
+    The event says what the measure drives: the measure with `event: member_joined` is
+    the new-member follow-up (its `within_days` the deadline of each call), the one with
+    `event: dues_unpaid` the dues follow-up (its completions logged against it). At most
+    one measure per event."""
 
     kind: Literal["on_event"]
     event: Literal["member_joined", "dues_unpaid"]
@@ -291,12 +319,40 @@ def _check_zone(name: str) -> str:
     return name
 
 
+class BranchWord(Strict):
+    """What the organisation calls one of its branches (bodies of kind branch or
+    student_branch), in every form its texts need: bydelslag / bydelslag / bydelslaget /
+    bydelslagene, lokalgruppe / lokalgrupper / lokalgruppa / lokalgruppene, local group /
+    local groups / the local group / the local groups."""
+
+    singular: str
+    plural: str
+    definite: str
+    definite_plural: str | None = None
+
+    @property
+    def all_forms(self) -> tuple[str, ...]:
+        return tuple(w for w in (self.singular, self.plural, self.definite, self.definite_plural) if w)
+
+
+DEFAULT_BRANCH_WORD = {
+    "nb": BranchWord(singular="lag", plural="lag", definite="laget", definite_plural="lagene"),
+    "en": BranchWord(singular="branch", plural="branches", definite="the branch", definite_plural="the branches"),
+}
+
+
 class Organisation(Strict):
     id: Slug
     name: str
     timezone: Annotated[str, AfterValidator(_check_zone)] = "Europe/Oslo"
     website: Url | None = None
     locale: Literal["nb", "en"] = "nb"
+    branch_word: BranchWord | None = None  # default: lag / branch
+
+    @property
+    def branch(self) -> BranchWord:
+        """The word for a branch, the organisation's own or the default of its language."""
+        return self.branch_word or DEFAULT_BRANCH_WORD[self.locale]
 
 
 class Audience(Strict):

@@ -83,6 +83,15 @@ def half_year_span(year: int, half: int) -> Span:
     return Span(date(year, 1, 1), date(year, 6, 30)) if half == 1 else Span(date(year, 7, 1), date(year, 12, 31))
 
 
+def month_span(year: int, month: int) -> Span:
+    following = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    return Span(date(year, month, 1), following - timedelta(days=1))
+
+
+def quarter_span(year: int, quarter: int) -> Span:
+    return Span(month_span(year, 3 * quarter - 2).start, month_span(year, 3 * quarter).end)
+
+
 def parse_day(text: str) -> date:
     try:
         day = date.fromisoformat(text)
@@ -147,24 +156,45 @@ def on_year(month_day: tuple[int, int], year: int) -> date:
 
 @dataclass(frozen=True)
 class Window:
-    """A labelled part of a period a quota counts over: '2026', '2026-H1' or '2024-2027'."""
+    """A labelled part of a period a quota counts over: '2026', '2026-H1', '2026-Q3',
+    '2026-03', '2026/var' (a named season) or '2024-2027'."""
 
     label: str
     span: Span
 
 
-def windows(per: str, spans: tuple[Span, ...]) -> Iterator[Window]:
-    """The quota windows of a period: every year, half-year or the whole period,
-    clipped to the period's spans."""
+SeasonSpans = dict[str, tuple[tuple[int, int], tuple[int, int]]]
+
+
+def _parts(per: str, year: int, seasons: SeasonSpans) -> list[tuple[str, Span]]:
+    if per == "year":
+        return [(str(year), year_span(year))]
+    if per == "half-year":
+        return [(f"{year}-H{h}", half_year_span(year, h)) for h in (1, 2)]
+    if per == "quarter":
+        return [(f"{year}-Q{q}", quarter_span(year, q)) for q in (1, 2, 3, 4)]
+    if per == "month":
+        return [(f"{year}-{m:02d}", month_span(year, m)) for m in range(1, 13)]
+    if per == "season":
+        return [(f"{year}/{name}", Span(on_year(first, year), on_year(last, year)))
+                for name, (first, last) in seasons.items()]
+    raise ValueError(f"unknown quota window {per!r}")
+
+
+def windows(per: str, spans: tuple[Span, ...], seasons: SeasonSpans | None = None) -> Iterator[Window]:
+    """The quota windows of a period: every month, quarter, half-year, year, named
+    season of each year, or the whole period, clipped to the period's spans.
+
+    Two spans of one period may give windows with the same label (`per: period` over
+    two spans in one year, `per: year` over a spring and an autumn span); the loader
+    refuses such a plan, since one label would then name two windows."""
     for span in spans:
         if per == "period":
             label = str(span.start.year) if span.start.year == span.end.year else f"{span.start.year}-{span.end.year}"
             yield Window(label, span)
             continue
         for year in span.years():
-            parts = [(str(year), year_span(year))] if per == "year" else [
-                (f"{year}-H{h}", half_year_span(year, h)) for h in (1, 2)]
-            for label, whole in parts:
+            for label, whole in _parts(per, year, seasons or {}):
                 clipped = whole.intersect(span)
                 if clipped:
                     yield Window(label, clipped)

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
-from .errors import NotFound
+from .errors import NotFound, Problem
 from .mail_model import MailFile
-from .model import Body, Goal, Group, ImportantDate, Measure, Organisation, Pin, PlanMeta
+from .model import Body, BranchWord, Goal, Group, ImportantDate, Measure, OnEvent, Organisation, Pin, PlanMeta
 from .periods import Span, on_year
 
 
@@ -32,15 +32,41 @@ class Plan:
     pins: dict[str, Pin] = field(default_factory=dict)
     files: tuple[Path, ...] = ()
     mail: "MailFile | None" = None
+    warnings: tuple[Problem, ...] = ()  # what `check` warns about (a pin on a daylight-saving night)
 
     @property
     def folder(self) -> Path:
         """The folder of plan.yaml: other files the plan names are relative to it."""
         return self.files[0].parent if self.files else Path(".")
 
+    @property
+    def templates(self) -> Path:
+        """The organisation's own templates, beside plan.yaml: each overrides the bundled
+        template of the same name (templates/email/dues.txt.j2, templates/report/…)."""
+        return self.folder / "templates"
+
     def branches(self) -> list[str]:
-        """Body ids of the branches (bydelslag and the student branch)."""
+        """Body ids of the branches (bodies of kind branch or student_branch)."""
         return [i for i, b in self.bodies.items() if b.kind in ("branch", "student_branch")]
+
+    @property
+    def branch_word(self) -> BranchWord:
+        """What the organisation calls a branch (organisation.yaml's `branch_word`)."""
+        return self.organisation.branch
+
+    def driven_by(self, event: str) -> Measure | None:
+        """The measure whose `on_event` cadence has this event (member_joined,
+        dues_unpaid): what the members flows log against, and whose `within_days` they
+        keep. None when the plan has no such promise."""
+        for _, m in self.measures:
+            if isinstance(m.cadence, OnEvent) and m.cadence.event == event:
+                return m
+        return None
+
+    def within_days(self, event: str) -> int | None:
+        """The `within_days` of the measure driven by `event`, or None without one."""
+        m = self.driven_by(event)
+        return m.cadence.within_days if m is not None and isinstance(m.cadence, OnEvent) else None
 
     @property
     def id(self) -> str:

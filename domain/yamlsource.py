@@ -81,6 +81,9 @@ class Located:
     file: Path
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
+    # How each unquoted number was written: YAML reads `number: 2.10` as the float 2.1,
+    # and a check that sees only 2.1 cannot tell the writer to quote it.
+    written: dict[Path_, str] = field(default_factory=dict)
 
     def line_of(self, path: Path_) -> int | None:
         """The line of the value at `path`, or of its nearest located ancestor."""
@@ -153,7 +156,10 @@ def _build(node: yaml.Node, path: Path_, out: Located, problems: list[Problem], 
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, path + (i,), out, problems, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(node, yaml.ScalarNode):
+        out.written[path] = node.value
+    return value
 
 
 def _dotted(path: Path_) -> str:
