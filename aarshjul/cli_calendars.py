@@ -51,7 +51,8 @@ def print_publish(s: Published, lang: str) -> None:
 
 
 @cal_app.command("urls")
-def calendars_urls(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
+def calendars_urls(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
+                   format: kit.Format = "table") -> None:
     """Where each feed is published (the private ones under their secret tokens)."""
     from .db.calendars import feed_tokens
     from .domain.feeds import feeds
@@ -64,11 +65,14 @@ def calendars_urls(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lan
         tokens = feed_tokens(session, p.organisation.id, [f.id for f in feeds(p) if not f.public],
                              datetime.now().astimezone())
     base = per_organisation(settings.site_url or settings.site_dir, p.organisation.id).rstrip("/")
-    table = kit.table("Kalenderstrømmer" if lang == "nb" else "Calendar feeds", ["feed", "name"])
-    table.add_column("url", overflow="fold")
+    listing = kit.Listing("Kalenderstrømmer" if lang == "nb" else "Calendar feeds", [
+        kit.Column("feed", "feed", ident=True), kit.Column("name", "navn" if lang == "nb" else "name"),
+        kit.Column("url", "url", ident=True)])
     for f in feeds(p):
-        table.add_row(f.id, f.name, f"{base}/{feed_path(f.id, f.public, tokens)}")
-    kit.out.print(table)
+        listing.add(f.id, f.name, f"{base}/{feed_path(f.id, f.public, tokens)}",
+                    record={"feed": f.id, "name": f.name, "public": f.public,
+                            "url": f"{base}/{feed_path(f.id, f.public, tokens)}"})
+    listing.print(format if format != "table" else "lines")  # an address on a line of its own, never cut
 
 
 @cal_app.command("rotate")

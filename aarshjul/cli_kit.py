@@ -6,6 +6,9 @@
     plan_path(plan) load(plan)     the plan file (--plan, AARSHJUL_PLAN) and the plan read from it
     out err                        Rich consoles, stdout and stderr, markup and highlighting off
     say ok warn table print_json   output; a value is never read as Rich markup
+    Column Listing                 a listing command's rows, printed as a table for people
+                                   (identifiers never wrapped or cut), or as JSON or plain
+                                   tab-separated lines for scripts (--format table|json|plain)
     session() existing_session()   a transaction on the database, or a read-only look at it
     database_errors()              SQLAlchemy's errors as DatabaseError (exit 3)
     not_busy(kinds, org)           Busy (exit 75) if another run holds one of these locks
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Iterator, Optional
@@ -78,8 +82,10 @@ Plan = Annotated[Optional[Path], typer.Option(
     "--plan", help="The plan file (default: AARSHJUL_PLAN or config/plan.yaml).")]
 Today = Annotated[Optional[date], typer.Option(
     "--today", parser=_day_param("--today"), metavar="YYYY-MM-DD", help="Pretend today is this date.")]
-Format = Annotated[str, typer.Option("--format", parser=_choice(("table", "json")), metavar="table|json",
-                                      help="table or json.")]
+FORMATS = ("table", "json", "plain")
+Format = Annotated[str, typer.Option(
+    "--format", parser=_choice(FORMATS), metavar="table|json|plain",
+    help="table (for people), json (every field, for scripts) or plain (one tab-separated line per row).")]
 Lang = Annotated[Optional[str], typer.Option(
     "--lang", parser=_choice(LANGS), metavar="nb|en", help="nb or en (default: AARSHJUL_LANG, else nb).")]
 
@@ -162,7 +168,98 @@ def table(title: str, columns: Iterable[str], **column: Any) -> Table:
 
 
 def print_json(rows: Any) -> None:
-    print(json.dumps(rows, ensure_ascii=False, indent=2))
+    """JSON on stdout, UTF-8 as it is (æøå unescaped), dates as ISO 8601."""
+    print(json.dumps(rows, ensure_ascii=False, indent=2, default=_json_value))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a listing: `key` names it in JSON and plain output, `header` in the table.
+    `ident`: it holds identifiers (keys, UIDs, URLs, numbers) that a script or another
+    command needs whole, so the table never wraps or cuts it (other columns fold instead)."""
+
+    key: str
+    header: str
+    ident: bool = False
+    justify: str = "left"
+
+
+SHORT = 10  # a column whose every cell is at most this long is never wrapped either
+
+
+class Listing:
+    """The rows of a listing command, printed one of three ways (`print(fmt)`):
+
+    table   for people: a Rich table; identifier columns keep their whole text on one
+            line at any width, the other columns fold (wrap, breaking long words)
+    json    for scripts: a list of objects, each row's `record` (every field, full keys)
+            or, when a row has none, its cells under the columns' keys
+    plain   for scripts and grep: one line per row, the cells separated by tabs, no
+            header, no box characters (tabs and line breaks inside a cell become spaces)
+    lines   for people, when an identifier is longer than a narrow terminal (a feed's
+            address): the title, then per row its other cells on one line and each
+            identifier whole on a line of its own, indented, for copying
+
+    Values are never read as Rich markup (the consoles have markup off)."""
+
+    def __init__(self, title: str, columns: Iterable[Column], empty: str | None = None):
+        self.title = title
+        self.columns = list(columns)
+        self.empty = empty  # printed instead of an empty table
+        self.rows: list[tuple[list[str], Any]] = []
+
+    def add(self, *cells: str, record: Any = None) -> None:
+        if len(cells) != len(self.columns):
+            raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
+        self.rows.append(([str(c) for c in cells], record))
+
+    def records(self) -> list[Any]:
+        return [record if record is not None else {c.key: v for c, v in zip(self.columns, cells)}
+                for cells, record in self.rows]
+
+    def print(self, fmt: str = "table") -> None:
+        if fmt == "json":
+            print_json(self.records())
+        elif fmt == "plain":
+            for cells, _ in self.rows:
+                print("\t".join(_one_line(c) for c in cells))
+        elif not self.rows and self.empty is not None:
+            say(self.empty)
+        elif fmt == "lines":
+            say((self.title, "bold"))
+            for cells, _ in self.rows:
+                short = [v for c, v in zip(self.columns, cells) if not c.ident or len(v) <= SHORT * 3]
+                say("  " + " · ".join(v for v in short if v))
+                for c, v in zip(self.columns, cells):
+                    if c.ident and len(v) > SHORT * 3:
+                        say(f"    {v}")
+        else:
+            out.print(self.table())
+
+    def table(self) -> Table:
+        t = Table(title=self.title)
+        for i, c in enumerate(self.columns):
+            widest = max((len(cells[i]) for cells, _ in self.rows), default=0)
+            if c.ident or widest <= SHORT:  # an identifier, or short words ("planlagt") not worth breaking
+                t.add_column(c.header, no_wrap=True, overflow="ignore", min_width=max(widest, len(c.header)),
+                             justify=c.justify)  # type: ignore[arg-type]
+            else:
+                t.add_column(c.header, overflow="fold", justify=c.justify)  # type: ignore[arg-type]
+        for cells, _ in self.rows:
+            t.add_row(*cells)
+        return t
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) if any(ch in text for ch in "\t\r\n") else text
 
 
 
@@ -249,21 +346,16 @@ def existing_session() -> Iterator[Session | None]:
 
 def not_busy(kinds: Iterable[str], organisation: str) -> None:
     """Busy (exit 75) at once, before any flow starts, if another run holds one of these
-    locks (db/locks.py; `kind:organisation`). A run that slips in after this look is still
-    refused by the flow's own lock."""
-    from datetime import datetime, timezone
+    locks (db/locks.py; `kind:organisation`), looked at without taking it. A run that slips
+    in after this look is still refused by the flow's own lock."""
+    from .db.locks import Busy, holder
+    from .db.session import database_exists
 
-    from sqlalchemy import select
-
-    from .db.locks import Busy
-    from .db.models import RunLock
-
-    names = [f"{kind}:{organisation}" for kind in kinds]
-    with existing_session() as s:
-        lock = s and s.scalar(select(RunLock).where(RunLock.name.in_(names),
-                                                    RunLock.expires_at >= datetime.now(timezone.utc)))
-    if lock:
-        raise Busy(lock)
+    url = get_settings().database_url
+    with database_errors():
+        found = holder(url, [f"{kind}:{organisation}" for kind in kinds]) if database_exists(url) else None
+    if found:
+        raise Busy(found)
 
 
 def prefect_env() -> None:

@@ -14,13 +14,17 @@ list, preview and unsubscribe never import Prefect.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from . import cli_kit as kit
 from .domain.results import Delivery
 from .settings import get_settings
+
+if TYPE_CHECKING:
+    from .domain.mail_model import Newsletter
+    from .domain.plan import Plan
 
 news_app = typer.Typer(help="Newsletters: list, preview, send.", no_args_is_help=True)
 rem_app = typer.Typer(help="Reminders to the responsible bodies.", no_args_is_help=True)
@@ -30,21 +34,48 @@ Newsletter = Annotated[str, typer.Argument(help="The newsletter id.")]
 
 
 @news_app.command("list")
-def newsletter_list(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
+def newsletter_list(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
+                    format: kit.Format = "table") -> None:
     """The newsletters in mail.yaml, with their next edition."""
+    from .cli_plan import rrule_text
     from .domain.campaigns import mail_config
     from .domain.editions import edition_label, scheduled_days
 
     lang, day = kit.lang(lang), kit.today(today)
+    nb = lang == "nb"
     p = kit.load(plan)
-    table = kit.table("Nyhetsbrev" if lang == "nb" else "Newsletters",
-                      ("id", "name", "audience", "schedule", "next"), overflow="fold")
+    listing = kit.Listing("Nyhetsbrev" if nb else "Newsletters", [
+        kit.Column("id", "id", ident=True), kit.Column("name", "navn" if nb else "name"),
+        kit.Column("audience", "mottakere" if nb else "audience"), kit.Column("schedule", "når" if nb else "when"),
+        kit.Column("next", "neste utgave" if nb else "next edition", ident=True)])
     for n in mail_config(p).newsletters:
         upcoming = scheduled_days(p, n, day, p.period.end)
-        nxt = f"{n.id}/{edition_label(n, upcoming[0])} ({upcoming[0].isoformat()})" if upcoming else "–"
-        audience = ", ".join(f"{k}: {v}" for k, v in n.audience.model_dump(exclude_defaults=True).items())
-        table.add_row(n.id, n.name, audience, n.schedule, nxt)
-    kit.out.print(table)
+        edition = f"{n.id}/{edition_label(n, upcoming[0])}" if upcoming else None
+        nxt = f"{edition} ({upcoming[0].isoformat()})" if upcoming else "–"
+        listing.add(n.id, n.name, audience_text(p, n, lang), rrule_text(n.schedule, lang), nxt, record={
+            "id": n.id, "name": n.name, "measure": n.measure,
+            "audience": n.audience.model_dump(exclude_defaults=True), "audience_text": audience_text(p, n, lang),
+            "schedule": n.schedule, "schedule_text": rrule_text(n.schedule, lang), "template": n.template,
+            "next_edition": edition, "next_date": upcoming[0].isoformat() if upcoming else None})
+    listing.print(format)
+
+
+def audience_text(p: Plan, n: Newsletter, lang: str) -> str:
+    """Who gets it, in words: 'alle medlemmer', 'medlemmene i Arna SV', 'hvert lag for seg'."""
+    nb, a = lang == "nb", n.audience
+    if a.all:
+        return "alle medlemmer" if nb else "all members"
+    if a.branch:
+        name = p.bodies[a.branch].name if a.branch in p.bodies else a.branch
+        return f"medlemmene i {name}" if nb else f"the members of {name}"
+    if a.role:
+        name = p.bodies[a.role].name if a.role in p.bodies else a.role
+        return f"{name} (rolle)" if nb else f"{name} (role)"
+    from .domain.model import DEFAULT_BRANCH_WORD
+
+    word = p.organisation.branch if p.organisation.locale == lang else DEFAULT_BRANCH_WORD[lang]
+    return (f"medlemmene i hvert {word.singular}, en utgave per {word.singular}" if nb else
+            f"each {word.singular}'s members, one edition per {word.singular}")
 
 
 @news_app.command("preview")

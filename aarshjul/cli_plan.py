@@ -53,21 +53,20 @@ def measures(plan: kit.Plan = None, format: kit.Format = "table", today: kit.Tod
     """The plan's measures, goal by goal."""
     lang = kit.lang(lang)
     p = kit.load(plan)
-    if format == "json":
-        kit.print_json([{
+    listing = kit.Listing(f"{i18n.word('measures', lang)}: {p.meta.title}", [
+        kit.Column("number", i18n.word("measure", lang), ident=True), kit.Column("title", i18n.word("title", lang)),
+        kit.Column("period", i18n.word("period", lang)), kit.Column("bodies", i18n.word("bodies", lang)),
+        kit.Column("cadence", i18n.word("cadence", lang))])
+    for g, m in p.measures:
+        listing.add(m.number, m.title, m.period_text or ", ".join(str(s) for s in m.period),
+                    ", ".join(p.body_name(b) for b in m.bodies), cadence_text(m.cadence, lang), record={
             "number": m.number, "goal": g.number, "title": m.title, "text": m.text,
             "period": [{"start": s.start.isoformat(), "end": s.end.isoformat()} for s in m.period],
             "period_text": m.period_text, "bodies": list(m.bodies),
             "responsible": [p.body_name(b) for b in m.bodies],
-            "cadence": m.cadence.model_dump(mode="json", exclude_defaults=False), "visibility": m.visibility,
-        } for g, m in p.measures])
-        return
-    table = kit.table(f"{i18n.word('measures', lang)}: {p.meta.title}",
-                      [i18n.word(c, lang) for c in ("measure", "title", "period", "bodies", "cadence")])
-    for g, m in p.measures:
-        table.add_row(m.number, m.title, m.period_text or ", ".join(str(s) for s in m.period),
-                      ", ".join(p.body_name(b) for b in m.bodies), cadence_text(m.cadence, lang))
-    kit.out.print(table)
+            "cadence": m.cadence.model_dump(mode="json", exclude_defaults=False),
+            "cadence_text": cadence_text(m.cadence, lang), "visibility": m.visibility})
+    listing.print(format)
 
 
 @plan_cli.command()
@@ -94,15 +93,15 @@ def agenda(
     wanted = set(p.expand_bodies([body])) if body else None
     rows = [o for o in expand(p, start, end)
             if (not measure or o.measure == measure) and (wanted is None or wanted & set(o.bodies))]
-    if format == "json":
-        kit.print_json([o.to_dict() for o in rows])
-        return
-    table = kit.table(f"{i18n.word('agenda', lang)} {i18n.day(start, lang)} – {i18n.day(end, lang)}",
-                      [i18n.word(c, lang) for c in ("date", "time", "key", "title", "bodies", "status")])
+    listing = kit.Listing(
+        f"{i18n.word('agenda', lang)} {i18n.day(start, lang)} – {i18n.day(end, lang)}",
+        [kit.Column("date", i18n.word("date", lang)), kit.Column("time", i18n.word("time", lang)),
+         kit.Column("key", i18n.word("key", lang), ident=True), kit.Column("title", i18n.word("title", lang)),
+         kit.Column("bodies", i18n.word("bodies", lang)), kit.Column("status", i18n.word("status", lang))])
     for o in rows:
-        table.add_row(_when(o, lang), _clock(o, lang), o.key, o.title,
-                      ", ".join(p.body_name(b) for b in o.bodies), i18n.word(o.status, lang))
-    kit.out.print(table)
+        listing.add(_when(o, lang), _clock(o, lang), o.key, o.title, ", ".join(p.body_name(b) for b in o.bodies),
+                    i18n.word(o.status, lang), record=o.to_dict())
+    listing.print(format)
 
 
 @plan_cli.command()
@@ -121,18 +120,15 @@ def gaps(
     if not p.period.start.year <= year <= p.period.end.year:
         kit.fail(f"--year {year} is outside the plan period {p.period.start.year}–{p.period.end.year}")
     found = find_gaps(expand(p, date(year, 1, 1), date(year, 12, 31)), day, kit.held(p))
-    if format == "json":
-        kit.print_json([g.to_dict() for g in found])
-        return
-    if not found:
-        kit.say(i18n.word("no_gaps", lang))
-        return
-    table = kit.table(f"{i18n.word('gaps', lang)} {year}", [i18n.word(c, lang) for c in (
-        "measure", "title", "window", "required", "pinned", "held", "missing", "closes", "status")])
+    listing = kit.Listing(f"{i18n.word('gaps', lang)} {year}", [
+        kit.Column(k, i18n.word(k, lang), ident=k in ("measure", "window"),
+                   justify="right" if k in ("required", "pinned", "held", "missing") else "left")
+        for k in ("measure", "title", "window", "required", "pinned", "held", "missing", "closes", "status")],
+        empty=i18n.word("no_gaps", lang))
     for g in found:
-        table.add_row(g.measure, g.title, g.window, str(g.required), str(g.pinned), str(g.held), str(g.missing),
-                      i18n.day(g.closes, lang), i18n.word("overdue" if g.overdue else "open", lang))
-    kit.out.print(table)
+        listing.add(g.measure, g.title, g.window, str(g.required), str(g.pinned), str(g.held), str(g.missing),
+                    i18n.day(g.closes, lang), i18n.word("overdue" if g.overdue else "open", lang), record=g.to_dict())
+    listing.print(format)
 
 
 # --- words ---------------------------------------------------------------------------------
@@ -158,22 +154,81 @@ def _clock(o: Occurrence, lang: str) -> str:
     return f"{i18n.clock(o.start, lang)}–{i18n.clock(o.end, lang)}"
 
 
+PER = {"nb": {"month": "måned", "quarter": "kvartal", "half-year": "halvår", "year": "år", "season": "sesong",
+              "period": "planperiode"},
+       "en": {"month": "month", "quarter": "quarter", "half-year": "half-year", "year": "year", "season": "season",
+              "period": "plan period"}}
+EVENT = {"nb": {"member_joined": "innmelding", "dues_unpaid": "ubetalt kontingent"},
+         "en": {"member_joined": "a member joining", "dues_unpaid": "unpaid dues"}}
+FREQ = {"nb": {"DAILY": "daglig", "WEEKLY": "ukentlig", "MONTHLY": "månedlig", "YEARLY": "årlig"},
+        "en": {"DAILY": "daily", "WEEKLY": "weekly", "MONTHLY": "monthly", "YEARLY": "yearly"}}
+EVERY = {"nb": {"DAILY": "dag", "WEEKLY": "uke", "MONTHLY": "måned", "YEARLY": "år"},
+         "en": {"DAILY": "days", "WEEKLY": "weeks", "MONTHLY": "months", "YEARLY": "years"}}
+WEEKDAY = {"nb": dict(zip(("MO", "TU", "WE", "TH", "FR", "SA", "SU"),
+                          ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"))),
+           "en": dict(zip(("MO", "TU", "WE", "TH", "FR", "SA", "SU"),
+                          ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))}
+ORDINAL = {"nb": {1: "første", 2: "andre", 3: "tredje", 4: "fjerde", 5: "femte", -1: "siste", -2: "nest siste"},
+           "en": {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last", -2: "second last"}}
+
+
 def cadence_text(c: Cadence, lang: str) -> str:
+    """How often, in words: 'kvote: 2 per år', 'serie: månedlig, siste torsdag, unntatt juli',
+    'per medlem: innen 14 dager etter innmelding' (never the plan file's raw ids)."""
+    nb = lang == "nb"
     kind = i18n.word(c.kind, lang)
     if c.kind == "quota":
-        per = {"year": "år", "half-year": "halvår", "period": "periode"} if lang == "nb" else \
-            {"year": "year", "half-year": "half-year", "period": "period"}
-        text = f"{kind}: {c.count} per {per[c.per]}"
-        return text + (f" × {', '.join(c.each)}" if c.each else "")
+        per = PER[lang][c.per]
+        if c.per == "season" and c.seasons:
+            per += f" ({', '.join(c.seasons)})"
+        text = f"{kind}: {c.count} per {per}"
+        return text + (f", {'i hvert av' if nb else 'in each of'}: {', '.join(c.each)}" if c.each else "")
     if c.kind == "annual":
         return f"{kind}: {', '.join(c.dates)}"
     if c.kind == "series":
-        return f"{kind}: {c.rrule}"
+        return f"{kind}: {rrule_text(c.rrule, lang)}"
     if c.kind == "on_event":
-        return f"{kind}: {c.event}, {c.within_days} d"
+        days = f"{c.within_days} {'dager' if nb else 'days'}" if c.within_days != 1 else ("1 dag" if nb else "1 day")
+        return (f"{kind}: innen {days} etter {EVENT[lang].get(c.event, c.event)}" if nb else
+                f"{kind}: within {days} of {EVENT[lang].get(c.event, c.event)}")
     if c.kind == "deadline" and c.each:
-        return f"{kind} × {', '.join(c.each)}"
+        return f"{kind}, {'for hvert av' if nb else 'for each of'}: {', '.join(c.each)}"
     return kind
+
+
+def rrule_text(rule: str, lang: str) -> str:
+    """An RFC 5545 RRULE in words, as far as the usual parts go ('månedlig, første tirsdag');
+    a rule with other parts keeps them as written after the words."""
+    from babel.dates import get_month_names
+
+    parts = dict(p.split("=", 1) for p in rule.upper().split(";") if "=" in p)
+    freq = parts.pop("FREQ", "")
+    words = [FREQ[lang].get(freq, freq.lower())]
+    interval = parts.pop("INTERVAL", "1")
+    if interval != "1" and freq in EVERY[lang]:
+        words[0] = (f"hver {interval}. {EVERY[lang][freq]}" if lang == "nb" else
+                    f"every {interval} {EVERY[lang][freq]}")
+    days = []
+    for d in filter(None, parts.pop("BYDAY", "").split(",")):
+        n, wd = d[:-2], d[-2:]
+        name = WEEKDAY[lang].get(wd, wd)
+        days.append(f"{ORDINAL[lang].get(int(n), n)} {name}" if n.lstrip("+-").isdigit() else name)
+    if days:
+        words.append((" og " if lang == "nb" else " and ").join(days) if len(days) < 3 else ", ".join(days))
+    if "BYMONTHDAY" in parts:
+        monthdays = parts.pop("BYMONTHDAY").split(",")
+        words.append((f"den {', '.join(d + '.' for d in monthdays)}" if lang == "nb" else
+                      f"on day {', '.join(monthdays)}"))
+    if "BYMONTH" in parts:
+        names = get_month_names("wide", locale=lang)
+        months = [int(m) for m in parts.pop("BYMONTH").split(",") if m.isdigit()]
+        left = [m for m in range(1, 13) if m not in months]
+        if left and len(left) <= 3:
+            words.append(f"{'unntatt' if lang == 'nb' else 'except'} {', '.join(names[m] for m in left)}")
+        else:
+            words.append(f"{'i' if lang == 'nb' else 'in'} {', '.join(names[m] for m in months)}")
+    words += [f"{k}={v}" for k, v in parts.items()]
+    return ", ".join(w for w in words if w)
 
 
 def gap_line(g: Gap, lang: str) -> str:

@@ -251,23 +251,22 @@ def kpi_list(
         for t in targets.targets:
             points = series(session, p.organisation.id, t, p.period.start.year, day) if session is not None else []
             rows.append(progress(t, points, year, day, (p.period.start, p.period.end)))
-    if format == "json":
-        kit.print_json([{
-            "name": r.target.name, "title": r.target.title, "belongs_to": r.target.belongs_to,
-            "source": r.target.source, "kind": r.target.kind, "status": r.status,
-            "value": r.current.value if r.current else None,
-            "date": r.current.on.isoformat() if r.current else None,
-            "points": [{"date": m.on.isoformat(), "value": m.value} for m in r.points],
-        } for r in rows])
-        return
-    table = kit.table(f"Måltall {year}", ("Navn", "Måltall", "Hører til", "Kilde", "Siste måling", "Status"),
-                      overflow="fold")
     source = {"members": "medlemstall", "manual": "for hånd", "follow_ups": "oppfølging"}
+    listing = kit.Listing(f"Måltall {year}", [
+        kit.Column("name", "Navn", ident=True), kit.Column("title", "Måltall"),
+        kit.Column("belongs_to", "Hører til", ident=True), kit.Column("source", "Kilde"),
+        kit.Column("latest", "Siste måling"), kit.Column("status", "Status")])
     for r in rows:
         latest = f"{r.show(r.current.value)} ({r.current.on.isoformat()})" if r.current else "–"
-        table.add_row(r.target.name, r.target.title, r.target.belongs_to, source[r.target.source], latest,
-                      r.status_text)
-    kit.out.print(table)
+        listing.add(r.target.name, r.target.title, r.target.belongs_to, source[r.target.source], latest,
+                    r.status_text, record={
+                        "name": r.target.name, "title": r.target.title, "belongs_to": r.target.belongs_to,
+                        "source": r.target.source, "kind": r.target.kind, "status": r.status,
+                        "status_text": r.status_text, "detail": r.detail,
+                        "value": r.current.value if r.current else None,
+                        "date": r.current.on.isoformat() if r.current else None,
+                        "points": [{"date": m.on.isoformat(), "value": m.value} for m in r.points]})
+    listing.print(format)
 
 
 # --- the report ---------------------------------------------------------------------------

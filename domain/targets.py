@@ -54,6 +54,7 @@ Pure apart from `load_targets`, which reads the file (as domain/load.py reads th
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Sequence
@@ -310,12 +311,21 @@ class Progress:
     def share(self) -> bool:
         return self.target.kind == "share"
 
+    @property
+    def people(self) -> bool:
+        """A count of people (members, activists): shown in whole numbers."""
+        return self.target.source == "members" and self.target.kind != "share"
+
     def show(self, value: float | None) -> str:
-        """A value as the report writes it: '1 234 medlemmer', '42 %'."""
+        """A value as the report writes it: '1 234 medlemmer', '42 %'. A count of people is a
+        whole number: a computed one (a point on the straight line, a goal of +10 %) is rounded
+        up, since 21.8 members are on track only with 22, which is how `progress` judges it."""
         if value is None:
             return "–"
         if self.share:
             return f"{value * 100:.0f} %".replace(".", ",")
+        if self.people:
+            value = float(math.ceil(value - 1e-9))
         text = f"{value:,.0f}".replace(",", "\u00a0") if abs(value - round(value)) < 1e-9 or abs(value) >= 100 \
             else f"{value:,.1f}".replace(",", "\u00a0").replace(".", ",")
         return f"{text} {self.target.unit}" if self.target.unit else text

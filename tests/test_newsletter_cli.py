@@ -56,9 +56,9 @@ def test_newsletter_list_names_each_newsletter_and_its_next_edition(cli):
     assert code == 0, err
     rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.startswith("│")}
     assert set(rows) == {"nyhetsbrev", "hva-skjer"}
-    assert "Nyhetsbrev" in rows["nyhetsbrev"] and "all: True" in rows["nyhetsbrev"]
+    assert "Nyhetsbrev" in rows["nyhetsbrev"] and "alle medlemmer" in rows["nyhetsbrev"]
     assert "nyhetsbrev/2025-03 (2025-03-01)" in rows["nyhetsbrev"]
-    assert "each_branch: True" in rows["hva-skjer"] and "hva-skjer/2025-03 (2025-03-01)" in rows["hva-skjer"]
+    assert "hvert" in rows["hva-skjer"] and "hva-skjer/2025-03 (2025-03-01)" in rows["hva-skjer"]
     assert not cli.db.exists()  # read-only: no database made
 
 
