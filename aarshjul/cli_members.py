@@ -78,8 +78,11 @@ def unassigned(plan: kit.Plan = None, format: kit.Format = "table", today: kit.T
     with kit.existing_session() as session:
         if session is not None:
             rows = unassigned_members(session, ctx.organisation, ctx.table)
-    if format == "json":
-        kit.print_json([{"number": r.number, "postcode": r.postcode, "reason": r.reason} for r in rows])
+    if format != "table":
+        listing = kit.Listing("", [kit.Column(k, k) for k in ("number", "postcode", "reason")])
+        for r in rows:
+            listing.add(r.number, r.postcode or "", r.reason)
+        listing.print(format)
         return
     if not rows:
         out.print("Alle aktive medlemmer har et bydelslag.")
@@ -97,6 +100,7 @@ def unassigned(plan: kit.Plan = None, format: kit.Format = "table", today: kit.T
 def follow_ups(
     plan: kit.Plan = None, today: kit.Today = None,
     year: Annotated[Optional[int], typer.Option("--year", help="Year of the contact rate (default: today's).")] = None,
+    format: kit.Format = "table",
 ) -> None:
     """New members not yet contacted, by branch, and the year's contact rate (tiltak 1.4)."""
     from .db.members import contact_rate, open_follow_ups
@@ -105,10 +109,21 @@ def follow_ups(
     ctx = _context(plan)
     with kit.existing_session() as session:
         if session is None:
+            if format != "table":
+                kit.Listing("", []).print(format)  # [] or nothing
+                return
             out.print("Ingen medlemmer i databasen ennå (aarshjul members import FIL.csv).")
             return
         groups = open_follow_ups(session, ctx.organisation, day)
         rates = contact_rate(session, ctx.organisation, year or day.year)
+        if format != "table":
+            listing = kit.Listing("", [kit.Column(k, k) for k in ("branch", "number", "joined", "due", "escalated")])
+            for branch, rows in groups.items():
+                for f in rows:
+                    listing.add(branch, f.member_number, f.joined.isoformat(), f.due.isoformat(),
+                                f.escalated_on.isoformat() if f.escalated_on else "")
+            listing.print(format)
+            return
         table = Table(title=f"Nye medlemmer som ikke er kontaktet ({sum(len(g) for g in groups.values())})")
         for col in ("Bydelslag", "Medlemsnummer", "Innmeldt", "Frist", "Status"):
             table.add_column(col)
@@ -161,9 +176,12 @@ def counts(plan: kit.Plan = None, format: kit.Format = "table", today: kit.Today
         if session is not None:
             rows = [(r.on_date, r.branch, r.members, r.new, r.left, r.activists)
                     for r in member_counts(session, ctx.organisation)]
-    if format == "json":
-        kit.print_json([dict(date=d.isoformat(), branch=b, members=m, new=n, left=lft, activists=a)
-                        for d, b, m, n, lft, a in rows])
+    if format != "table":
+        listing = kit.Listing("", [kit.Column(k, k) for k in ("date", "branch", "members", "new", "left", "activists")])
+        for d, b, m, n, lft, a in rows:
+            listing.add(d.isoformat(), b, str(m), str(n), str(lft), str(a),
+                        record=dict(date=d.isoformat(), branch=b, members=m, new=n, left=lft, activists=a))
+        listing.print(format)
         return
     if not rows:
         out.print("Ingen tellinger ennå (de lagres ved hver import).")
