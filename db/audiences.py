@@ -8,6 +8,7 @@ from typing import Any, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .bounces import without_suspended
 from .models import Member
 
 
@@ -25,7 +26,8 @@ def audience_candidates(session: Session, organisation: str, audience: dict[str,
                             | Member.roles.like(f"%,{role},%"))
     elif not audience.get("all"):
         raise ValueError(f"unknown audience {audience!r}")
-    yield from session.execute(query.order_by(Member.number).execution_options(yield_per=1000))
+    rows = (r.tuple() for r in session.execute(query.order_by(Member.number).execution_options(yield_per=1000)))
+    yield from without_suspended(session, organisation, rows)  # addresses that bounced get no mail (db/bounces.py)
 
 
 def member_names(session: Session, organisation: str, numbers: list[str]) -> dict[str, tuple[str, str]]:
@@ -41,7 +43,10 @@ def members_by_number(session: Session, organisation: str, numbers: list[str]) -
 
 
 def unpaid_members(session: Session, organisation: str) -> list[Member]:
-    """Active, not forgotten members whose dues are not paid, in member-number order."""
-    return list(session.scalars(select(Member).where(
+    """Active, not forgotten members whose dues are not paid, in member-number order; not
+    those whose address is suspended after bounces (db/bounces.py)."""
+    members = list(session.scalars(select(Member).where(
         Member.organisation == organisation, Member.status == "active",
         Member.forgotten_at.is_(None), Member.dues_paid.is_(False)).order_by(Member.number)))
+    keep = {number for number, _ in without_suspended(session, organisation, ((m.number, m.email) for m in members))}
+    return [m for m in members if m.number in keep]

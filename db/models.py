@@ -271,3 +271,75 @@ class RunLock(Base):
     holder: Mapped[str] = mapped_column(String(200))  # host:pid
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- calendars: feed memory and CalDAV collection state (issue 11) -------------------------
+
+
+class FeedItem(Base):
+    """What a feed last showed of an occurrence, so that an occurrence leaving the feed
+    for any reason is published there as cancelled for the grace period (domain/feeds.py)."""
+
+    __tablename__ = "feed_items"
+    __table_args__ = (UniqueConstraint("organisation", "feed", "uid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    feed: Mapped[str] = mapped_column(String(64))
+    uid: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(160))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # the Occurrence as the feed last showed it
+    sequence: Mapped[int] = mapped_column(Integer)
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: still in the feed
+
+
+class CaldavCalendar(Base):
+    """A body's calendar on the CalDAV server: its URL and the RFC 6578 sync token of our last look."""
+
+    __tablename__ = "caldav_calendars"
+    __table_args__ = (UniqueConstraint("organisation", "calendar"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    calendar: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    sync_token: Mapped[str | None] = mapped_column(Text)
+
+
+# --- bounces (issue 12 item 3) --------------------------------------------------------------
+
+
+class Bounce(Base):
+    """One bounce report about one message (a ledger row), read from the bounce mailbox.
+    The same report read twice (a run stopped before it moved it) is recorded once."""
+
+    __tablename__ = "bounces"
+    __table_args__ = (UniqueConstraint("organisation", "report", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    report: Mapped[str] = mapped_column(String(64))  # SHA-256 of the report's bytes
+    delivery_id: Mapped[int] = mapped_column(Integer, index=True)  # the ledger row the VERP token names
+    campaign: Mapped[str] = mapped_column(String(160))
+    recipient: Mapped[str] = mapped_column(String(254), index=True)  # a member number, or a body id
+    address_digest: Mapped[str] = mapped_column(String(64))  # domain/bounces.address_digest of the address sent to
+    kind: Mapped[str] = mapped_column(String(8))  # hard | soft | other
+    status: Mapped[str | None] = mapped_column(String(16))  # the DSN's Status, 5.1.1
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Suspension(Base):
+    """A member's address that bounced hard, or softly too often: no mail goes to it while
+    the member's address is the one that bounced (an import with another lifts it)."""
+
+    __tablename__ = "suspensions"
+    __table_args__ = (UniqueConstraint("organisation", "member", "address_digest"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    member: Mapped[str] = mapped_column(String(32), index=True)  # member number
+    address_digest: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))  # hard | soft 3/30d
+    status: Mapped[str | None] = mapped_column(String(16))  # the DSN Status that decided it
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the address changed

@@ -54,6 +54,7 @@ class Campaign:
     recipient_names: dict[str, str] = field(default_factory=dict)  # for bodies: id -> display name
     calendar: bytes | None = None  # an iMIP invitation to attach
     calendar_method: str | None = None
+    bounce_address: str | None = None  # mail.yaml bounces.address: each message's MAIL FROM is its VERP form
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date
         organisation=plan.organisation.id, key=edition.key, audience=edition.audience, template=n.template,
         subject=n.subject, context=context,
         from_name=f"{mail.sender.name} – {sender.name}" if sender else mail.sender.name,
-        from_address=mail.sender.address, domain=mail.sender.domain,
+        from_address=mail.sender.address, domain=mail.sender.domain, bounce_address=mail.bounce_address,
         reply_to=sender.contact if sender else None, list_name=n.name,
         unsubscribe_url=mail.unsubscribe.url, unsubscribe_mailto=mail.unsubscribe.mailto)
 
@@ -177,7 +178,7 @@ def body_campaign(plan: Plan, key: str, template: str, subject: str, context: di
     return Campaign(organisation=plan.organisation.id, key=key, audience=None, template=template, subject=subject,
                     context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, **context},
                     from_name=f"{mail.sender.name} – årshjulet", from_address=mail.sender.address,
-                    domain=mail.sender.domain, recipient_kind="body",
+                    domain=mail.sender.domain, bounce_address=mail.bounce_address, recipient_kind="body",
                     recipient_names={b: plan.bodies[b].name for b in bodies})
 
 
@@ -220,7 +221,8 @@ def invitation_campaigns(plan: Plan, entries: list[Entry], today: date,
                          "cancelled": e.cancelled, "sequence": e.sequence, "measure": measure.number,
                          "measure_text": measure.text, "body_name": info.name},
                 from_name=f"{mail.sender.name} – {info.name}", from_address=mail.sender.address,
-                domain=mail.sender.domain, reply_to=info.contact, calendar=ics, calendar_method=method), body))
+                domain=mail.sender.domain, bounce_address=mail.bounce_address, reply_to=info.contact,
+                calendar=ics, calendar_method=method), body))
     return out
 
 
@@ -251,6 +253,7 @@ def dues_campaign(plan: Plan, year: int) -> Campaign:
         subject="Kontingenten for {{ year }}",
         context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, "year": year},
         from_name=mail.sender.name, from_address=mail.sender.address, domain=mail.sender.domain,
+        bounce_address=mail.bounce_address,
         reply_to=mail.sender.address)
 
 

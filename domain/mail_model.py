@@ -29,6 +29,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, PositiveInt, model_validator
 
+from .bounces import BounceConfig
 from .model import RRule, Slug, Strict, Email
 
 Domain = Annotated[str, Field(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")]
@@ -97,3 +98,9 @@ class MailFile(Strict):
     reminders: Reminders = Reminders()
     newsletters: Annotated[list[Newsletter], AfterValidator(_unique_ids)] = []
     invitations: Literal["off", "bodies"] = "bodies"  # iMIP invitations to a body's members for its meetings
+    bounces: BounceConfig | None = None  # the VERP envelope senders and the bounce rules (domain/bounces.py)
+
+    @property
+    def bounce_address(self) -> str | None:
+        """The base of every message's envelope sender (bounce+<token>@…), when bounces are handled."""
+        return self.bounces.address if self.bounces else None

@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 
 from aarshjul.db import ledger
 from aarshjul.db.audiences import member_names
+from aarshjul.domain.bounces import envelope_sender
 from aarshjul.domain.campaigns import Campaign
 from aarshjul.domain.errors import AarshjulError, EditionPaused, TransportDown
 from aarshjul.domain.ics import with_attendee
@@ -364,7 +365,8 @@ class Mailer:
             raw = self._message(c, renderer, row, names, address)
         except (ValueError, UnicodeError) as exc:  # this address or name cannot go in a header
             return Outcome("failed", f"the message could not be built for this recipient ({type(exc).__name__})")
-        return self._deliver(raw, c.from_address, address, row.message_id, c.key)
+        sender = envelope_sender(self.secret, c.organisation, row.id, c.bounce_address, c.from_address)  # VERP
+        return self._deliver(raw, sender, address, row.message_id, c.key)
 
     def _judge(self, run: RunTally, row_id: int, outcome: Outcome) -> str | None:
         """Count the outcome in the run; the reason to pause, if the run must."""
