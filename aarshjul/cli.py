@@ -7,6 +7,9 @@
     cli_mail.py       newsletter list|preview|send, reminders send, unsubscribe
     cli_members.py    members import|unassigned|follow-ups|contacted|counts|forget
     cli_report.py     done, not-held, cancel, comment, kpi record|list, report
+    cli_schema.py     schema KIND: the JSON Schema of a file              read-only
+    cli_init.py       init DIR --name NAME: a new organisation's files
+    cli_web.py        web                                                 the web service
 
 Read-only commands answer at once and never import Prefect; acting ones (run, publish,
 newsletter send, reminders send) run a flow through aarshjul.runtime.run_flow.
@@ -27,17 +30,20 @@ import typer
 from rich.text import Text
 
 from .cli_calendars import cal_app, publish_cli
+from .cli_init import init_cli
 from .cli_kit import err
 from .cli_mail import news_app, rem_app, unsubscribe_cli
 from .cli_members import members_app
 from .cli_plan import plan_cli
 from .cli_report import kpi_app, report_cli
 from .cli_run import db_app, run_cli
+from .cli_schema import schema_cli
+from .cli_web import web_cli
 from .domain.errors import AarshjulError, PlanError
 
 app = typer.Typer(help="aarshjul: a work plan as code, turned into calendars, mail and a yearly report.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-for commands in (plan_cli, run_cli, publish_cli, unsubscribe_cli, report_cli):
+for commands in (plan_cli, run_cli, publish_cli, unsubscribe_cli, report_cli, web_cli, schema_cli, init_cli):
     app.registered_commands += commands.registered_commands
 for group, name in ((db_app, "db"), (cal_app, "calendars"), (news_app, "newsletter"), (rem_app, "reminders"),
                     (members_app, "members"), (kpi_app, "kpi")):

@@ -1,0 +1,67 @@
+"""`aarshjul web`: the web service (one-click unsubscribe, the site and feeds, the board's
+answers), one ASGI application served by uvicorn. See web/app.py.
+
+Runs beside `aarshjul serve` (the scheduled flows); behind a reverse proxy that
+terminates https. Never imports Prefect.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+from . import cli_kit as kit
+from .settings import get_settings, per_organisation
+
+web_cli = typer.Typer()
+
+ROUTE = "/avmeld/{token}"
+
+
+def unsubscribe_url_problem(unsubscribe_url: str, site_url: str | None) -> str | None:
+    """Why the letters' List-Unsubscribe address (mail.yaml) would not reach this service,
+    or None: it must be AARSHJUL_SITE_URL followed by /avmeld/{token}."""
+    path = urlsplit(unsubscribe_url.replace("{token}", "TOKEN")).path.replace("TOKEN", "{token}")
+    if not path.endswith(ROUTE):
+        return f"mail.yaml's unsubscribe url {unsubscribe_url} does not end in {ROUTE}, which aarshjul web answers"
+    if site_url and unsubscribe_url != site_url.rstrip("/") + ROUTE:
+        return (f"mail.yaml's unsubscribe url {unsubscribe_url} is not AARSHJUL_SITE_URL {site_url} followed by "
+                f"{ROUTE}; the letters' links reach this service only if both name its address")
+    return None
+
+
+@web_cli.command()
+def web(host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", min=0, max=65535, help="The port to listen on.")] = 8000,
+        forwarded_allow_ips: Annotated[str, typer.Option(
+            "--forwarded-allow-ips", help="Proxies whose X-Forwarded-For/-Proto are believed (comma-separated; "
+                                          "'*' for any).")] = "127.0.0.1",
+        root_path: Annotated[str, typer.Option(
+            "--root-path", help="The path prefix the reverse proxy serves this under (e.g. /kalender).")] = "",
+        plan: kit.Plan = None) -> None:
+    """Serve the one-click unsubscribe, the site and its feeds, and the board's answer page."""
+    import uvicorn
+
+    from .db.migrate import upgrade
+    from .tasks.mailer import secret_key
+    from .web.app import WebConfig, create_app
+
+    settings = get_settings()
+    p = kit.load(plan)
+    org = p.organisation.id
+    site_url = per_organisation(settings.site_url, org)
+    if p.mail:
+        problem = unsubscribe_url_problem(p.mail.unsubscribe.url, site_url)
+        if problem:
+            kit.warn(problem)
+    upgrade(settings.database_url)
+    config = WebConfig(plan=p, database_url=settings.database_url, secret=secret_key(settings.secret_key_file),
+                       site_dir=Path(per_organisation(settings.site_dir, org)))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    kit.ok(f"aarshjul web: http://{host}:{port}/ ({p.organisation.name}; the site from {config.site_dir})")
+    uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
+                root_path=root_path, access_log=False, server_header=False, log_level="info")
