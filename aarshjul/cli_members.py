@@ -60,10 +60,12 @@ def import_(
     ctx = _context(plan)
     data = _read(file)
     started = time.perf_counter()
-    export = parse_export(data, today=day, branches=ctx.branches, bodies=ctx.bodies, source=str(file))
+    export = parse_export(data, today=day, branches=ctx.branches, bodies=ctx.bodies, source=str(file),
+                          branch_column=ctx.word.all_forms)
     now = datetime.now(timezone.utc)
     with kit.session() as session, _progress(len(export.members)) as advance:
         result = import_members(session, ctx.organisation, export, ctx.table, ctx.branches, day, now,
+                                follow_up_days=ctx.follow_up_days,
                                 max_left_share=None if allow_many_left else 0.5, progress=advance)
     _print_import(file, export, result, ctx, time.perf_counter() - started)
 
@@ -85,9 +87,9 @@ def unassigned(plan: kit.Plan = None, format: kit.Format = "table", today: kit.T
         listing.print(format)
         return
     if not rows:
-        out.print("Alle aktive medlemmer har et bydelslag.")
+        out.print(f"Ingen aktive medlemmer står uten {ctx.word.singular}.")
         return
-    table = Table(title=f"Medlemmer uten bydelslag ({len(rows)})")
+    table = Table(title=f"Medlemmer uten {ctx.word.singular} ({len(rows)})")
     for col in ("Medlemsnummer", "Postnummer", "Årsak"):
         table.add_column(col)
     for r in rows:
@@ -102,7 +104,7 @@ def follow_ups(
     year: Annotated[Optional[int], typer.Option("--year", help="Year of the contact rate (default: today's).")] = None,
     format: kit.Format = "table",
 ) -> None:
-    """New members not yet contacted, by branch, and the year's contact rate (tiltak 1.4)."""
+    """New members not yet contacted, by branch, and the year's contact rate (the plan's member_joined promise)."""
     from .db.members import contact_rate, open_follow_ups
 
     day = kit.today(today)
@@ -125,7 +127,7 @@ def follow_ups(
             listing.print(format)
             return
         table = Table(title=f"Nye medlemmer som ikke er kontaktet ({sum(len(g) for g in groups.values())})")
-        for col in ("Bydelslag", "Medlemsnummer", "Innmeldt", "Frist", "Status"):
+        for col in (ctx.word.singular.capitalize(), "Medlemsnummer", "Innmeldt", "Frist", "Status"):
             table.add_column(col)
         for branch, rows in groups.items():
             for f in rows:
@@ -133,9 +135,9 @@ def follow_ups(
                           "forfalt" if f.due < day else f"{(f.due - day).days} dager igjen")
                 table.add_row(ctx.branch_name(branch), f.member_number, f.joined.isoformat(), f.due.isoformat(), status)
     out.print(table)
-    rate = Table(title=f"Kontaktet innen 30 dager, {year or day.year}")
-    for col in ("Bydelslag", "Nye", "Kontaktet", "Andel"):
-        rate.add_column(col, justify="left" if col == "Bydelslag" else "right")
+    rate = Table(title=f"Kontaktet innen fristen, {year or day.year}" + ctx.promise)
+    for i, col in enumerate((ctx.word.singular.capitalize(), "Nye", "Kontaktet", "Andel")):
+        rate.add_column(col, justify="left" if i == 0 else "right")
     for branch, r in rates.per_branch.items():
         rate.add_row(ctx.branch_name(branch), str(r.new), str(r.contacted), _share(r.share))
     rate.add_row("Totalt", str(rates.total.new), str(rates.total.contacted), _share(rates.total.share))
@@ -159,7 +161,8 @@ def contacted(
         raise BadInput(f"--date {when.isoformat()} er i fremtiden (i dag er {day.isoformat()})")
     ctx = _context(plan)
     with kit.session() as session:
-        f = record_contact(session, ctx.organisation, number.strip(), when, by, note)
+        f = record_contact(session, ctx.organisation, number.strip(), when, by, note,
+                           within_days=ctx.follow_up_days)
         late = (when - f.due).days
     kit.ok(f"medlem {f.member_number} kontaktet {when.isoformat()}"
            + (f" ({late} dager etter fristen {f.due.isoformat()})" if late > 0 else " (innen fristen)"))
@@ -187,8 +190,8 @@ def counts(plan: kit.Plan = None, format: kit.Format = "table", today: kit.Today
         out.print("Ingen tellinger ennå (de lagres ved hver import).")
         return
     table = Table(title="Medlemstall")
-    for col in ("Dato", "Bydelslag", "Medlemmer", "Nye", "Utmeldt", "Aktivister"):
-        table.add_column(col, justify="right" if col not in ("Dato", "Bydelslag") else "left")
+    for i, col in enumerate(("Dato", ctx.word.singular.capitalize(), "Medlemmer", "Nye", "Utmeldt", "Aktivister")):
+        table.add_column(col, justify="right" if i > 1 else "left")
     for d, b, m, n, lft, a in rows:
         table.add_row(d.isoformat(), ctx.branch_name(b), str(m), str(n), str(lft), str(a))
     out.print(table)
@@ -245,8 +248,8 @@ def _print_import(file: Path, export: Export, result: ImportResult, ctx: _Contex
         ("rader lest", result.rows_read), ("nye", result.new), ("endret", result.updated),
         ("uendret", result.unchanged), ("meldt ut (ikke i eksporten)", result.left),
         ("hoppet over", result.skipped), ("duplikater (siste rad gjelder)", result.duplicates),
-        ("advarsler", result.warnings), ("uten bydelslag", result.without_branch),
-        ("glemt, ikke gjeninnført", result.forgotten_kept), ("nye oppfølginger (tiltak 1.4)", result.follow_ups),
+        ("advarsler", result.warnings), (f"uten {ctx.word.singular}", result.without_branch),
+        ("glemt, ikke gjeninnført", result.forgotten_kept), ("nye oppfølginger" + ctx.promise, result.follow_ups),
     ):
         grid.add_row(f"  {label}", str(value))
     out.print(grid)
@@ -261,14 +264,14 @@ def _print_import(file: Path, export: Export, result: ImportResult, ctx: _Contex
         out.print(table)
     if result.unassigned:
         if len(result.unassigned) <= SHOW_UNASSIGNED:
-            table = Table(title=f"Uten bydelslag ({len(result.unassigned)})")
+            table = Table(title=f"Uten {ctx.word.singular} ({len(result.unassigned)})")
             for col in ("Medlemsnummer", "Postnummer", "Årsak"):
                 table.add_column(col)
             for u in result.unassigned:
                 table.add_row(u.number, u.postcode or "", u.reason)
             out.print(table)
         else:
-            out.print(f"Uten bydelslag: {len(result.unassigned)}, etter årsak:")
+            out.print(f"Uten {ctx.word.singular}: {len(result.unassigned)}, etter årsak:")
             for reason, n in Counter(u.reason for u in result.unassigned).most_common():
                 out.print(f"  {n:>5}  {reason}")
         out.print(f"  (aarshjul members unassigned lister dem; rett opp i {_table_name(ctx)} eller i registeret)")
@@ -295,9 +298,13 @@ class _Context:
         self.bodies = tuple(p.bodies)
         self.table_path = p.folder / TABLE_NAME  # beside plan.yaml
         self.table = load_postcodes(self.table_path, self.branches)
+        self.word = p.branch_word  # organisation.yaml's word for a branch (its branch_word)
+        driver = p.driven_by("member_joined")  # the plan's promise to new members, if it makes one
+        self.follow_up_days = p.within_days("member_joined")
+        self.promise = f" (tiltak {driver.number}, innen {self.follow_up_days} dager)" if driver else ""
 
     def branch_name(self, ident: str) -> str:
-        return self.branches.get(ident, ident) if ident else "(uten bydelslag)"
+        return self.branches.get(ident, ident) if ident else f"(uten {self.word.singular})"
 
 
 def _context(plan: Path | None) -> _Context:

@@ -20,8 +20,9 @@ BATCH, new ones with one INSERT per batch, so memory does not grow with the file
 
 After the upsert the same call
 
-- creates a FollowUp for every active member who joined within the last 30 days and
-  has none yet (measure 1.4: the branch contacts them within 30 days of joining);
+- creates a FollowUp for every active member who joined within the last `follow_up_days`
+  and has none yet (the plan's promise: the measure whose `on_event` cadence has
+  `event: member_joined`, its `within_days`; none when the plan makes no such promise);
 - stores MemberCount rows for `today`, per branch and "" for members without one.
 
 Forgotten members (`forget_member`) keep their number, branch, dates and status, for
@@ -48,7 +49,6 @@ from ..domain.members_csv import Export, MemberRow, RowIssue
 from ..domain.postcodes import FORGOTTEN, NO_POSTCODE, NO_TABLE, Assignment, PostcodeTable, assign, not_in_table
 from .models import Delivery, FollowUp, Member, MemberCount
 
-FOLLOW_UP_DAYS = 30
 BATCH = 500  # members read, looked up and written at a time
 PERSONAL = ("first_name", "last_name", "email", "phone", "postcode")
 IMPORTED = (*PERSONAL, "joined", "dues_paid", "activist", "branch", "branch_source", "roles")
@@ -111,8 +111,8 @@ class ImportResult:
 
 
 def import_members(session: Session, organisation: str, export: Export, table: PostcodeTable | None,
-                   branches: Iterable[str], today: date, now: datetime, *, max_left_share: float | None = 0.5,
-                   progress: Callable[[int], None] | None = None) -> ImportResult:
+                   branches: Iterable[str], today: date, now: datetime, *, follow_up_days: int | None,
+                   max_left_share: float | None = 0.5, progress: Callable[[int], None] | None = None) -> ImportResult:
     """Upsert the export's members, mark the missing as left, then follow-ups and counts.
 
     branches: every branch id of the organisation (for the counts, zeros included).
@@ -120,6 +120,8 @@ def import_members(session: Session, organisation: str, export: Export, table: P
     the active members, and more than 10, would be marked as left; None: no limit.
     An export with damaged rows (export.damaged) marks nobody as left.
     progress: called with 1 after each member, for a progress bar.
+    follow_up_days: the plan's `within_days` for new members (Plan.within_days("member_joined"));
+    None: the plan promises no follow-up, and none is created.
     """
     result = ImportResult(rows_read=export.rows_read, skipped=export.skipped, duplicates=export.duplicates,
                           warnings=export.warnings, issues=export.issues)
@@ -155,7 +157,8 @@ def import_members(session: Session, organisation: str, export: Export, table: P
                         .values(status="left", left_at=today, updated_at=now))
     result.left = len(gone)
     session.flush()
-    result.follow_ups = create_follow_ups(session, organisation, today)
+    if follow_up_days is not None:
+        result.follow_ups = create_follow_ups(session, organisation, today, follow_up_days)
     result.counts = record_counts(session, organisation, today, branches)
     return result
 
@@ -285,13 +288,13 @@ def member_counts(session: Session, organisation: str) -> list[MemberCount]:
                                 .order_by(MemberCount.on_date, MemberCount.branch)))
 
 
-# --- follow-ups (measure 1.4) ------------------------------------------------------------
+# --- follow-ups (the plan's member_joined promise) ------------------------------------------
 
 
-def create_follow_ups(session: Session, organisation: str, today: date, within_days: int = FOLLOW_UP_DAYS) -> int:
-    """A FollowUp (due = joined + 30 days) for every active member who joined in the last
-    30 days and has none; open follow-ups move with their member's branch. Returns how
-    many were created."""
+def create_follow_ups(session: Session, organisation: str, today: date, within_days: int) -> int:
+    """A FollowUp (due = joined + within_days) for every active member who joined in the
+    last `within_days` days and has none; open follow-ups move with their member's branch.
+    Returns how many were created."""
     # Only the members concerned are loaded (not every active member: an import of
     # half a million members once held them all in memory here).
     moving = select(FollowUp, Member.branch).join(Member, and_(
@@ -350,9 +353,10 @@ def mark_escalated(session: Session, organisation: str, numbers: Iterable[str], 
 
 
 def record_contact(session: Session, organisation: str, number: str, on: date, by: str | None = None,
-                   note: str | None = None) -> FollowUp:
+                   note: str | None = None, *, within_days: int | None = None) -> FollowUp:
     """A new member was contacted. A member who joined before the import began tracking
-    them gets a follow-up now, so the contact still counts."""
+    them gets a follow-up now (due `within_days` after joining: the plan's promise), so
+    the contact still counts."""
     member = session.scalar(select(Member).where(Member.organisation == organisation, Member.number == number))
     if member is None:
         known = session.scalars(select(Member.number).where(Member.organisation == organisation))
@@ -363,8 +367,11 @@ def record_contact(session: Session, organisation: str, number: str, on: date, b
         if member.joined is None:
             raise AarshjulError(f"medlem {number} har ingen innmeldingsdato i databasen; kontakten kan ikke "
                                 "knyttes til en oppfølging av nye medlemmer")
+        if within_days is None:
+            raise AarshjulError(f"medlem {number} har ingen oppfølging, og planen lover ingen oppfølging av nye "
+                                "medlemmer (et tiltak med `on_event`, `event: member_joined`)")
         f = FollowUp(organisation=organisation, member_number=number, branch=member.branch, joined=member.joined,
-                     due=member.joined + timedelta(days=FOLLOW_UP_DAYS))
+                     due=member.joined + timedelta(days=within_days))
         session.add(f)
     if on < f.joined:
         raise AarshjulError(f"kontaktdatoen {on.isoformat()} er før medlem {number} meldte seg inn "
@@ -376,7 +383,7 @@ def record_contact(session: Session, organisation: str, number: str, on: date, b
 
 @dataclass(frozen=True)
 class ContactRate:
-    """New members in a year and how many were contacted within 30 days of joining."""
+    """New members in a year and how many were contacted by their follow-up's due date."""
 
     new: int
     contacted: int
@@ -394,8 +401,9 @@ class ContactRates:
 
 def contact_rate(session: Session, organisation: str, year: int) -> ContactRates:
     """Per branch and in total: members who joined in `year` (whatever their status now),
-    and those of them contacted no later than 30 days after joining. The branch is the
-    follow-up's (the branch responsible then), else the member's."""
+    and those of them contacted by their follow-up's due date (joined + the plan's
+    `within_days` when the follow-up was made). The branch is the follow-up's (the
+    branch responsible then), else the member's."""
     follow = {f.member_number: f for f in session.scalars(
         select(FollowUp).where(FollowUp.organisation == organisation))}
     new: dict[str, int] = defaultdict(int)
@@ -407,8 +415,7 @@ def contact_rate(session: Session, organisation: str, year: int) -> ContactRates
         f = follow.get(m.number)
         branch = (f.branch if f is not None else m.branch) or ""
         new[branch] += 1
-        if f is not None and f.contacted_on is not None and \
-                f.contacted_on <= m.joined + timedelta(days=FOLLOW_UP_DAYS):
+        if f is not None and f.contacted_on is not None and f.contacted_on <= f.due:
             contacted[branch] += 1
     per = {b: ContactRate(new[b], contacted[b]) for b in sorted(new)}
     return ContactRates(per, ContactRate(sum(new.values()), sum(contacted.values())))

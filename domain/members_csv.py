@@ -73,7 +73,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "postcode": ("postnummer", "postnr", "postnr.", "postal code", "zip"),
     "joined": ("innmeldt", "innmeldingsdato", "innmeldt dato", "joined", "date joined"),
     "dues_paid": ("kontingent betalt", "betalt", "kontingent", "dues paid"),
-    "branch": ("bydelslag", "lokallag", "lag", "branch"),
+    "branch": ("lag", "lokallag", "branch"),  # and organisation.yaml's branch_word (parse_export)
     "activist": ("aktivist", "activist"),
     "roles": ("roller", "rolle", "roles"),
 }
@@ -204,12 +204,15 @@ class Export:
 
 
 def parse_export(data: bytes, *, today: date, branches: Mapping[str, str], bodies: Collection[str] = (),
-                 source: str = "eksporten") -> Export:
+                 source: str = "eksporten", branch_column: Sequence[str] = ()) -> Export:
     """Parse an export's bytes.
 
     branches: the organisation's branch bodies, id -> display name ("arstad" -> "Årstad SV");
     bodies: every body id, for the roles column; today: dates after it are rejected;
-    source: the file name, for messages.
+    source: the file name, for messages; branch_column: the organisation's words for a
+    branch (organisation.yaml's branch_word, every form), each also a name of the branch
+    column, before the built-in ones: a register whose column is named for the
+    organisation's branches ("Lokalgruppe") is read, not ignored.
     """
     codec, encoding = detect_encoding(data, source)
     lines, delimiter = _open(data, codec)
@@ -222,7 +225,9 @@ def parse_export(data: bytes, *, today: date, branches: Mapping[str, str], bodie
     delimiter = delimiter or sniff_delimiter(header_line)
     records = _records(itertools.chain([header_line], lines), delimiter, source)
     _, header = next(records)
-    columns, ignored = map_columns(header, source)
+    words = tuple(normalise_header(w) for w in branch_column)
+    columns, ignored = map_columns(header, source, {"branch": words})
+    labels = {**LABEL, "branch": words[0]} if words else LABEL
     reader = _RowReader(columns, len(header), branch_lookup(branches), bodies, today)
 
     issues: list[RowIssue] = []
@@ -250,7 +255,7 @@ def parse_export(data: bytes, *, today: date, branches: Mapping[str, str], bodie
             issues.append(RowIssue(row, "skipped", "medlemsnummeret er ikke gyldig (mellomrom eller over "
                                    f"{MAX_LEN['number']} tegn)", LABEL["number"]))
             continue
-        reader.member(cells, row, number, _Warn(row, number, issues))
+        reader.member(cells, row, number, _Warn(row, number, issues, labels))
         if number in last_row:
             issues.append(RowIssue(last_row[number], "duplicate", f"medlemsnummer {number} står også i rad {row}; "
                                    "den siste raden gjelder", LABEL["number"], number))
@@ -259,7 +264,7 @@ def parse_export(data: bytes, *, today: date, branches: Mapping[str, str], bodie
     if rows_read == 0:
         raise ExportError(f"{source}: ingen medlemmer etter overskriftsraden; er det riktig fil?")
     skipped_numbers -= last_row.keys()
-    position = {LABEL[f]: i for f, i in columns.items()}
+    position = {labels[f]: i for f, i in columns.items()}
     # as the spreadsheet reads: by row, then by column
     issues.sort(key=lambda i: (i.row, -1 if i.column is None else position.get(i.column, -1)))
 
@@ -397,13 +402,16 @@ def normalise_header(name: str) -> str:
     return " ".join(name.replace("\ufeff", "").replace("_", " ").casefold().split())
 
 
-def map_columns(header: list[str], source: str = "eksporten") -> tuple[dict[str, int], tuple[str, ...]]:
+def map_columns(header: list[str], source: str = "eksporten",
+                extra: Mapping[str, tuple[str, ...]] | None = None) -> tuple[dict[str, int], tuple[str, ...]]:
     """field -> column index, and the headers not used. When two columns mean the same
-    field (Mobil and Telefon), the one whose name comes first among the aliases wins."""
+    field (Mobil and Telefon), the one whose name comes first among the aliases wins;
+    `extra` names come before a field's built-in aliases."""
     found: dict[str, tuple[int, int]] = {}  # field -> (alias rank, index)
+    known = {fld: (*(extra or {}).get(fld, ()), *aliases) for fld, aliases in COLUMNS.items()}
     for index, name in enumerate(header):
         norm = normalise_header(name)
-        for fld, aliases in COLUMNS.items():
+        for fld, aliases in known.items():
             if norm in aliases:
                 rank = aliases.index(norm)
                 if fld not in found or rank < found[fld][0]:
@@ -466,10 +474,11 @@ class _Warn:
     row: int
     number: str
     issues: list[RowIssue]
+    labels: Mapping[str, str] = field(default_factory=lambda: LABEL)
 
     def __call__(self, fld: str, message: str, dropped: bool = True) -> None:
         text = message + ("; importert uten denne verdien" if dropped else "")
-        self.issues.append(RowIssue(self.row, "warning", text, LABEL[fld], self.number))
+        self.issues.append(RowIssue(self.row, "warning", text, self.labels[fld], self.number))
 
 
 def _cell(cells: list[str], index: int | None) -> str:
@@ -579,11 +588,14 @@ def parse_bool(value: str, fld: str, warn: Warn) -> bool | None:
 
 def branch_lookup(branches: Mapping[str, str]) -> dict[str, str]:
     """Every way a branch may be written -> its id: the id, the display name, and the
-    name without a trailing " SV" ("Årstad SV", "årstad", "arstad" -> arstad)."""
+    name without the last word every branch name of several words ends with ("Årstad SV",
+    "årstad", "arstad" -> arstad when all such names are "… SV")."""
+    names = {ident: " ".join(name.casefold().split()) for ident, name in branches.items()}
+    last = {n.rsplit(" ", 1)[-1] for n in names.values() if " " in n}
+    shared = f" {next(iter(last))}" if len(last) == 1 else None  # among the names of more than one word
     out: dict[str, str] = {}
-    for ident, name in branches.items():
-        norm = " ".join(name.casefold().split())
-        for key in (ident.casefold(), norm, norm.removesuffix(" sv")):
+    for ident, norm in names.items():
+        for key in (ident.casefold(), norm, norm.removesuffix(shared) if shared else norm):
             out.setdefault(key, ident)
     return out
 
@@ -593,7 +605,7 @@ def parse_branch(value: str, lookup: Mapping[str, str], warn: Warn) -> str | Non
         return None
     ident = lookup.get(" ".join(value.casefold().split()))
     if ident is None:
-        warn("branch", "ukjent bydelslag (bruk id eller navn fra organisation.yaml); bydelslaget settes fra "
+        warn("branch", "ukjent lag (bruk id eller navn fra organisation.yaml); laget settes fra "
              "postnummeret", dropped=False)
     return ident
 

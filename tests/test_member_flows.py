@@ -32,7 +32,7 @@ def world(prefect_harness, monkeypatch, tmp_path, smtp_sink):
                                joined=date(2025, 2, 20) if i <= 3 else date(2020, 1, 1), dues_paid=i not in (2, 5),
                                status="active", first_seen=NOW, updated_at=NOW, row_hash="x"))
         session.flush()
-        create_follow_ups(session, "test-org", date(2025, 3, 1))
+        create_follow_ups(session, "test-org", date(2025, 3, 1), 30)
     engine.dispose()
     for name, value in {"AARSHJUL_DATABASE_URL": url, "AARSHJUL_SMTP_URL": sink.url,
                         "AARSHJUL_SECRET_KEY_FILE": str(tmp_path / "secret.key")}.items():

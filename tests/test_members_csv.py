@@ -38,7 +38,7 @@ def csv_text(header=HEADER, rows=ROWS, sep=";") -> str:
 def parse(data: bytes | str, today=TODAY, **kw):
     if isinstance(data, str):
         data = data.encode("utf-8")
-    return parse_export(data, today=today, branches=BRANCHES, bodies=BODIES, source="medlemmer.csv", **kw)
+    return parse_export(data, today=today, branches=BRANCHES, bodies=BODIES, source="medlemmer.csv", **{"branch_column": ("bydelslag",), **kw})
 
 
 def by_number(export):

@@ -71,8 +71,10 @@ def csv_bytes(rows: list[dict], encoding="utf-8", sep=";") -> bytes:
 def run_import(engine, org, data: bytes | list[dict], today=TODAY, table="bundled", **kw):
     if isinstance(data, list):
         data = csv_bytes(data)
-    export = parse_export(data, today=today, branches=org.branches, bodies=org.bodies, source="eksport.csv")
+    export = parse_export(data, today=today, branches=org.branches, bodies=org.bodies, source="eksport.csv",
+                          branch_column=("bydelslag",))
     with session_scope(engine) as session:
+        kw.setdefault("follow_up_days", 30)  # the bundled plan's promise (measure 1.4's within_days)
         return import_members(session, org.id, export, org.table if table == "bundled" else table,
                               org.branches, today, NOW + (today - TODAY), **kw)
 
@@ -189,7 +191,7 @@ def test_forget_blanks_personal_data_and_a_reimport_keeps_it_forgotten(engine, o
     with session_scope(engine) as session:
         session.add(Delivery(organisation=ORG, campaign="medlemsbrev/2025-11", recipient="1",
                              address="m1@example.org", message_id="<x@example.org>", created_at=NOW, updated_at=NOW))
-        record_contact(session, ORG, "1", TODAY, by="Styret", note="Ringte Fornavn1")
+        record_contact(session, ORG, "1", TODAY, by="Styret", note="Ringte Fornavn1", within_days=30)
     with session_scope(engine) as session:
         forgotten, already = forget_member(session, ORG, "1", NOW)
         assert not already
@@ -271,7 +273,7 @@ def test_follow_ups_for_new_members_and_overdue_detection(engine, org):
     day = date(2025, 12, 10)  # 2 was due 29 November, 4 is due 15 December
     with session_scope(engine) as session:
         assert [f.member_number for f in overdue_follow_ups(session, ORG, day)] == ["2"]
-        record_contact(session, ORG, "4", date(2025, 12, 1), by="Leder")
+        record_contact(session, ORG, "4", date(2025, 12, 1), by="Leder", within_days=30)
         assert mark_escalated(session, ORG, ["2"], day) == 1
         assert overdue_follow_ups(session, ORG, day) == []
         assert mark_escalated(session, ORG, ["2"], day) == 0
@@ -299,14 +301,14 @@ def test_record_contact_for_an_unknown_number_and_a_member_tracked_late(engine, 
     run_import(engine, org, [member("1", Innmeldt="01.03.2025"), member("2", Innmeldt="")])
     with session_scope(engine) as session:
         with pytest.raises(MemberNotFound, match="mente du 1"):
-            record_contact(session, ORG, "11", TODAY)
-        f = record_contact(session, ORG, "1", date(2025, 3, 20))  # joined before we tracked them
+            record_contact(session, ORG, "11", TODAY, within_days=30)
+        f = record_contact(session, ORG, "1", date(2025, 3, 20), within_days=30)  # joined before we tracked them
         assert (f.due, f.contacted_on) == (date(2025, 3, 31), date(2025, 3, 20))
         from aarshjul.domain.errors import AarshjulError
         with pytest.raises(AarshjulError, match="ingen innmeldingsdato"):
-            record_contact(session, ORG, "2", TODAY)
+            record_contact(session, ORG, "2", TODAY, within_days=30)
         with pytest.raises(AarshjulError, match="før medlem 1 meldte seg inn"):
-            record_contact(session, ORG, "1", date(2025, 2, 1))
+            record_contact(session, ORG, "1", date(2025, 2, 1), within_days=30)
 
 
 def test_contact_rate(engine, org):
@@ -318,11 +320,11 @@ def test_contact_rate(engine, org):
             member("6", Innmeldt="01.07.2024", Postnummer="5131")]   # another year
     run_import(engine, org, rows, today=date(2025, 7, 2))
     with session_scope(engine) as session:
-        record_contact(session, ORG, "1", date(2025, 3, 11))
-        record_contact(session, ORG, "2", date(2025, 5, 2))
-        record_contact(session, ORG, "4", date(2025, 7, 1))
-        record_contact(session, ORG, "5", date(2025, 7, 2))
-        record_contact(session, ORG, "6", date(2024, 7, 5))
+        record_contact(session, ORG, "1", date(2025, 3, 11), within_days=30)
+        record_contact(session, ORG, "2", date(2025, 5, 2), within_days=30)
+        record_contact(session, ORG, "4", date(2025, 7, 1), within_days=30)
+        record_contact(session, ORG, "5", date(2025, 7, 2), within_days=30)
+        record_contact(session, ORG, "6", date(2024, 7, 5), within_days=30)
         rates = contact_rate(session, ORG, 2025)
         assert {b: (r.new, r.contacted) for b, r in rates.per_branch.items()} == \
             {"": (1, 1), "asane": (1, 1), "bergenhus": (3, 1)}
@@ -338,7 +340,7 @@ def test_open_follow_ups_move_with_their_members_branch(engine, org):
                today=TODAY + timedelta(days=1))
     with session_scope(engine) as session:
         assert session.scalar(select(FollowUp.branch)) == "arna"
-        assert create_follow_ups(session, ORG, TODAY) == 0
+        assert create_follow_ups(session, ORG, TODAY, 30) == 0
 
 
 # --- a realistic export ----------------------------------------------------------------------

@@ -26,7 +26,7 @@ def parse(data: bytes | str):
     if isinstance(data, str):
         data = data.encode("utf-8")
     return parse_export(data, today=TODAY, branches=BRANCHES, bodies=("styret", "au", *BRANCHES),
-                        source="m.csv")
+                        source="m.csv", branch_column=("bydelslag",))
 
 
 def rows(*members_: dict, encoding="utf-8") -> bytes:
@@ -236,10 +236,11 @@ _IMPORT = textwrap.dedent("""
     del lines
     upgrade(url)
     engine = make_engine(url)
-    export = parse_export(data, today=date(2025, 11, 29), branches={"arstad": "Årstad SV"})
+    export = parse_export(data, today=date(2025, 11, 29), branches={"arstad": "Årstad SV"},
+                          branch_column=("bydelslag",))
     with session_scope(engine) as session:
         result = import_members(session, "org", export, None, ["arstad"], date(2025, 11, 29),
-                                datetime.now(timezone.utc))
+                                datetime.now(timezone.utc), follow_up_days=30)
     # VmHWM: this process's own peak; ru_maxrss would start from the parent's size (kept across exec)
     hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
     print(len(data), result.new, hwm)
