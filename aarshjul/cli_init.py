@@ -1,0 +1,89 @@
+"""`aarshjul init DIR --name NAME [--lang nb|en] [--zone ZONE] [--id ID]`: a new organisation's files.
+
+Writes into DIR (made if missing) a small, commented plan that `aarshjul check` accepts
+as it is: plan.yaml, organisation.yaml, schedule.yaml, mail.yaml, targets.yaml,
+postcodes.yaml, content/README.md, and schema/<kind>.schema.json, which the first line
+of each YAML file names so that editors complete and check it. The templates are in
+templates/init/<lang>/; the values (the name may hold quotes, colons, `#`, any letters)
+are written by the YAML emitter (domain/scaffold.py), never pasted in as text.
+
+Nothing is overwritten: if one of the files exists, nothing is written and the command
+exits 2 naming it. Never imports Prefect. docs/getting-started.md goes on from here.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import cli_kit as kit
+
+init_cli = typer.Typer()
+
+_TEXT = {
+    "nb": {"name": "--name kan ikke være tom", "zone": "--zone {zone!r} er ikke en kjent tidssone; "
+           "bruk et IANA-navn som Europe/Oslo", "id": "--id {id!r}: bruk små bokstaver a-z, sifre, - og _, "
+           "og begynn med en bokstav eller et siffer", "exists": "{file} finnes allerede; ingenting er skrevet "
+           "(velg en annen mappe, eller flytt filen)", "notdir": "{dir} er ikke en mappe",
+           "wrote": "Skrev {n} filer for {name} i {dir}:", "next": "Neste steg: aarshjul check --plan {plan}"
+           "   (se docs/getting-started.md)"},
+    "en": {"name": "--name cannot be empty", "zone": "--zone {zone!r} is not a known time zone; "
+           "use an IANA name like Europe/Oslo", "id": "--id {id!r}: use lower-case letters a-z, digits, - and _, "
+           "beginning with a letter or a digit", "exists": "{file} exists already; nothing was written "
+           "(choose another folder, or move the file)", "notdir": "{dir} is not a folder",
+           "wrote": "Wrote {n} files for {name} in {dir}:", "next": "Next: aarshjul check --plan {plan}"
+           "   (see docs/getting-started.md)"},
+}
+
+
+@init_cli.command()
+def init(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="The folder for the files (made if missing).")],
+    name: Annotated[str, typer.Option("--name", help="The organisation's name, as people write it.")],
+    zone: Annotated[str, typer.Option("--zone", help="The organisation's time zone (IANA).")] = "Europe/Oslo",
+    ident: Annotated[Optional[str], typer.Option(
+        "--id", help="The organisation's id in UIDs and addresses (default: made from the name).")] = None,
+    today: kit.Today = None, lang: kit.Lang = None,
+) -> None:
+    """Write a new organisation's plan files, commented and valid at once."""
+    import re
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from .domain.scaffold import FILES, SCHEMA_FOLDER, Answers, render, slug
+    from .domain.schemas import file_name, schema_text
+
+    lang = kit.lang(lang)
+    text = _TEXT[lang]
+    if not name.strip():
+        kit.fail(text["name"])
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        kit.fail(text["zone"].format(zone=zone))
+    org_id = ident if ident is not None else slug(name)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", org_id):
+        kit.fail(text["id"].format(id=org_id))
+    if folder.exists() and not folder.is_dir():
+        kit.fail(text["notdir"].format(dir=folder))
+
+    source = files("aarshjul.templates").joinpath("init", lang)
+    templates = {out: source.joinpath(template).read_text(encoding="utf-8") for out, (template, _) in FILES.items()}
+    written = render(templates, Answers(name.strip(), org_id, lang, zone, kit.today(today) or date.today()))
+    for kind in sorted({k for _, k in FILES.values() if k}):
+        written[f"{SCHEMA_FOLDER}/{file_name(kind)}"] = schema_text(kind)
+    for relative in written:
+        if (folder / relative).exists() or (folder / relative).is_symlink():
+            kit.fail(text["exists"].format(file=folder / relative))
+    for relative, content in written.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("x", encoding="utf-8", newline="\n") as f:  # "x": never over a file made meanwhile
+            f.write(content)
+    kit.ok(text["wrote"].format(n=len(written), name=name.strip(), dir=folder))
+    for relative in written:
+        kit.say("  ", str(folder / relative))
+    kit.say(text["next"].format(plan=folder / "plan.yaml"))
