@@ -6,6 +6,7 @@
     cli_calendars.py  publish, calendars urls|rotate|conflicts|resolve
     cli_mail.py       newsletter list|preview|send, reminders send, unsubscribe
     cli_members.py    members import|unassigned|follow-ups|contacted|counts|forget
+    cli_bounces.py    bounces process, members undeliverable
     cli_report.py     done, not-held, cancel, comment, kpi record|list, report
     cli_schema.py     schema KIND: the JSON Schema of a file              read-only
     cli_init.py       init DIR --name NAME: a new organisation's files
@@ -29,6 +30,7 @@ from typing import Any, Protocol, Sequence
 import typer
 from rich.text import Text
 
+from .cli_bounces import bounces_app, undeliverable_cli
 from .cli_calendars import cal_app, publish_cli
 from .cli_init import init_cli
 from .cli_kit import err
@@ -46,8 +48,9 @@ app = typer.Typer(help="aarshjul: a work plan as code, turned into calendars, ma
 for commands in (plan_cli, run_cli, publish_cli, unsubscribe_cli, report_cli, web_cli, schema_cli, init_cli):
     app.registered_commands += commands.registered_commands
 for group, name in ((db_app, "db"), (cal_app, "calendars"), (news_app, "newsletter"), (rem_app, "reminders"),
-                    (members_app, "members"), (kpi_app, "kpi")):
+                    (members_app, "members"), (kpi_app, "kpi"), (bounces_app, "bounces")):
     app.add_typer(group, name=name)
+members_app.registered_commands += undeliverable_cli.registered_commands  # members undeliverable (cli_bounces.py)
 
 # Typer up to 0.2x raises click's exceptions; Typer 0.29 raises those of its own copy of
 # click (typer._click). Both are looked up where they were raised, never imported here.

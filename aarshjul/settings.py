@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     caldav_password_block: str | None = None  # or the name of a Prefect Secret block holding it
     caldav_retries: int = 3
     caldav_retry_delay: float = 10.0  # seconds; doubles on every retry
+    # the bounce mailbox: imaps://user:pass@host:993/INBOX (or imap://…?starttls=true); a secret,
+    # as it holds a password: shown as '**********', never logged (tasks/bounces.py)
+    bounce_imap_url: SecretStr | None = None
     lang: Literal["nb", "en"] = "nb"
 
     def __repr_args__(self) -> Any:

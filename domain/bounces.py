@@ -40,7 +40,7 @@ import email
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from email.policy import compat32
 from typing import Annotated, Literal
@@ -265,3 +265,26 @@ def address_digest(organisation: str, address: str) -> str:
     as sent (case-folded), so a suspension holds while the member's address is the same
     and lifts when an import brings another; the address itself is not stored twice."""
     return hashlib.sha256(f"{organisation}\0{address.strip().lower()}".encode()).hexdigest()
+
+
+@dataclass
+class BounceRun:
+    """What one pass over the bounce mailbox did: counts, and the member numbers suspended
+    (never an address). `unknown` messages were left where they were."""
+
+    read: int = 0  # messages in the mailbox folder
+    hard: int = 0
+    soft: int = 0
+    other: int = 0  # ours, but no failure (a positive DSN, an auto-reply)
+    unknown: int = 0  # no valid token of ours: left alone
+    stale: int = 0  # a valid token whose ledger row is gone
+    again: int = 0  # recorded by an earlier run that stopped before moving it
+    suspended: list[str] = field(default_factory=list)  # member numbers suspended by this run
+    skipped: int = 0  # pending ledger rows of the suspended members marked 'skipped'
+    lifted: int = 0  # suspensions lifted: the member's address has changed since
+    moved: int = 0  # reports moved to the folder for processed reports
+
+    def summary(self) -> str:
+        return (f"{self.read} read: {self.hard} hard, {self.soft} soft, {self.other} other, {self.unknown} unknown "
+                f"(left alone), {self.stale} stale, {self.again} seen before; {len(self.suspended)} suspended, "
+                f"{self.lifted} lifted, {self.moved} moved")

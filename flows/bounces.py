@@ -1,0 +1,31 @@
+"""The bounce flow: read the bounce mailbox, suspend addresses that do not work (every 15 minutes)."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from aarshjul.domain.bounces import BounceRun
+from aarshjul.domain.campaigns import mail_config
+from aarshjul.domain.errors import AarshjulError
+from aarshjul.flows.guard import single_run
+from aarshjul.tasks.artifacts import counts_summary
+from aarshjul.tasks.bounces import process_bounce_mailbox
+from aarshjul.tasks.plan_io import read_plan
+
+
+@flow(name="process-bounces", log_prints=False)
+def process_bounces(plan_path: str = "config/plan.yaml") -> BounceRun:
+    """Read the bounce mailbox (AARSHJUL_BOUNCE_IMAP_URL) once: each report about one of our
+    messages is recorded, a hard bounce or the third soft one in 30 days suspends the
+    address, and the report is moved to mail.yaml's `bounces.folder`; other mail stays."""
+    plan = read_plan(plan_path)
+    config = mail_config(plan).bounces
+    if config is None:
+        raise AarshjulError(f"{plan.files[0]}: the mail file has no `bounces:` section (bounces.address), so no "
+                            "message carries a bounce address to read reports by")
+    with single_run("process-bounces", plan):
+        run = process_bounce_mailbox(plan.organisation.id, config)
+    get_run_logger().info("bounces: %s", run.summary())  # counts only; member numbers stay in the result
+    counts_summary(f"process-bounces-{plan.organisation.id}", "Bounce reports",
+                   {k: v for k, v in vars(run).items() if isinstance(v, int)} | {"suspended": len(run.suspended)})
+    return run
