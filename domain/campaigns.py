@@ -229,20 +229,32 @@ def invitation_campaigns(plan: Plan, entries: list[Entry], today: date,
 # --- the member flows' and the report's messages ------------------------------------------------
 
 
+def _promise(plan: Plan, event: str) -> dict[str, Any]:
+    """The plan's promise an event drives, for a template: its measure number and days,
+    and the organisation's word for a branch."""
+    m = plan.driven_by(event)
+    word = plan.branch_word
+    return {"measure": m.number if m else None, "within_days": plan.within_days(event),
+            "branch_word": {"singular": word.singular, "plural": word.plural, "definite": word.definite,
+                            "definite_plural": word.definite_plural or word.plural}}
+
+
 def follow_up_campaign(plan: Plan, branch: str, week: str, rows: list[dict[str, Any]]) -> Campaign:
     """A branch's weekly list of new members to call (rows: number, name, phone, joined, due)."""
     return body_campaign(plan, f"followup/{branch}/{week}", "followup", "Nye medlemmer å ringe – {{ branch_name }}",
-                         {"branch_name": plan.bodies[branch].name, "members": rows}, [branch])
+                         {"branch_name": plan.bodies[branch].name, "members": rows,
+                          **_promise(plan, "member_joined")}, [branch])
 
 
 def follow_up_overdue_campaign(plan: Plan, board: str, today: date, by_branch: dict[str, list[str]]) -> Campaign:
     """To the board: new members not contacted in time, as counts and member numbers per branch."""
-    branches = [{"name": plan.bodies[b].name if b in plan.bodies else "Uten lag", "count": len(n), "numbers": n}
+    without = f"Uten {plan.branch_word.singular}"
+    branches = [{"name": plan.bodies[b].name if b in plan.bodies else without, "count": len(n), "numbers": n}
                 for b, n in sorted(by_branch.items())]
     count = sum(len(n) for n in by_branch.values())
     return body_campaign(plan, f"followup-overdue/{today.isoformat()}", "followup_overdue",
                          "{{ count }} nye medlemmer er ikke kontaktet innen fristen",
-                         {"count": count, "branches": branches}, [board])
+                         {"count": count, "branches": branches, **_promise(plan, "member_joined")}, [board])
 
 
 def dues_campaign(plan: Plan, year: int) -> Campaign:
@@ -251,7 +263,8 @@ def dues_campaign(plan: Plan, year: int) -> Campaign:
     return Campaign(
         organisation=plan.organisation.id, key=f"kontingent/{year}", audience=None, template="dues",
         subject="Kontingenten for {{ year }}",
-        context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, "year": year},
+        context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, "year": year,
+                 **_promise(plan, "dues_unpaid")},
         from_name=mail.sender.name, from_address=mail.sender.address, domain=mail.sender.domain,
         bounce_address=mail.bounce_address,
         reply_to=mail.sender.address)
@@ -262,7 +275,8 @@ def dues_list_campaign(plan: Plan, branch: str, today: date, rows: list[dict[str
     return body_campaign(plan, f"kontingent-liste/{branch}/{today:%Y-%m}", "dues_list",
                          "Ubetalt kontingent – {{ branch_name }}",
                          {"branch_name": plan.bodies[branch].name, "members": rows, "year": today.year,
-                          "month": month_name(today, plan.organisation.locale)}, [branch])
+                          "month": month_name(today, plan.organisation.locale), **_promise(plan, "dues_unpaid")},
+                         [branch])
 
 
 def report_draft_campaign(plan: Plan, board: str, year: int, today: date, markdown: str,

@@ -1,4 +1,5 @@
-"""Member flows: new-member follow-up (measure 1.4, daily) and dues follow-up (2.12, monthly).
+"""Member flows: new-member follow-up (daily) and dues follow-up (monthly), for the measures
+the plan names by their `on_event` cadence (`event: member_joined`, `event: dues_unpaid`).
 
 Parameters, logs and artifacts carry counts and member numbers only; the lists with
 names go by e-mail from inside the tasks (tasks/members.py).
@@ -20,7 +21,7 @@ from aarshjul.tasks.plan_io import by_reference, read_plan
 @flow(name="follow-up-new-members", log_prints=False)
 def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | None = None) -> FollowUps:
     """Send each branch its list of new members to call (weekly), and escalate to the
-    board those not contacted within 30 days (measure 1.4)."""
+    board those not contacted within the plan's `within_days`."""
     plan = read_plan(plan_path)
     with single_run("follow-up-new-members", plan):
         result = notify_follow_ups(by_reference(plan), today or date.today())
@@ -32,7 +33,7 @@ def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | Non
 
 @flow(name="follow-up-dues", log_prints=False)
 def follow_up_dues(plan_path: str = "config/plan.yaml", today: date | None = None) -> DuesFollowUp:
-    """Remind members with unpaid dues once a year, and give each branch its list (2.12)."""
+    """Remind members with unpaid dues once a year, and give each branch its list."""
     plan = read_plan(plan_path)
     with single_run("follow-up-dues", plan):
         result = remind_dues(by_reference(plan), today or date.today())

@@ -1,4 +1,9 @@
-"""The member flows' work, as Prefect tasks: new-member follow-up (measure 1.4) and dues (2.12).
+"""The member flows' work, as Prefect tasks: new-member follow-up and dues follow-up.
+
+Which measures they serve is the plan's to say: the measure whose `on_event` cadence has
+`event: member_joined` (its `within_days` the deadline of each call), and the one with
+`event: dues_unpaid` (each reminder run logged as its completion). A plan without such
+a measure gets no such follow-up.
 
 The lists with names and phone numbers are built inside these tasks and go only to the
 person responsible for the call, by e-mail: the one place personal data is sent.
@@ -29,10 +34,12 @@ from aarshjul.tasks.sending import send_now
 @task(name="notify-branch-follow-ups", cache_policy=NO_CACHE)
 def notify_follow_ups(plan: Plan, today: date) -> FollowUps:
     """Each branch with new members not yet contacted gets, once a week, the list to call;
-    follow-ups past their 30 days are escalated to the board once."""
+    follow-ups past their due date (the plan's `within_days`) are escalated to the board once."""
+    out = {"branches_notified": 0, "members_listed": 0, "escalated": 0}
+    if plan.driven_by("member_joined") is None:
+        return FollowUps(**out)  # the plan promises new members nothing
     lang, org, lim = plan.organisation.locale, plan.organisation.id, limits(plan)
     week = f"{today.isocalendar().year}-W{today.isocalendar().week:02d}"
-    out = {"branches_notified": 0, "members_listed": 0, "escalated": 0}
     with transaction(get_settings().database_url) as session:
         for branch, follow_ups in open_follow_ups(session, org, today).items():
             if not branch or branch not in plan.bodies:
@@ -61,8 +68,11 @@ def notify_follow_ups(plan: Plan, today: date) -> FollowUps:
 def remind_dues(plan: Plan, today: date) -> DuesFollowUp:
     """Members with unpaid dues get one polite e-mail a year; each branch gets this
     month's list to follow up by phone."""
-    org, lim, year = plan.organisation.id, limits(plan), today.year
     out = {"reminded": 0, "branch_lists": 0}
+    measure = plan.driven_by("dues_unpaid")
+    if measure is None:
+        return DuesFollowUp(**out)  # the plan makes no promise about unpaid dues
+    org, lim, year = plan.organisation.id, limits(plan), today.year
     with transaction(get_settings().database_url) as session:
         unpaid = unpaid_members(session, org)
         out["reminded"] = send_now(session, lim, dues_campaign(plan, year), [(m.number, m.email) for m in unpaid])
@@ -73,9 +83,10 @@ def remind_dues(plan: Plan, today: date) -> DuesFollowUp:
                 out["branch_lists"] += send_now(session, lim, dues_list_campaign(plan, branch, today, rows),
                                                 body_contacts(plan, [branch]))
         if out["reminded"]:
-            log_completion(session, org, "2.12", f"2.12@kontingent/{year}/{today.isoformat()}",
-                           today, datetime.now(timezone.utc), source="flow",
-                           note=f"påminnelse om kontingent sendt til {out['reminded']} medlemmer")
+            note = (f"dues reminder sent to {out['reminded']} members" if plan.organisation.locale == "en" else
+                    f"påminnelse om kontingent sendt til {out['reminded']} medlemmer")
+            log_completion(session, org, measure.number, f"{measure.number}@kontingent/{year}/{today.isoformat()}",
+                           today, datetime.now(timezone.utc), source="flow", note=note)
     return DuesFollowUp(**out)
 
 

@@ -67,15 +67,38 @@ def test_new_members_are_listed_to_their_branch_once_a_week_then_escalated(world
     assert "Kari" not in artifact.data and "@" not in artifact.data
 
 
-def test_unpaid_dues_one_reminder_a_year_and_a_list_for_the_branch(world):
+def _with_dues_measure(folder) -> str:
+    """The minimal plan with a measure driven by unpaid dues (it has none of its own)."""
+    import shutil
+
+    shutil.copytree(DATA / "minimal", folder / "plan")
+    path = folder / "plan" / "plan.yaml"
+    path.write_text(path.read_text().replace("        cadence: {kind: standing}\n", (
+        "        cadence: {kind: standing}\n"
+        "      - number: \"2.6\"\n        title: Ubetalt kontingent\n        text: Purring.\n"
+        "        period: \"2025-2026\"\n        bodies: [styret]\n"
+        "        cadence: {kind: on_event, event: dues_unpaid, within_days: 14}\n"), 1))
+    return str(path)
+
+
+def test_unpaid_dues_without_a_dues_measure_in_the_plan_sends_nothing(world):
+    from aarshjul.flows.members import follow_up_dues
+
+    assert follow_up_dues(PLAN, date(2025, 3, 5)) == DuesFollowUp(reminded=0, branch_lists=0)
+    assert world.by_recipient() == {}
+
+
+def test_unpaid_dues_one_reminder_a_year_and_a_list_for_the_branch(world, tmp_path):
     from aarshjul.flows.members import follow_up_dues
 
     sink = world
-    first = follow_up_dues(PLAN, date(2025, 3, 5))
+    plan = _with_dues_measure(tmp_path)
+    first = follow_up_dues(plan, date(2025, 3, 5))
     assert first == DuesFollowUp(reminded=2, branch_lists=2)
     got = sink.by_recipient()
     assert {"k2@example.org", "k5@example.org"} <= set(got) and "k1@example.org" not in got
-    assert "Kari2 Ås, tlf. 40000002" in got["nord@example.org"][0].parsed().get_body(("plain",)).get_content()
-    again = follow_up_dues(PLAN, date(2025, 4, 5))  # next month: no second reminder, a new branch list
+    branch_list = got["nord@example.org"][0].parsed().get_body(("plain",)).get_content()
+    assert "Kari2 Ås, tlf. 40000002" in branch_list and "(tiltak 2.6)" in branch_list  # the plan's dues measure
+    again = follow_up_dues(plan, date(2025, 4, 5))  # next month: no second reminder, a new branch list
     assert again == DuesFollowUp(reminded=0, branch_lists=2)
     assert len(sink.by_recipient()["k2@example.org"]) == 1
