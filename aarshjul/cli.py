@@ -7,7 +7,7 @@
     cli_mail.py       newsletter list|preview|send, reminders send, unsubscribe
     cli_members.py    members import|unassigned|follow-ups|contacted|counts|forget
     cli_bounces.py    bounces process, members undeliverable
-    cli_report.py     done, not-held, cancel, comment, kpi record|list, report
+    cli_report.py     done, not-held, cancel, revoke, comment, kpi record|list, report
     cli_schema.py     schema KIND: the JSON Schema of a file              read-only
     cli_init.py       init DIR --name NAME: a new organisation's files
     cli_web.py        web                                                 the web service

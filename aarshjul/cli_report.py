@@ -5,6 +5,9 @@
     not-held KEY|MEASURE     record that it was not held, and why (--reason)
     cancel KEY               record that an occurrence is cancelled, and why (--reason); the
                              calendars publish it as cancelled from the next `aarshjul publish`
+    revoke KEY|MEASURE@DATE  take back a record (held, not held or cancelled) made by mistake:
+                             kept in the log as revoked, with who (--by) and when; the report,
+                             gaps, reminders and calendars then treat it as never recorded
     comment MEASURE TEXT     the board's comment on a measure in a year's report (--year)
     kpi record NAME VALUE    a value of a target recorded by hand (targets.yaml), --date
     kpi list                 every target, its latest value and where it stands
@@ -19,8 +22,10 @@ registers them on the main app:
     app.add_typer(kpi_app, name="kpi")
 
 Recording the same thing twice keeps one record: the second updates it, and says what
-it replaced. A mistake (an unknown key with the nearest ones, an impossible date, a
-date outside the plan period, a negative attendance) raises AarshjulError, which
+it replaced. What was held (or not held) is recorded once it has happened: an occurrence
+dated after today needs --date, the day it was actually held (exit 2 without it). A
+mistake (an unknown key with the nearest ones, an impossible date, a date outside the
+plan period, a negative attendance) raises AarshjulError, which
 cli.main() prints before exiting with status 2. Nothing here imports Prefect; the PDF
 (WeasyPrint) and the charts (matplotlib) are imported only by `report --format html|pdf`.
 """
@@ -106,7 +111,8 @@ def _record(target: str, outcome: str, given_day: date | None, plan_path: Path |
             by: str | None = None) -> None:
     from .db.completions import record_completion
     from .domain import i18n
-    from .domain.completion import check_in_period, check_not_future, dated, default_day, outside_window, resolve
+    from .domain.completion import (check_in_period, check_not_ahead, check_not_future, dated, default_day,
+                                    outside_window, resolve)
     from .domain.expand import expand
 
     day = kit.today(today)
@@ -119,6 +125,8 @@ def _record(target: str, outcome: str, given_day: date | None, plan_path: Path |
             raise BadInput(f"{target} har datoen {ref.on.isoformat()}, men --date sier {on.isoformat()}; "
                                 "oppgi datoen bare én gang")
     else:
+        if outcome != "cancelled":
+            check_not_ahead(ref.occurrence, day, target, outcome)
         on = ref.on or default_day(ref.occurrence, day)
     check_in_period(p, on, "--date")
     if outcome != "cancelled":
@@ -151,6 +159,39 @@ def _record(target: str, outcome: str, given_day: date | None, plan_path: Path |
                  f"({i18n.day(o.window_start)} – {i18n.day(o.window_end)}); sjekk datoen og nøkkelen.")
     if outcome == "cancelled":
         kit.say("  Kalenderne viser den som avlyst etter neste `aarshjul publish`.")
+
+
+@report_cli.command()
+def revoke(
+    target: Annotated[str, typer.Argument(metavar="KEY|MEASURE@DATE", help="What was recorded: an occurrence key "
+                                          "(1.5/2025/1) or a measure on a date (1.2@2025-05-01).")],
+    by: Annotated[Optional[str], typer.Option("--by", help="Who takes it back (kept in the log).")] = None,
+    plan: kit.Plan = None, today: kit.Today = None,
+) -> None:
+    """Take back a record made by mistake; it stays in the log as revoked (who, when)."""
+    from .db.completions import find_completion, revoke_completion
+    from .domain import i18n
+    from .domain.completion import resolve
+    from .domain.expand import expand
+
+    p = kit.load(plan)
+    text = target.strip()
+    with kit.session() as session:
+        if find_completion(session, p.organisation.id, text) is None:  # a ref as the flows write it is taken as it is
+            ref = resolve(p, expand(p), text)
+            if ref.occurrence is None and "@" not in ref.ref:
+                raise BadInput(f"tiltak {ref.measure} registreres per dato; oppgi hvilken: "
+                               f"{ref.measure}@ÅÅÅÅ-MM-DD (datoen den ble registrert for)")
+            text = ref.ref
+        row = revoke_completion(session, p.organisation.id, text, datetime.now(timezone.utc),
+                                by.strip() if by else None)
+        if row is None:
+            raise BadInput(f"{text}: ingenting er registrert å trekke tilbake (se `aarshjul report`)")
+        was = OUTCOME[row.outcome] + (f" {i18n.day(row.on_date)}" if row.on_date else "")
+    kit.ok(f"{text}: registreringen ({was}) er trukket tilbake; den står i loggen som tilbaketrukket, "
+           "og teller ikke lenger i rapporten")
+    if row.outcome == "cancelled":
+        kit.say("  Kalenderne viser den som planlagt igjen etter neste `aarshjul publish`.")
 
 
 @report_cli.command()

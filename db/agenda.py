@@ -86,11 +86,11 @@ def cancelled_keys(session: Session, organisation: str) -> set[str]:
     """Keys of occurrences recorded as cancelled in the completion log."""
     return set(session.scalars(select(Completion.occurrence_key).where(
         Completion.organisation == organisation, Completion.outcome == "cancelled",
-        Completion.occurrence_key.is_not(None))))
+        Completion.occurrence_key.is_not(None), Completion.revoked_at.is_(None))))
 
 
 def held_keys(session: Session, organisation: str) -> set[str]:
     """Keys of occurrences recorded as held."""
     return set(session.scalars(select(Completion.occurrence_key).where(
         Completion.organisation == organisation, Completion.outcome == "held",
-        Completion.occurrence_key.is_not(None))))
+        Completion.occurrence_key.is_not(None), Completion.revoked_at.is_(None))))

@@ -78,6 +78,10 @@ class Completion(Base):
     evidence_url: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16), default="cli")  # cli | flow | ui
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # revoked (`aarshjul revoke`): kept in the log, read as not recorded; its ref gets a
+    # `!revoked-ID` suffix so that the ref is free for a new record (issue 14 item 10)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(120))
 
 
 class FeedToken(Base):

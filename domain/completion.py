@@ -72,7 +72,8 @@ def resolve(plan: Plan, occurrences: Sequence[Occurrence], text: str, *, allow_m
     if "@" in text:
         number, _, when = text.partition("@")
         measure = _measure(plan, occurrences, number, allow_measure)
-        return Ref(f"{measure}@{when}", measure, None, parse_day(when, "datoen etter @"))
+        on = parse_day(when, "datoen etter @")
+        return Ref(f"{measure}@{on.isoformat()}", measure, None, on)  # 1.2@1.5.2025 is 1.2@2025-05-01
     if "/" in text:
         by_key = {o.key: o for o in occurrences}
         if text not in by_key:
@@ -141,6 +142,24 @@ def check_not_future(on: date, today: date, option: str) -> date:
         raise AarshjulError(f"{option} {on.isoformat()} er etter i dag ({today.isoformat()}); registrer det som "
                             "er gjennomført når det har skjedd (eller bruk --today)")
     return on
+
+
+def check_not_ahead(occ: Occurrence | None, today: date, target: str, outcome: str = "held") -> None:
+    """An occurrence dated after today (or a slot whose window opens after today) is not
+    recorded as held or not held without --date: the default day would be today, and a
+    meeting next week would be logged as held today (issue 14 item 10)."""
+    if occ is None:
+        return
+    first = (occ.start.date() if isinstance(occ.start, datetime) else occ.start) if occ.start is not None \
+        else occ.window_start
+    if first <= today:
+        return
+    when = (f"er planlagt {i18n.day(first)}" if occ.start is not None else f"gjelder fra {i18n.day(first)}")
+    if outcome == "held":
+        raise AarshjulError(f"{target} {when}, etter i dag ({i18n.day(today)}); oppgi datoen den ble holdt "
+                            f"med --date ÅÅÅÅ-MM-DD (eller bruk --today)")
+    raise AarshjulError(f"{target} {when}, etter i dag ({i18n.day(today)}); er den avlyst, bruk "
+                        f"`aarshjul cancel {target} --reason …`, ellers oppgi datoen med --date")
 
 
 def check_attendance(value: int | None) -> int | None:
