@@ -1,4 +1,4 @@
-"""What the calendars need from the database: published entries and feed tokens."""
+"""What the calendars need from the database: published entries, what each feed showed, feed tokens."""
 
 from __future__ import annotations
 
@@ -9,17 +9,55 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..domain.expand import Occurrence
-from ..domain.feeds import Entry
-from .models import FeedToken, OccurrenceRow
+from ..domain.feeds import Entry, Shown, feeds, publishable
+from ..domain.plan import Plan
+from .models import Completion, FeedItem, FeedToken, OccurrenceRow
 
 TOKEN_BYTES = 24  # 192 bits, URL-safe: far beyond guessing
 
 
 def entries(session: Session, organisation: str, tz: tzinfo) -> list[Entry]:
-    """Every stored occurrence, removed ones included, as a calendar entry (times in `tz`)."""
+    """Every stored occurrence, removed ones included, as a calendar entry (times in `tz`),
+    with the reason given to `aarshjul cancel --reason` for a cancelled one."""
+    reasons = {key: note for key, note in session.execute(select(Completion.occurrence_key, Completion.note).where(
+        Completion.organisation == organisation, Completion.outcome == "cancelled",
+        Completion.occurrence_key.is_not(None)))}
     rows = session.scalars(select(OccurrenceRow).where(OccurrenceRow.organisation == organisation))
     return [Entry(Occurrence.from_dict(r.data, tz), r.revision, _aware(r.first_seen), _aware(r.changed_at),
-                  r.status == "removed") for r in rows]
+                  r.status == "removed", reasons.get(r.key) if r.status == "cancelled" else None) for r in rows]
+
+
+def feed_entries(session: Session, plan: Plan, now: datetime, remember: bool = True) -> dict[str, list[Entry]]:
+    """Each feed's entries as of `now` (domain.feeds.publishable): what it wants, and what
+    it showed before and no longer wants, as cancelled. With `remember`, what each feed
+    shows is stored for the next publish (the feed files and the CalDAV push both call this)."""
+    org = plan.organisation.id
+    stored = entries(session, org, plan.tz)
+    items: dict[str, dict[str, FeedItem]] = {}
+    for row in session.scalars(select(FeedItem).where(FeedItem.organisation == org)):
+        items.setdefault(row.feed, {})[row.uid] = row
+    out: dict[str, list[Entry]] = {}
+    for feed in feeds(plan):
+        rows = items.get(feed.id, {})
+        shown = {uid: Shown(Occurrence.from_dict(r.data, plan.tz), r.sequence,
+                            _aware(r.left_at) if r.left_at else None) for uid, r in rows.items()}
+        out[feed.id], memory = publishable(feed, stored, now, shown)
+        if not remember:
+            continue
+        for uid, old in rows.items():
+            if uid not in memory:
+                session.delete(old)
+        for uid, was in memory.items():
+            values = was.to_row()
+            item = rows.get(uid)
+            if item is None:
+                session.add(FeedItem(organisation=org, feed=feed.id, uid=uid, **values))
+            elif (item.key, item.data, item.sequence, _aware(item.left_at) if item.left_at else None) != \
+                    (values["key"], values["data"], values["sequence"], values["left_at"]):
+                for name, value in values.items():
+                    setattr(item, name, value)
+    session.flush()
+    return out
 
 
 def feed_tokens(session: Session, organisation: str, feeds: list[str], now: datetime) -> dict[str, str]:

@@ -119,6 +119,8 @@ class CaldavEvent(Base):
     conflict_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     conflict_etag: Mapped[str | None] = mapped_column(String(200))
     gone: Mapped[bool] = mapped_column(default=False)  # deleted from the server after its grace period
+    pushed_ics: Mapped[str | None] = mapped_column(Text)  # what we last pushed, to compare a person's edit with
+    server_ics: Mapped[str | None] = mapped_column(Text)  # the server's copy when in conflict (None: deleted)
 
 
 # --- members (issue: Members) ------------------------------------------------------------

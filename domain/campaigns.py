@@ -190,36 +190,48 @@ def body_contacts(plan: Plan, bodies: Iterable[str]) -> list[tuple[str, str | No
 def invitation_campaigns(plan: Plan, entries: list[Entry], today: date,
                          invited: set[str]) -> list[tuple[Campaign, str]]:
     """(campaign, body) for each meeting of a body in the next 60 days whose current
-    revision has not been sent: a REQUEST (SEQUENCE = revision), or a CANCEL for a
-    meeting that was invited to and then cancelled. `invited` holds the campaign keys
-    already in the ledger."""
+    revision has not been sent: a REQUEST (SEQUENCE = revision), or a CANCEL (key
+    ending in /cancel) to a body that was invited and is no longer: the meeting
+    cancelled or removed from the plan, its pin removed (back to unscheduled), or the
+    body taken off it. `invited` holds the campaign keys already in the ledger."""
     from .ics import invitation
 
     mail, lang = mail_config(plan), plan.organisation.locale
     out: list[tuple[Campaign, str]] = []
     for e in entries:
         o = e.occurrence
-        if o.start is None or o.all_day or not (today <= o.span.start <= today + timedelta(days=INVITE_AHEAD_DAYS)):
-            continue
-        for body in o.bodies:
+        sent = sorted((k for k in invited if k.startswith(f"invite/{o.uid}/")),
+                      key=lambda k: (int(k.split("/")[3]) if k.split("/")[3].isdigit() else -1, k.endswith("/cancel")))
+        last = {k.split("/")[2]: k for k in sent}  # body -> its latest invitation or cancellation
+        gone = e.cancelled or o.start is None
+        for body in (*o.bodies, *sorted(set(last) - set(o.bodies))):
             prefix = f"invite/{o.uid}/{body}/"
-            key = f"{prefix}{e.sequence}"
-            if key in invited:
-                continue
-            if e.cancelled and not any(k.startswith(prefix) for k in invited):
-                continue  # never invited: nothing to cancel
-            method = "CANCEL" if e.cancelled else "REQUEST"
+            if gone or body not in o.bodies:  # a CANCEL to those invited, once
+                if body not in last or last[body].endswith("/cancel") or body not in plan.bodies \
+                        or (o.start is not None and o.span.end < today):
+                    continue
+                key, method = f"{prefix}{e.sequence}/cancel", "CANCEL"
+                if f"{prefix}{e.sequence}" in invited:
+                    continue  # cancelled before this rule (its key had no /cancel)
+            else:
+                if o.all_day or not (today <= o.span.start <= today + timedelta(days=INVITE_AHEAD_DAYS)):
+                    continue
+                key, method = f"{prefix}{e.sequence}", "REQUEST"
+                if key in invited:
+                    continue
             info = plan.bodies[body]
             ics = invitation(plan, e, method, info.contact, info.name)
             measure = plan.measure(o.measure)
-            prefix_word = "Avlyst: " if e.cancelled else ("Endret: " if e.sequence else "")
+            # "Endret:" only after an earlier invitation to this body (a first one at a later revision is new to them)
+            changed = method == "REQUEST" and any(k.startswith(prefix) for k in invited)
+            prefix_word = "Avlyst: " if method == "CANCEL" else ("Endret: " if changed else "")
             out.append((Campaign(
                 organisation=plan.organisation.id, key=key, audience=None, template="invitation",
                 subject="{{ prefix_word }}{{ title }} – {{ when }}",
                 context={"organisation": plan.organisation.name, "lang": lang, "title": o.title,
                          "prefix_word": prefix_word, "when": when(o, lang), "place": o.place, "note": o.note,
-                         "cancelled": e.cancelled, "sequence": e.sequence, "measure": measure.number,
-                         "measure_text": measure.text, "body_name": info.name},
+                         "cancelled": method == "CANCEL", "sequence": e.sequence, "measure": measure.number,
+                         "measure_text": measure.text, "body_name": info.name, "changed": changed},
                 from_name=f"{mail.sender.name} – {info.name}", from_address=mail.sender.address,
                 domain=mail.sender.domain, bounce_address=mail.bounce_address, reply_to=info.contact,
                 calendar=ics, calendar_method=method), body))

@@ -78,6 +78,8 @@ def event(plan: Plan, entry: Entry, site_url: str | None = None) -> Event:
     lines = [f"{_w('measure', lang)} {measure.number}: {measure.text}", f"{_w('responsible', lang)}: {responsible}"]
     if lead:
         lines.insert(0, lead)
+    if entry.cancelled and entry.reason:
+        lines.insert(0, f"{_w('cancelled', lang)}: {entry.reason}")
     if occ.note:
         lines.append(occ.note)
     ev.add("description", "\n".join(lines))
@@ -130,9 +132,9 @@ def _utc(value: datetime) -> datetime:
 
 _WORDS = {
     "nb": {"measure": "Tiltak", "responsible": "Ansvar", "not_scheduled": "Ikke berammet",
-           "deadline_note": "Ikke berammet ennå. Må holdes innen {day}."},
+           "deadline_note": "Ikke berammet ennå. Må holdes innen {day}.", "cancelled": "Avlyst"},
     "en": {"measure": "Measure", "responsible": "Responsible", "not_scheduled": "Not scheduled",
-           "deadline_note": "Not scheduled yet. Due by {day}."},
+           "deadline_note": "Not scheduled yet. Due by {day}.", "cancelled": "Cancelled"},
 }
 
 

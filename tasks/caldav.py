@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from aarshjul.db.models import CaldavEvent
 from aarshjul.domain.errors import CaldavError
-from aarshjul.domain.feeds import GRACE, Entry, feeds, select as select_entries
+from aarshjul.domain.feeds import Entry, feeds, select as select_entries
 from aarshjul.domain.ics import event_calendar
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.sync import Action, Desired, Pushed, plan_sync
@@ -135,12 +135,16 @@ def split_credentials(url: str, username: str | None, password: str | None
             password or (unquote(secret) if secret else None))
 
 
-def desired_events(plan: Plan, entries: list[Entry], body: str, now: datetime,
+def desired_events(plan: Plan, entries: list[Entry] | dict[str, list[Entry]], body: str, now: datetime,
                    site_url: str | None = None) -> dict[str, Desired]:
-    """The events of a body's calendar, each as its own VCALENDAR with a content hash."""
-    feed = next(f for f in feeds(plan) if f.id == body)
+    """The events of a body's calendar, each as its own VCALENDAR with a content hash:
+    the body feed's entries (db.calendars.feed_entries), or those selected from a list."""
+    if isinstance(entries, dict):
+        chosen = entries[body]
+    else:
+        chosen = select_entries(next(f for f in feeds(plan) if f.id == body), entries, now)
     out: dict[str, Desired] = {}
-    for entry in select_entries(feed, entries, now, GRACE):
+    for entry in chosen:
         ics = event_calendar(plan, entry, site_url).to_ical()
         out[entry.occurrence.uid] = Desired(entry.occurrence.uid, entry.occurrence.key, ics,
                                             hashlib.sha256(ics).hexdigest()[:32], entry.cancelled)
@@ -151,7 +155,8 @@ def calendar_id(plan: Plan, body: str) -> str:
     return f"{plan.organisation.id}-{body}"
 
 
-def push_calendars(session: Session, target: CaldavTarget, plan: Plan, entries: list[Entry], now: datetime,
+def push_calendars(session: Session, target: CaldavTarget, plan: Plan,
+                   entries: list[Entry] | dict[str, list[Entry]], now: datetime,
                    site_url: str | None = None) -> dict[str, CalendarCounts]:
     """Bring every body's CalDAV calendar in step; commit after each write."""
     results: dict[str, CalendarCounts] = {}

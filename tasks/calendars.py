@@ -10,8 +10,7 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
-from aarshjul.db.calendars import entries as stored_entries
-from aarshjul.db.calendars import feed_tokens
+from aarshjul.db.calendars import feed_entries, feed_tokens
 from aarshjul.db.session import transaction
 from aarshjul.domain.errors import CaldavError
 from aarshjul.domain.feeds import feeds
@@ -27,7 +26,7 @@ def publish_site(plan: Plan, today: date) -> SiteResult:
     settings = get_settings()
     now = datetime.now(timezone.utc)
     with transaction(settings.database_url) as session:
-        entries = stored_entries(session, plan.organisation.id, plan.tz)
+        entries = feed_entries(session, plan, now)
         tokens = feed_tokens(session, plan.organisation.id, [f.id for f in feeds(plan) if not f.public], now)
     org = plan.organisation.id
     site_dir = per_organisation(settings.site_dir, org)
@@ -56,7 +55,7 @@ def push_caldav(plan: Plan) -> dict[str, CalendarCounts]:
     now = datetime.now(timezone.utc)
     target = CaldavTarget(settings.caldav_url, settings.caldav_username, caldav_password(settings))
     with transaction(settings.database_url) as session:
-        entries = stored_entries(session, plan.organisation.id, plan.tz)
+        entries = feed_entries(session, plan, now)
         return push_calendars(session, target, plan, entries, now,
                               per_organisation(settings.site_url, plan.organisation.id))
 

@@ -34,7 +34,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 import aarshjul.templates
 from aarshjul.domain.errors import AarshjulError, ServiceError
-from aarshjul.domain.feeds import Entry, feeds, select
+from aarshjul.domain.feeds import PUBLIC, Entry, feeds, select
 from aarshjul.domain.ics import feed_calendar
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.site import page_context
@@ -56,9 +56,11 @@ def feed_path(feed_id: str, public: bool, tokens: dict[str, str]) -> str:
     return f"calendars/{feed_id}.ics" if public else f"calendars/{tokens[feed_id]}/{feed_id}.ics"
 
 
-def write_site(plan: Plan, entries: list[Entry], tokens: dict[str, str], site_dir: Path, now: datetime,
-               today: date, site_url: str | None = None) -> SiteResult:
-    """Every feed, the page and the manifest into `site_dir` (AARSHJUL_SITE_DIR). A site
+def write_site(plan: Plan, entries: list[Entry] | dict[str, list[Entry]], tokens: dict[str, str], site_dir: Path,
+               now: datetime, today: date, site_url: str | None = None) -> SiteResult:
+    """Every feed, the page and the manifest into `site_dir` (AARSHJUL_SITE_DIR). `entries`
+    is each feed's entries (db.calendars.feed_entries: with what each feed showed before,
+    so that nothing vanishes), or the stored agenda as a list, selected per feed. A site
     folder that cannot be used ends in one line naming AARSHJUL_SITE_DIR and the path:
     exit 2 when the setting or the folder must be fixed (a file where the folder should
     be, no permission, a read-only or virtual file system), exit 3 (ServiceError) when
@@ -105,14 +107,15 @@ def _site_error(site_dir: Path, exc: OSError) -> AarshjulError:
                          "aarshjul can write to (or set AARSHJUL_SITE_DIR to one) and publish again")
 
 
-def _write_site(plan: Plan, entries: list[Entry], tokens: dict[str, str], site_dir: Path, now: datetime,
-                today: date, site_url: str | None) -> SiteResult:
+def _write_site(plan: Plan, entries: list[Entry] | dict[str, list[Entry]], tokens: dict[str, str], site_dir: Path,
+                now: datetime, today: date, site_url: str | None) -> SiteResult:
     result = SiteResult()
+    per_feed = entries if isinstance(entries, dict) else {f.id: select(f, entries, now) for f in feeds(plan)}
     links = []
     owned: set[str] = set()  # every file this publish writes, relative to site_dir
     folders: set[str] = {"calendars"}
     for feed in feeds(plan):
-        chosen = select(feed, entries, now)
+        chosen = per_feed[feed.id]
         rel = feed_path(feed.id, feed.public, tokens)
         _write(site_dir, rel, feed_calendar(plan, feed, chosen, site_url).to_ical(), result)
         owned.add(rel)
@@ -125,7 +128,8 @@ def _write_site(plan: Plan, entries: list[Entry], tokens: dict[str, str], site_d
     for folder in sorted(folders):  # no listing of calendars/ or of any token folder
         _write(site_dir, f"{folder}/index.html", GUARD, None)
         owned.add(f"{folder}/index.html")
-    html = _env().get_template("site/index.html.j2").render(page_context(plan, entries, today, links, site_url))
+    page = page_context(plan, per_feed[PUBLIC], today, links, site_url)
+    html = _env().get_template("site/index.html.j2").render(page)
     _write(site_dir, "index.html", html.encode("utf-8"), result)
     owned.add("index.html")
     previous = _read_manifest(site_dir)

@@ -8,7 +8,7 @@ import icalendar
 import pytest
 
 from aarshjul.db.agenda import store_agenda
-from aarshjul.db.calendars import entries
+from aarshjul.db.calendars import feed_entries
 from aarshjul.db.migrate import upgrade
 from aarshjul.db.session import make_engine, session_scope
 from aarshjul.domain.expand import expand
@@ -37,7 +37,7 @@ class Sync:
         self.plan = plan
         with session_scope(self.engine) as session:
             store_agenda(session, plan.organisation.id, expand(plan), now)
-            stored = entries(session, plan.organisation.id, plan.tz)
+            stored = feed_entries(session, plan, now)
         self.proxy.reset()
         with session_scope(self.engine) as session:
             return push_calendars(session, self.target(), plan, stored, now)
@@ -111,8 +111,9 @@ def test_a_cancellation_is_published_as_cancelled(sync):
     counts = sync.run(T0 + timedelta(days=1))
     assert sync.proxy.count("PUT") == 1 and total(counts, "cancelled") == 1
     assert str(sync.server_events("styret")[uid]["STATUS"]) == "CANCELLED"
-    # after the grace period it is deleted from the server
-    later = sync.run(T0 + timedelta(days=40))
+    # kept until the grace period (60 days) after its date (2025-03-30) ends, then deleted from the server
+    assert total(sync.run(datetime(2025, 5, 29, 12, tzinfo=timezone.utc)), "deleted") == 0
+    later = sync.run(datetime(2025, 5, 30, 12, tzinfo=timezone.utc))
     assert total(later, "deleted") == 1 and sync.proxy.count("DELETE") == 1
     assert uid not in sync.server_events("styret")
 

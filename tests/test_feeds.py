@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import icalendar
 import pytest
 from ical.calendar_stream import IcsCalendarStream
 
-from aarshjul.db.agenda import store_agenda
-from aarshjul.db.calendars import entries, feed_tokens, rotate_token
+from aarshjul.db.agenda import cancelled_keys, store_agenda
+from aarshjul.db.calendars import feed_entries, feed_tokens, rotate_token
 from aarshjul.db.migrate import upgrade
 from aarshjul.db.session import make_engine, session_scope
 from aarshjul.domain.expand import expand
@@ -48,9 +49,11 @@ class Site:
 
     def publish(self, now=T0, today=date(2025, 1, 10)):
         plan = self.files.load()
-        with session_scope(self.engine) as session:
-            store_agenda(session, plan.organisation.id, expand(plan), now)
-            stored = entries(session, plan.organisation.id, plan.tz)
+        with session_scope(self.engine) as session:  # as tasks/plan_io.save_agenda: `aarshjul cancel` counts
+            cancelled = cancelled_keys(session, plan.organisation.id)
+            store_agenda(session, plan.organisation.id, [replace(o, status="cancelled") if o.key in cancelled else o
+                                                         for o in expand(plan)], now)
+            stored = feed_entries(session, plan, now)
             tokens = feed_tokens(session, plan.organisation.id, [f.id for f in feeds(plan) if not f.public], now)
         self.tokens = tokens
         return write_site(plan, stored, tokens, self.dir, now, today, "https://example.org/kalender")
@@ -158,7 +161,10 @@ def test_cancelled_stays_as_cancelled_for_the_grace_period_then_goes(site):
     site.publish(now=T0 + timedelta(days=1))
     ev = site.events("offentlig")["Møter for nye medlemmer (1/2)"]
     assert str(ev["STATUS"]) == "CANCELLED" and ev["SEQUENCE"] == 1 and str(ev["UID"]) == uid
-    site.publish(now=T0 + timedelta(days=40))
+    # kept until GRACE (60 days) after the later of the change and its date (2025-03-30)
+    site.publish(now=datetime(2025, 5, 29, 12, tzinfo=timezone.utc))
+    assert str(site.events("offentlig")["Møter for nye medlemmer (1/2)"]["STATUS"]) == "CANCELLED"
+    site.publish(now=datetime(2025, 5, 30, 12, tzinfo=timezone.utc))
     assert "Møter for nye medlemmer (1/2)" not in site.events("offentlig")
 
 
