@@ -175,7 +175,7 @@ class MemberCount(Base):
 
 
 class FollowUp(Base):
-    """A new member to be contacted by their branch within 30 days (measure 1.4)."""
+    """A new member to be contacted by their branch by `due` (the plan's member_joined promise)."""
 
     __tablename__ = "follow_ups"
     __table_args__ = (UniqueConstraint("organisation", "member_number"),)

@@ -1,4 +1,4 @@
-"""Postcode -> branch: which bydelslag a member belongs to when the export does not say.
+"""Postcode -> branch: which branch a member belongs to when the export does not say.
 
 The table is `postcodes.yaml` beside the plan file (the bundled one is
 config/postcodes.yaml):
@@ -136,13 +136,13 @@ def _entry(src: Located, i: int, item: Any, branches: Collection[str], problems:
     known: str | None = None  # the branch, once it is one of organisation.yaml's
     if branch is None:
         problems.append(Problem(src.file, line, f"{where}.branch", "mangler `branch`",
-                                "id-en til et bydelslag i organisation.yaml"))
+                                "id-en til et lag (en body av kind branch) i organisation.yaml"))
     elif branch not in branches:
         close = nearest(str(branch), branches)
         problems.append(Problem(src.file, src.line_of(at + ("branch",)), f"{where}.branch",
-                                f"ukjent bydelslag {branch!r}",
+                                f"ukjent lag {branch!r}",
                                 f"mente du {', '.join(close)}?" if close else
-                                f"kjente bydelslag: {', '.join(sorted(branches))}"))
+                                f"kjente lag: {', '.join(sorted(branches))}"))
     else:
         known = branch
     if "code" in keys and keys & {"from", "to"}:

@@ -45,7 +45,7 @@ The status of a measure in the year (the first rule that applies)
   "ikke gjennomført": the report does not claim that something was not done because
   nobody wrote it down. (The gaps section lists those quotas and deadlines all the same.)
 
-  Measures without occurrences (standing principles, on_event promises such as 1.4):
+  Measures without occurrences (standing principles, on_event promises):
 
     gjennomført           a record held in the year (`aarshjul done 1.2 --date D`)
     ikke gjennomført      only records of not held in the year
@@ -73,6 +73,7 @@ from babel.dates import format_date
 from .errors import AarshjulError
 from .expand import Occurrence, expand
 from .gaps import Gap, find_gaps
+from .model import DEFAULT_BRANCH_WORD, BranchWord
 from .periods import year_span
 from .plan import Plan
 from .targets import Progress
@@ -223,7 +224,7 @@ class GoalReport:
 
 @dataclass(frozen=True)
 class FollowUpRow:
-    branch: str  # the branch's name, or "(uten bydelslag)"
+    branch: str  # the branch's name, or "(uten <the organisation's word for a branch>)"
     new: int
     contacted: int
 
@@ -245,6 +246,9 @@ class Report:
     targets: tuple[Progress, ...]
     follow_ups: tuple[FollowUpRow, ...]
     follow_up_total: FollowUpRow | None
+    follow_up_measure: str | None = None  # the measure driven by member_joined; None: the plan has none
+    follow_up_days: int | None = None  # its within_days
+    branch_word: BranchWord = DEFAULT_BRANCH_WORD["nb"]  # organisation.yaml's word for a branch
 
     @property
     def measures(self) -> list[MeasureReport]:
@@ -273,8 +277,8 @@ def build_report(plan: Plan, year: int, today: date, records: Sequence[Record],
 
     records: every completion of the organisation (any year); comments: measure number
     -> the board's comment for this year; targets: each target's progress in the year;
-    follow_ups: branch id ("" for none) -> (new members in the year, contacted within 30
-    days); occurrences: expand(plan) over the whole period, if already at hand.
+    follow_ups: branch id ("" for none) -> (new members in the year, contacted within the
+    plan's `within_days`); occurrences: expand(plan) over the whole period, if already at hand.
     """
     first, last = plan.period.start.year, plan.period.end.year
     if not first <= year <= last:
@@ -325,8 +329,10 @@ def build_report(plan: Plan, year: int, today: date, records: Sequence[Record],
         rows = tuple(FollowUpRow(_branch_name(plan, b), new, contacted) for b, (new, contacted) in
                      sorted(follow_ups.items(), key=lambda kv: (kv[0] == "", order.get(kv[0], len(order)), kv[0])))
         total = FollowUpRow("Totalt", sum(r.new for r in rows), sum(r.contacted for r in rows))
+    driver = plan.driven_by("member_joined")
     return Report(year, today, plan.organisation.name, plan.meta.title, plan.meta.adopted_by,
-                  (plan.period.start, plan.period.end), tuple(goals), gaps, tuple(targets), rows, total)
+                  (plan.period.start, plan.period.end), tuple(goals), gaps, tuple(targets), rows, total,
+                  driver.number if driver else None, plan.within_days("member_joined"), plan.branch_word)
 
 
 def _of_year(mine: list[Occurrence], year: int) -> list[Occurrence]:
@@ -391,7 +397,7 @@ def _standing_status(records: Sequence[Record]) -> str:
 
 def _branch_name(plan: Plan, ident: str) -> str:
     if not ident:
-        return "(uten bydelslag)"
+        return f"(uten {plan.branch_word.singular})"
     return plan.bodies[ident].name if ident in plan.bodies else ident
 
 

@@ -5,7 +5,7 @@
     Delivery         one campaign through the ledger (a newsletter edition, a reminder, …)
     DueMail          send-mail: the deliveries of one day, by kind
     RunResult        aarshjul-run: Published, plus DueMail (None with --no-mail)
-    FollowUps        follow-up-new-members (measure 1.4 in the bundled plan)
+    FollowUps        follow-up-new-members (the plan's member_joined measure)
     DuesFollowUp     follow-up-dues
     ReportWritten    yearly-report
     Confirmations    confirm-occurrences

@@ -6,7 +6,7 @@ The table is `targets.yaml` beside the plan file (the bundled one is config/targ
       - name: medlemmer                  # slug; `aarshjul kpi record NAME` uses it
         title: Antall medlemmer          # Norwegian, as the report shows it
         subgoal: "1.b"                   # the sub-goal it measures ("GOAL.LETTER") ...
-        # measure: "1.4"                 # ... or the measure (one of the two)
+        # measure: "1.5"                 # ... or the measure (one of the two)
         kind: relative                   # absolute | relative | share
         source: members                  # members | manual | follow_ups
         metric: members                  # members: members | activists | active_share
@@ -28,7 +28,8 @@ Sources, and where the numbers come from (db/kpis.py reads them):
     members     the member counts stored at each import: `members` (active members),
                 `activists` (active members marked as activists), `active_share`
                 (activists / members)
-    follow_ups  measure 1.4: the share of the year's new members contacted within 30 days
+    follow_ups  the plan's member_joined promise: the share of the year's new members contacted within its
+                within_days
                 (db/members.contact_rate), one point per year
     manual      values recorded by hand: `aarshjul kpi record NAME VALUE --date D`
                 (a share in per cent)
@@ -122,7 +123,7 @@ class Target(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> "Target":
         if (self.subgoal is None) == (self.measure is None):
-            raise ValueError("give either `subgoal` (like \"1.b\") or `measure` (like \"1.4\"), one of them")
+            raise ValueError("give either `subgoal` (like \"1.b\") or `measure` (like \"1.5\"), one of them")
         if self.source == "manual":
             if self.metric is not None:
                 raise ValueError("a manual target has no `metric`: its values are recorded by hand")
@@ -157,7 +158,7 @@ class Target(_Strict):
 
     @property
     def belongs_to(self) -> str:
-        """'delmål 1.b' or 'tiltak 1.4'."""
+        """'delmål 1.b' or 'tiltak 1.5'."""
         return f"delmål {self.subgoal}" if self.subgoal else f"tiltak {self.measure}"
 
     @property
@@ -217,7 +218,7 @@ def parse_targets(src: Located, plan: Plan) -> Targets:
             close = nearest(t.measure, measures)
             problems.append(Problem(src.file, src.line_of(at + ("measure",)), f"targets[{i}].measure",
                                     f"planen har ikke tiltak {t.measure}",
-                                    f"mente du {', '.join(close)}?" if close else "et tiltaksnummer som \"1.4\""))
+                                    f"mente du {', '.join(close)}?" if close else "et tiltaksnummer som \"1.5\""))
     if problems:
         raise TargetTableError(problems)
     return Targets(tuple(table.targets), src.file)
