@@ -21,7 +21,7 @@ def entries(session: Session, organisation: str, tz: tzinfo) -> list[Entry]:
     with the reason given to `aarshjul cancel --reason` for a cancelled one."""
     reasons = {key: note for key, note in session.execute(select(Completion.occurrence_key, Completion.note).where(
         Completion.organisation == organisation, Completion.outcome == "cancelled",
-        Completion.occurrence_key.is_not(None)))}
+        Completion.occurrence_key.is_not(None), Completion.revoked_at.is_(None)))}
     rows = session.scalars(select(OccurrenceRow).where(OccurrenceRow.organisation == organisation))
     return [Entry(Occurrence.from_dict(r.data, tz), r.revision, _aware(r.first_seen), _aware(r.changed_at),
                   r.status == "removed", reasons.get(r.key) if r.status == "cancelled" else None) for r in rows]
