@@ -74,12 +74,13 @@ def undeliverable(plan: kit.Plan = None, format: kit.Format = "table") -> None:
     if not rows:
         out.print("Ingen adresser er suspendert.")
         return
-    names = {b: p.bodies[b].name for b in p.branches()}
+    names, word = {b: p.bodies[b].name for b in p.branches()}, p.branch_word
     table = kit.table(f"Medlemmer uten virkende e-postadresse ({len(rows)})",
-                      ("Bydelslag", "Medlemsnummer", "Årsak", "Status", "Siden", "Harde", "Myke"))
+                      (word.singular.capitalize(), "Medlemsnummer", "Årsak", "Status", "Siden", "Harde", "Myke"))
     for r in rows:
-        table.add_row(names.get(r.branch, r.branch) if r.branch else "(uten bydelslag)", r.number,
+        table.add_row(names.get(r.branch, r.branch) if r.branch else f"(uten {word.singular})", r.number,
                       "hard retur" if r.reason == "hard" else r.reason.replace("soft", "myke returer"),
                       r.status or "", r.since.date().isoformat(), str(r.hard), str(r.soft))
     out.print(table)
-    out.print("Bydelslaget retter adressen i medlemsregisteret; neste import med ny adresse opphever suspensjonen.")
+    out.print(f"{word.definite.capitalize()} retter adressen i medlemsregisteret; neste import med ny adresse "
+              "opphever suspensjonen.")

@@ -113,8 +113,8 @@ def bare(n: int, port: int) -> float:
         m = EmailMessage()
         m["From"], m["To"], m["Subject"] = "post@example.org", f"m{i}@example.org", "Nyhetsbrev – mars 2025"
         m["Message-ID"] = f"<{i}@bench>"
-        m.set_content(f"Hei Fornavn{i},\n\n" + "Bystyregruppen fremmet forslag. " * 20)
-        m.add_alternative(f"<p>Hei Fornavn{i},</p>" + "<p>Bystyregruppen fremmet forslag.</p>" * 20, subtype="html")
+        m.set_content(f"Hei Fornavn{i},\n\n" + "Styret fremmet forslag. " * 20)
+        m.add_alternative(f"<p>Hei Fornavn{i},</p>" + "<p>Styret fremmet forslag.</p>" * 20, subtype="html")
         messages.append(m)
     start = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", port) as conn:

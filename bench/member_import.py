@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = "2025-11-29"
 HEADER = ["Medlemsnummer", "Fornavn", "Etternavn", "Adresse", "Postnummer", "Poststed", "E-post", "Mobil",
-          "Innmeldt", "Kontingent betalt", "Bydelslag", "Aktivist", "Roller"]
+          "Innmeldt", "Kontingent betalt", "Lag", "Aktivist", "Roller"]
 FIRST = ["Kari", "Ola", "Åse", "Øystein", "Ingrid", "Håkon", "Sølvi", "Bjørn", "Marit", "Jørgen", "Astrid", "Pål"]
 LAST = ["Nordmann", "Ås", "Læreid", "Sæther", "Bø", "Haugland", "Kvåle", "Strøm", "Berg", "Fjære"]
 POSTCODES = ["5003", "5011", "5021", "5031", "5131", "5145", "5171", "5221", "5254", "5265", "5999"]

@@ -207,7 +207,7 @@ def parse_export(data: bytes, *, today: date, branches: Mapping[str, str], bodie
                  source: str = "eksporten", branch_column: Sequence[str] = ()) -> Export:
     """Parse an export's bytes.
 
-    branches: the organisation's branch bodies, id -> display name ("arstad" -> "Årstad SV");
+    branches: the organisation's branch bodies, id -> display name ("nord" -> "Nord SV");
     bodies: every body id, for the roles column; today: dates after it are rejected;
     source: the file name, for messages; branch_column: the organisation's words for a
     branch (organisation.yaml's branch_word, every form), each also a name of the branch
@@ -588,8 +588,8 @@ def parse_bool(value: str, fld: str, warn: Warn) -> bool | None:
 
 def branch_lookup(branches: Mapping[str, str]) -> dict[str, str]:
     """Every way a branch may be written -> its id: the id, the display name, and the
-    name without the last word every branch name of several words ends with ("Årstad SV",
-    "årstad", "arstad" -> arstad when all such names are "… SV")."""
+    name without the last word every branch name of several words ends with ("Nord SV",
+    "nord sv", "nord" -> nord when all such names are "… SV")."""
     names = {ident: " ".join(name.casefold().split()) for ident, name in branches.items()}
     last = {n.rsplit(" ", 1)[-1] for n in names.values() if " " in n}
     shared = f" {next(iter(last))}" if len(last) == 1 else None  # among the names of more than one word

@@ -321,9 +321,8 @@ def _check_zone(name: str) -> str:
 
 class BranchWord(Strict):
     """What the organisation calls one of its branches (bodies of kind branch or
-    student_branch), in every form its texts need: bydelslag / bydelslag / bydelslaget /
-    bydelslagene, lokalgruppe / lokalgrupper / lokalgruppa / lokalgruppene, local group /
-    local groups / the local group / the local groups."""
+    student_branch), in every form its texts need: lokalgruppe / lokalgrupper / lokalgruppa /
+    lokalgruppene, local group / local groups / the local group / the local groups."""
 
     singular: str
     plural: str

@@ -4,8 +4,8 @@ The table is `postcodes.yaml` beside the plan file (the bundled one is
 config/postcodes.yaml):
 
     postcodes:
-      - {from: "5003", to: "5020", branch: bergenhus}   # a range, both ends included
-      - {code: "5021", branch: arstad}                   # one code; wins over any range
+      - {from: "5003", to: "5020", branch: sentrum}   # a range, both ends included
+      - {code: "5021", branch: nord}                     # one code; wins over any range
 
 Looking a code up tries the single codes first, then the ranges. Checked when the
 table is read, every mistake reported with file and line (like the plan files):
@@ -55,7 +55,7 @@ class Entry:
 
 @dataclass(frozen=True)
 class PostcodeTable:
-    """A validated table. `lookup("5131") -> "asane"`, or None when the code is not in it."""
+    """A validated table. `lookup("5131") -> "nord"`, or None when the code is not in it."""
 
     entries: tuple[Entry, ...]
     file: Path | None = None
@@ -88,7 +88,7 @@ def parse_table(src: Located, branches: Collection[str]) -> PostcodeTable:
     if not isinstance(data, dict) or "postcodes" not in data:
         raise PostcodeTableError([Problem(src.file, src.line_of(()), None, "mangler listen `postcodes:`",
                                           'skriv `postcodes:` og under den linjer som '
-                                          '`- {from: "5003", to: "5020", branch: bergenhus}`')])
+                                          '`- {from: "5003", to: "5020", branch: sentrum}`')])
     for key in data:
         if key != "postcodes":
             problems.append(Problem(src.file, src.line_of((key,)), str(key), f"ukjent nøkkel {key!r}",
@@ -121,8 +121,8 @@ def _entry(src: Located, i: int, item: Any, branches: Collection[str], problems:
     where = f"postcodes[{i}]"
     if not isinstance(item, dict):
         problems.append(Problem(src.file, line, where, "skal være en avbildning",
-                                'skriv `- {code: "5131", branch: asane}` eller '
-                                '`- {from: "5003", to: "5020", branch: bergenhus}`'))
+                                'skriv `- {code: "5131", branch: nord}` eller '
+                                '`- {from: "5003", to: "5020", branch: sentrum}`'))
         return None
     keys = set(item)
     unknown = keys - {"code", "from", "to", "branch"}
