@@ -42,7 +42,7 @@ def web(host: Annotated[str, typer.Option("--host", help="The address to listen 
                                           "'*' for any).")] = "127.0.0.1",
         root_path: Annotated[str, typer.Option(
             "--root-path", help="The path prefix the reverse proxy serves this under (e.g. /kalender).")] = "",
-        plan: kit.Plan = None) -> None:
+        plan: kit.Plan = None, today: kit.Today = None) -> None:
     """Serve the one-click unsubscribe, the site and its feeds, and the board's answer page."""
     import uvicorn
 
@@ -60,7 +60,7 @@ def web(host: Annotated[str, typer.Option("--host", help="The address to listen 
             kit.warn(problem)
     upgrade(settings.database_url)
     config = WebConfig(plan=p, database_url=settings.database_url, secret=secret_key(settings.secret_key_file),
-                       site_dir=Path(per_organisation(settings.site_dir, org)))
+                       site_dir=Path(per_organisation(settings.site_dir, org)), today=today)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     kit.ok(f"aarshjul web: http://{host}:{port}/ ({p.organisation.name}; the site from {config.site_dir})")
     uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,

@@ -1,15 +1,31 @@
-"""The question "was it held?" asked in the Prefect UI: its text, key and checks. Pure."""
+"""The question "was it held?": asked in the Prefect UI (its text, key and checks), and
+by mail with a personal link to the web service's page (aarshjul web). Pure.
+
+    pause_key, question, check_answer    the Prefect UI's question
+    answer_token, read_answer_token      the personal link: single purpose, expiring,
+                                         bound to one person and one occurrence
+    confirm_items, recipients_by_member  what the daily mail lists, and to whom
+    confirm_campaign                     the daily mail to one role holder
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from . import i18n
 from .completion import default_day
+from .errors import BadInput
 from .expand import Occurrence
 from .plan import Plan
+
+if TYPE_CHECKING:
+    from .campaigns import Campaign
 
 
 def pause_key(key: str, attempt: int = 1) -> str:
@@ -34,14 +50,21 @@ def question(plan: Plan, occ: Occurrence, problem: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def check_answer(plan: Plan, occ: Occurrence, on: date | None, today: date) -> str | None:
-    """What is wrong with an answer's date that the form's own rules let through, or None."""
+def check_answer(plan: Plan, occ: Occurrence, on: date | None, today: date, evidence_url: str | None = None
+                 ) -> str | None:
+    """What is wrong with an answer that the form's own rules let through, or None, in
+    Norwegian (the Prefect UI and the web page show it above the form)."""
     on = on or default_day(occ, today)
     if on > today:
         return f"datoen {i18n.day(on)} er etter i dag"
     if on not in plan.period:
         return f"datoen {i18n.day(on)} er utenfor planperioden"
+    if evidence_url and not EVIDENCE_URL.match(evidence_url):
+        return "lenken må være en nettadresse som begynner med https:// eller http://"
     return None
+
+
+EVIDENCE_URL = re.compile(r"^https?://[^\s<>\"']+$")
 
 
 def passed(occurrences: list[Occurrence], today: date, first: date, known: set[str]) -> list[Occurrence]:
@@ -53,3 +76,131 @@ def passed(occurrences: list[Occurrence], today: date, first: date, known: set[s
 def default_year(plan: Plan, today: date) -> int:
     """The year a January run reports on: the previous one, kept within the plan period."""
     return min(max(today.year - 1, plan.period.start.year), plan.period.end.year)
+
+
+# --- the personal answer link ---------------------------------------------------------------
+
+
+class BadAnswerLink(BadInput, ValueError):
+    """An answer link that is malformed, not made with our key, or expired (`expired`)."""
+
+    def __init__(self, message: str, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+@dataclass(frozen=True)
+class AnswerLink:
+    """What a board member's answer link names: who answers for which occurrence, until when."""
+
+    organisation: str
+    key: str  # the occurrence key
+    member: str  # member number
+    expires: date  # the last day it works
+
+
+_ANSWER_AAD = b"aarshjul answer link v1"  # the purpose: an unsubscribe token never opens as one
+
+
+def _answer_keys(secret: bytes) -> tuple[bytes, bytes]:
+    return (hmac.new(secret, b"aarshjul answer link v1: AES-256-GCM key", hashlib.sha256).digest(),
+            hmac.new(secret, b"aarshjul answer link v1: nonce key", hashlib.sha256).digest())
+
+
+def answer_token(secret: bytes, link: AnswerLink) -> str:
+    """An opaque URL-safe token: organisation, occurrence, member and expiry encrypted and
+    authenticated with AES-256-GCM under a key derived from the installation's secret (the
+    construction of domain/messages.py's unsubscribe tokens, with its own keys and purpose).
+    Nobody without the secret can read it, make one, or move it to another occurrence,
+    person or day."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    payload = "\0".join((link.organisation, link.key, link.member, link.expires.isoformat())).encode()
+    key, nonce_key = _answer_keys(secret)
+    nonce = hmac.new(nonce_key, payload, hashlib.sha256).digest()[:12]
+    sealed = AESGCM(key).encrypt(nonce, payload, _ANSWER_AAD)
+    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+
+def read_answer_token(secret: bytes, token: str, today: date) -> AnswerLink:
+    """The link a token names; BadAnswerLink if it is not genuine, or (expired=True) if its
+    last day has passed."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (ValueError, TypeError):
+        raise BadAnswerLink("not an answer link") from None
+    if len(raw) < 12 + 16 + 8 or len(token) > 600:
+        raise BadAnswerLink("not an answer link")
+    try:
+        payload = AESGCM(_answer_keys(secret)[0]).decrypt(raw[:12], raw[12:], _ANSWER_AAD)
+    except InvalidTag:
+        raise BadAnswerLink("the link's signature does not match (altered, or from another installation)") from None
+    parts = payload.decode("utf-8", "replace").split("\0")
+    if len(parts) != 4:
+        raise BadAnswerLink("not an answer link")
+    try:
+        expires = date.fromisoformat(parts[3])
+    except ValueError:
+        raise BadAnswerLink("not an answer link") from None
+    link = AnswerLink(parts[0], parts[1], parts[2], expires)
+    if today > expires:
+        raise BadAnswerLink(f"the link expired on {expires.isoformat()}", expired=True)
+    return link
+
+
+def answer_expiry(today: date, days: int = 30) -> date:
+    return today + timedelta(days=days)
+
+
+# --- the daily mail ----------------------------------------------------------------------------
+
+
+def recipients_by_member(occurrences: list[Occurrence], holders: dict[str, list[str]]) -> dict[str, list[Occurrence]]:
+    """member number -> the occurrences they are asked about: those of every body whose role
+    they hold (holders: body id -> member numbers, as the invitations find them), in the
+    order given, each once."""
+    out: dict[str, list[Occurrence]] = {}
+    for occ in occurrences:
+        for body in occ.bodies:
+            for member in holders.get(body, []):
+                mine = out.setdefault(member, [])
+                if occ not in mine:
+                    mine.append(occ)
+    return out
+
+
+def confirm_items(plan: Plan, occurrences: list[Occurrence], links: dict[str, str]) -> list[dict[str, str]]:
+    """The mail's list: one item per occurrence (title, measure, when, place, bodies, and
+    the personal link `links[key]`); plan text as values, never template source."""
+    items = []
+    for occ in occurrences:
+        items.append({"title": occ.title, "measure": occ.measure, "when": _when(occ), "place": occ.place or "",
+                      "bodies": ", ".join(plan.body_name(b) for b in occ.bodies), "url": links[occ.key],
+                      "key": occ.key})
+    return items
+
+
+def _when(occ: Occurrence) -> str:
+    if occ.start is None:
+        return f"innen {i18n.day(occ.window_end)}"
+    text = i18n.day(occ.start)
+    return text if occ.all_day or not isinstance(occ.start, datetime) else f"{text} kl. {i18n.clock(occ.start)}"
+
+
+def confirm_campaign(plan: Plan, member: str, items: list[dict[str, str]], bodies: list[str], today: date,
+                     expires: date) -> "Campaign":
+    """The day's mail to one role holder (campaign confirm/DAY/MEMBER, so it goes once a
+    day at most): their occurrences with nothing recorded, each with its personal link."""
+    from dataclasses import replace
+
+    from .campaigns import body_campaign
+
+    campaign = body_campaign(
+        plan, f"confirm/{today.isoformat()}/{member}", "confirm_held",
+        "Ble det holdt? {{ count }} {{ 'punkt venter' if count == 1 else 'punkter venter' }} på svar",
+        {"items": items, "count": len(items), "expires": i18n.day(expires),
+         "bodies": ", ".join(plan.body_name(b) for b in bodies)}, [])
+    return replace(campaign, recipient_kind="member", recipient_names={})

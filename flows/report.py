@@ -30,10 +30,13 @@ CLI's `aarshjul report` uses them without importing Prefect.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import time
 from datetime import date
-from typing import Optional
+from typing import Any, Optional
+
+import pydantic
 
 from prefect import flow, get_run_logger
 from prefect.exceptions import FlowPauseTimeout
@@ -49,8 +52,8 @@ from aarshjul.domain.results import Confirmations, ReportWritten
 from aarshjul.settings import get_settings
 from aarshjul.tasks.artifacts import confirmations_summary, report_summary
 from aarshjul.tasks.plan_io import by_reference, migrate_database, read_plan
-from aarshjul.tasks.report import (gather_report, is_recorded, mail_draft, passed_occurrences, record_answer,
-                                   write_report_files)
+from aarshjul.tasks.report import (gather_report, is_recorded, mail_confirm_links, mail_draft, passed_occurrences,
+                                   record_answer, write_report_files)
 from aarshjul.tasks.report_render import FORMATS, render_markdown
 
 DEFAULT_FORMATS = ["html", "pdf", "md"]
@@ -86,41 +89,65 @@ def yearly_report(year: Optional[int] = None, plan_path: str = "config/plan.yaml
 
 
 class ConfirmInput(RunInput):
-    """The answer to "was it held?", as the Prefect UI's form shows it."""
+    """The answer to "was it held?", as the Prefect UI's form shows it. No Optional fields:
+    the UI draws `X | None` as a type switch that must be clicked before typing, so every
+    field has a plain type and a default ("" and 0 mean "not given")."""
 
     held: bool = Field(True, title="Ble det holdt?",
                        description="Kryss av hvis det ble holdt; ta bort krysset hvis ikke "
                                    "(skriv hvorfor i merknaden).")
-    date: Optional[dt.date] = Field(None, title="Dato", description="Når det ble holdt (tom: den planlagte datoen).")
-    attendance: Optional[int] = Field(None, ge=0, title="Antall deltakere")
-    note: Optional[str] = Field(None, max_length=2000, title="Merknad",
-                                description="Kort, uten persondata; hvorfor det ikke ble holdt, om det ikke ble det.")
-    evidence_url: Optional[str] = Field(None, pattern=r"^https?://\S+$", title="Lenke",
-                                        description="Til referat, bilder eller arrangement (https://…).")
+    date: dt.date = Field(dt.date(2000, 1, 1), title="Dato", description="Når det ble holdt.")
+    attendance: int = Field(0, ge=0, title="Antall deltakere", description="0 hvis du ikke vet.")
+    note: str = Field("", max_length=2000, title="Merknad",
+                      description="Kort, uten persondata; hvorfor det ikke ble holdt, om det ikke ble det.")
+    evidence_url: str = Field("", max_length=500, title="Lenke",
+                              description="Til referat, bilder eller arrangement (https://…); tom hvis ingen.")
     later: bool = Field(False, title="Svar senere", description="Hopp over denne nå; den spørres om igjen i morgen.")
+
+
+def confirm_form(description: str, **initial: Any) -> type[ConfirmInput]:
+    """ConfirmInput with `initial` as the fields' defaults and `description` above the form.
+    Prefect's own `with_initial_data` rebuilds each field from its annotation alone, which
+    drops its title, description and limits (the form then showed "Held", "Date" in
+    English); here each field keeps its FieldInfo, only the default changes."""
+    fields: dict[str, Any] = {}
+    for name, value in initial.items():
+        info = copy.copy(ConfirmInput.model_fields[name])
+        info.default = value
+        fields[name] = (info.annotation, info)
+    model = pydantic.create_model(ConfirmInput.__name__, __base__=ConfirmInput, **fields)
+    model._description = description
+    return model
 
 
 @flow(name="confirm-occurrences", log_prints=False)
 def confirm_occurrences(plan_path: str = "config/plan.yaml", today: Optional[date] = None, days: int = 14,
-                        answer_hours: float = 20.0, poll_seconds: int = 10) -> Confirmations:
-    """Ask, in the Prefect UI, whether each occurrence that passed in the last `days` days
-    with nothing in the log was held, one occurrence at a time, and record each answer."""
+                        answer_hours: float = 20.0, poll_seconds: int = 10, mail_links: bool = True,
+                        ask_in_ui: bool = True) -> Confirmations:
+    """Mail the responsible bodies' role holders a personal link for each occurrence that
+    passed in the last `days` days with nothing in the log (answered on aarshjul web's
+    page), then ask the same in the Prefect UI, one occurrence at a time, recording each
+    answer."""
     logger = get_run_logger()
     today = today or date.today()
     plan = read_plan(plan_path)
     migrate_database(get_settings().database_url)
     waiting = passed_occurrences(by_reference(plan), today, days)
     logger.info("%d occurrences passed in the last %d days with nothing recorded", len(waiting), days)
-    deadline = time.monotonic() + answer_hours * 3600
+    if mail_links:  # the board answers from a link in the mail (aarshjul web); the UI's form stays for admins
+        mail_confirm_links(by_reference(plan), waiting, today)
     counts = {"asked": 0, "held": 0, "not_held": 0, "later": 0, "recorded_meanwhile": 0}
+    if not ask_in_ui:
+        confirmations_summary(plan.organisation.id, today, days, len(waiting), counts)
+        return Confirmations(waiting=len(waiting), **counts)
+    deadline = time.monotonic() + answer_hours * 3600
     for occ in waiting:
         if is_recorded(plan.organisation.id, occ.key):  # recorded by the CLI while we waited
             counts["recorded_meanwhile"] += 1
             continue
         problem, attempt = None, 1
         while True:
-            form = ConfirmInput.with_initial_data(description=question(plan, occ, problem), held=True,
-                                                  date=default_day(occ, today))
+            form = confirm_form(question(plan, occ, problem), held=True, date=default_day(occ, today))
             counts["asked"] += attempt == 1
             try:
                 answer = pause_flow_run(wait_for_input=form, key=pause_key(occ.key, attempt),
@@ -128,7 +155,8 @@ def confirm_occurrences(plan_path: str = "config/plan.yaml", today: Optional[dat
             except FlowPauseTimeout:
                 logger.warning("no answer for %s within %.1f hours; the next run asks again", occ.key, answer_hours)
                 raise
-            problem = None if answer.later else check_answer(plan, occ, answer.date, today)
+            problem = None if answer.later else check_answer(plan, occ, answer.date, today,
+                                                             answer.evidence_url.strip() or None)
             if problem is None or attempt >= 3:
                 break
             attempt += 1
@@ -136,7 +164,8 @@ def confirm_occurrences(plan_path: str = "config/plan.yaml", today: Optional[dat
             counts["later"] += 1
             logger.info("%s: %s", occ.key, "answer later" if answer.later else f"not recorded ({problem})")
             continue
-        fields = answer.model_dump(include={"held", "date", "attendance", "note", "evidence_url"})
+        fields = {"held": answer.held, "date": answer.date, "attendance": answer.attendance or None,
+                  "note": answer.note, "evidence_url": answer.evidence_url.strip() or None}
         outcome = record_answer(by_reference(plan), occ, fields, today)
         counts[outcome] += 1
         logger.info("%s: recorded as %s", occ.key, outcome)

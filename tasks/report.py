@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from aarshjul.db.completions import record_completion, recorded_keys
@@ -60,6 +60,48 @@ def passed_occurrences(plan: Plan, today: date, days: int) -> list[Occurrence]:
         known = recorded_keys(session, plan.organisation.id)
     first = today - dt.timedelta(days=days)
     return passed(expand(plan, first, today), today, first, known)
+
+
+@task(name="mail-confirm-links", cache_policy=NO_CACHE)
+def mail_confirm_links(plan: Plan, occurrences: list[Occurrence], today: date) -> int:
+    """Mail each holder of a responsible body's role (found as the invitations find them)
+    the occurrences that passed with nothing recorded, each with a personal answer link to
+    `aarshjul web` (AARSHJUL_SITE_URL/svar/TOKEN); returns how many were sent. Nothing
+    without mail.yaml or AARSHJUL_SITE_URL (the links need the service's address)."""
+    from aarshjul.db.audiences import audience_candidates
+    from aarshjul.domain.confirm import (AnswerLink, answer_expiry, answer_token, confirm_campaign, confirm_items,
+                                         recipients_by_member)
+    from aarshjul.settings import per_organisation
+    from aarshjul.tasks.mailer import secret_key
+
+    settings = get_settings()
+    site_url = per_organisation(settings.site_url, plan.organisation.id)
+    if not occurrences or not plan.mail or not site_url:
+        if occurrences:
+            get_run_logger().warning("no answer links mailed: %s is not set",
+                                     "mail.yaml" if not plan.mail else "AARSHJUL_SITE_URL")
+        return 0
+    secret = secret_key(settings.secret_key_file)
+    expires = answer_expiry(today)
+    org = plan.organisation.id
+    sent = 0
+    with transaction(settings.database_url) as session:
+        bodies = sorted({b for o in occurrences for b in o.bodies})
+        addresses: dict[str, str | None] = {}
+        holders: dict[str, list[str]] = {}
+        for body in bodies:
+            for number, address in audience_candidates(session, org, {"role": body}):
+                holders.setdefault(body, []).append(number)
+                addresses[number] = address
+        for member, mine in recipients_by_member(occurrences, holders).items():
+            base = site_url.rstrip("/") + "/svar/"
+            links = {o.key: base + answer_token(secret, AnswerLink(org, o.key, member, expires)) for o in mine}
+            their_bodies = [b for b in bodies if member in holders.get(b, [])]
+            campaign = confirm_campaign(plan, member, confirm_items(plan, mine, links), their_bodies, today, expires)
+            sent += send_now(session, limits(plan), campaign, [(member, addresses[member])])
+    get_run_logger().info("answer links mailed to %d role holders (%d messages sent)",
+                          len({m for ms in holders.values() for m in ms}), sent)
+    return sent
 
 
 def is_recorded(organisation: str, key: str) -> bool:

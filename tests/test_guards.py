@@ -20,7 +20,7 @@ import pytest
 from conftest import ROOT
 
 BIN = Path(sys.executable).parent
-SUBPACKAGES = ("domain", "db", "tasks", "flows", "templates")
+SUBPACKAGES = ("domain", "db", "tasks", "flows", "templates", "web")
 
 
 def installed_layout(into: Path) -> Path:

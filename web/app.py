@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
@@ -69,7 +69,7 @@ class WebConfig:
     site_dir: Path
     rate_per_minute: float = 30
     rate_burst: int = 20
-    answer_days: int = 30  # how long a board member's answer link is valid
+    today: date | None = None  # pretend today is this date (aarshjul web --today); None: the clock
     engine: Engine | None = field(default=None, repr=False)
 
 
