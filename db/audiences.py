@@ -26,7 +26,7 @@ def audience_candidates(session: Session, organisation: str, audience: dict[str,
                             | Member.roles.like(f"%,{role},%"))
     elif not audience.get("all"):
         raise ValueError(f"unknown audience {audience!r}")
-    rows = (r.tuple() for r in session.execute(query.order_by(Member.number).execution_options(yield_per=1000)))
+    rows = ((n, e) for n, e in session.execute(query.order_by(Member.number).execution_options(yield_per=1000)))
     yield from without_suspended(session, organisation, rows)  # addresses that bounced get no mail (db/bounces.py)
 
 

@@ -129,10 +129,11 @@ def without_suspended(session: Session, organisation: str, candidates: Iterable[
 def lift_changed(session: Session, organisation: str, now: datetime) -> int:
     """Mark lifted the suspensions whose member has another address now (or none: forgotten,
     or gone from the register). Returns how many."""
-    current = dict(session.execute(select(Member.number, Member.email).where(
+    current: dict[str, str | None] = {number: email for number, email in session.execute(select(
+        Member.number, Member.email).where(
         Member.organisation == organisation,
         Member.number.in_(select(Suspension.member).where(Suspension.organisation == organisation,
-                                                          Suspension.lifted_at.is_(None))))).tuples())
+                                                          Suspension.lifted_at.is_(None)))))}
     lifted = [s.id for s in session.scalars(select(Suspension).where(
         Suspension.organisation == organisation, Suspension.lifted_at.is_(None)))
         if not current.get(s.member) or address_digest(organisation, current[s.member] or "") != s.address_digest]

@@ -105,8 +105,11 @@ def read_bounce_token(secret: bytes, organisation: str, token: str) -> int | Non
     token = token.strip().lower()
     if not _TOKEN.match(token):
         return None
+    sealed = base64.b32decode(token.upper() + "======")
+    if base64.b32encode(sealed).decode("ascii").rstrip("=").lower() != token:
+        return None  # the last character's two spare bits set: one token, one spelling
     key, check = _keys(secret, organisation)
-    plain = _block(key, base64.b32decode(token.upper() + "======"), decrypt=True)
+    plain = _block(key, sealed, decrypt=True)
     if not hmac.compare_digest(plain[:8], check):
         return None
     return int.from_bytes(plain[8:], "big")
@@ -130,7 +133,7 @@ def tokens_in(text: str, base: str) -> list[str]:
     """The tokens of every `local+TOKEN@domain` of `base` in `text` (a header's value),
     case-insensitively, in order."""
     local, _, domain = base.rpartition("@")
-    pattern = re.compile(rf"(?<![\w.+-]){re.escape(local)}\+([a-z2-7]{{26}})@{re.escape(domain)}(?![\w-])",
+    pattern = re.compile(rf"(?<![\w.+-]){re.escape(local)}\+([a-z2-7]{{26}})@{re.escape(domain)}(?![\w-]|\.[\w-])",
                          re.IGNORECASE)
     return [m.group(1).lower() for m in pattern.finditer(text)]
 

@@ -23,6 +23,7 @@ import pytest
 class Received:
     to: list[str]
     raw: bytes
+    mail_from: str = ""  # the envelope sender (MAIL FROM): a VERP address, with bounces on
 
     def parsed(self):
         """Parsed in strict mode: a malformed message raises."""
@@ -51,7 +52,7 @@ class _Handler:
                 server.transport.close()
                 return "250 never seen"
         with self.sink.lock:
-            self.sink.messages.append(Received(to, envelope.original_content or envelope.content))
+            self.sink.messages.append(Received(to, envelope.original_content or envelope.content, envelope.mail_from))
         return "250 Message accepted"
 
 
