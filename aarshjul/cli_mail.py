@@ -104,7 +104,7 @@ def newsletter_preview(
     assert campaign.unsubscribe_url is not None  # newsletter_campaign sets it: mail.yaml's unsubscribe.url is required
     context = {**campaign.context, "first_name": "Ola",
                "unsubscribe_url": campaign.unsubscribe_url.replace("{token}", "FORHANDSVISNING")}
-    subject, text, html_part = Renderer(campaign.template, campaign.subject).render(context)
+    subject, text, html_part = Renderer(campaign.template, campaign.subject, campaign.templates).render(context)
     print(f"Subject: {subject}\nEdition: {campaign.key}\n")
     print(html_part if html else text)
 

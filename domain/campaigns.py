@@ -54,6 +54,7 @@ class Campaign:
     recipient_names: dict[str, str] = field(default_factory=dict)  # for bodies: id -> display name
     calendar: bytes | None = None  # an iMIP invitation to attach
     calendar_method: str | None = None
+    templates: str | None = None  # the organisation's templates folder, over the bundled ones (Plan.templates)
     bounce_address: str | None = None  # mail.yaml bounces.address: each message's MAIL FROM is its VERP form
 
 
@@ -136,7 +137,8 @@ def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date
         from_name=f"{mail.sender.name} – {sender.name}" if sender else mail.sender.name,
         from_address=mail.sender.address, domain=mail.sender.domain, bounce_address=mail.bounce_address,
         reply_to=sender.contact if sender else None, list_name=n.name,
-        unsubscribe_url=mail.unsubscribe.url, unsubscribe_mailto=mail.unsubscribe.mailto)
+        unsubscribe_url=mail.unsubscribe.url, unsubscribe_mailto=mail.unsubscribe.mailto,
+        templates=str(plan.templates))
 
 
 def newsletter_audience(n: Newsletter, edition: Edition) -> dict[str, Any]:
@@ -179,7 +181,7 @@ def body_campaign(plan: Plan, key: str, template: str, subject: str, context: di
                     context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, **context},
                     from_name=f"{mail.sender.name} – årshjulet", from_address=mail.sender.address,
                     domain=mail.sender.domain, bounce_address=mail.bounce_address, recipient_kind="body",
-                    recipient_names={b: plan.bodies[b].name for b in bodies})
+                    recipient_names={b: plan.bodies[b].name for b in bodies}, templates=str(plan.templates))
 
 
 def body_contacts(plan: Plan, bodies: Iterable[str]) -> list[tuple[str, str | None]]:
@@ -234,7 +236,7 @@ def invitation_campaigns(plan: Plan, entries: list[Entry], today: date,
                          "measure_text": measure.text, "body_name": info.name, "changed": changed},
                 from_name=f"{mail.sender.name} – {info.name}", from_address=mail.sender.address,
                 domain=mail.sender.domain, bounce_address=mail.bounce_address, reply_to=info.contact,
-                calendar=ics, calendar_method=method), body))
+                calendar=ics, calendar_method=method, templates=str(plan.templates)), body))
     return out
 
 
@@ -279,7 +281,7 @@ def dues_campaign(plan: Plan, year: int) -> Campaign:
                  **_promise(plan, "dues_unpaid")},
         from_name=mail.sender.name, from_address=mail.sender.address, domain=mail.sender.domain,
         bounce_address=mail.bounce_address,
-        reply_to=mail.sender.address)
+        reply_to=mail.sender.address, templates=str(plan.templates))
 
 
 def dues_list_campaign(plan: Plan, branch: str, today: date, rows: list[dict[str, Any]]) -> Campaign:

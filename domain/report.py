@@ -249,6 +249,7 @@ class Report:
     follow_up_measure: str | None = None  # the measure driven by member_joined; None: the plan has none
     follow_up_days: int | None = None  # its within_days
     branch_word: BranchWord = DEFAULT_BRANCH_WORD["nb"]  # organisation.yaml's word for a branch
+    templates: str | None = None  # the organisation's templates folder (Plan.templates), over the bundled ones
 
     @property
     def measures(self) -> list[MeasureReport]:
@@ -332,7 +333,8 @@ def build_report(plan: Plan, year: int, today: date, records: Sequence[Record],
     driver = plan.driven_by("member_joined")
     return Report(year, today, plan.organisation.name, plan.meta.title, plan.meta.adopted_by,
                   (plan.period.start, plan.period.end), tuple(goals), gaps, tuple(targets), rows, total,
-                  driver.number if driver else None, plan.within_days("member_joined"), plan.branch_word)
+                  driver.number if driver else None, plan.within_days("member_joined"), plan.branch_word,
+                  str(plan.templates))
 
 
 def _of_year(mine: list[Occurrence], year: int) -> list[Occurrence]:

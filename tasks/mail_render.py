@@ -3,9 +3,11 @@
 Data is never template source. Plan text (titles, body names, places), member fields
 and server data reach a template only as values: a title like `{{ 7*7 }}` comes out
 literally, and `<script>` is escaped in the HTML part. The only template *source* is
-ours: the files under `templates/email/`, the fixed subjects in the code, and the
-newsletter subjects of `mail.yaml`. All of it is compiled in Jinja's immutable sandbox,
-so even a hostile `mail.yaml` subject cannot reach Python's internals.
+ours: the files under `templates/email/` (or the organisation's own of the same name in
+the `templates/` folder beside plan.yaml, tasks/templates.py), the fixed subjects in the
+code, and the newsletter subjects of `mail.yaml`. All of it is compiled in Jinja's
+immutable sandbox, so even a hostile `mail.yaml` subject or override cannot reach
+Python's internals.
 """
 
 from __future__ import annotations
@@ -14,20 +16,26 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2 import StrictUndefined, TemplateError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import aarshjul.templates
 from aarshjul.domain.errors import TemplateProblem
 from aarshjul.domain.subjects import compile_subject
+from aarshjul.tasks.templates import loader, overrides_of
 
 TEMPLATES = Path(aarshjul.templates.__file__).parent
 
 
-@lru_cache(maxsize=4)
-def environment(folder: str = str(TEMPLATES)) -> ImmutableSandboxedEnvironment:
+def environment(overrides: str | Path | None = None) -> ImmutableSandboxedEnvironment:
+    """The e-mail environment: the organisation's templates folder (if any) over the bundled one."""
+    return _environment(overrides_of(overrides))
+
+
+@lru_cache(maxsize=8)
+def _environment(overrides: str | None) -> ImmutableSandboxedEnvironment:
     return ImmutableSandboxedEnvironment(
-        loader=FileSystemLoader(folder), undefined=StrictUndefined,
+        loader=loader(overrides), undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
@@ -35,10 +43,11 @@ def environment(folder: str = str(TEMPLATES)) -> ImmutableSandboxedEnvironment:
 class Renderer:
     """Subject, text and HTML of one campaign's template, compiled once."""
 
-    def __init__(self, template: str, subject: str) -> None:
+    def __init__(self, template: str, subject: str, overrides: str | Path | None = None) -> None:
         """`subject` is template source from the code or mail.yaml, never plan text:
-        plan text goes into the campaign's context and is referred to by name."""
-        env = environment()
+        plan text goes into the campaign's context and is referred to by name.
+        `overrides`: the organisation's templates folder (Campaign.templates)."""
+        env = environment(overrides)
         try:
             self.html = env.get_template(f"email/{template}.html.j2")
             self.text = env.get_template(f"email/{template}.txt.j2")

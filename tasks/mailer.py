@@ -289,7 +289,7 @@ class Mailer:
             result.skipped_unsubscribed += len(set(dropped) - left)
         result.in_doubt = ledger.recover(self.session, c.organisation, c.key, now)
         self.session.commit()
-        renderer = Renderer(c.template, c.subject)
+        renderer = Renderer(c.template, c.subject, c.templates)
         chunk: list[str] = []
         for row in ledger.pending(self.session, c.organisation, c.key):
             chunk.append(row.recipient)
@@ -320,7 +320,7 @@ class Mailer:
         result.claimed = len(rows)
         if not rows:
             return result
-        renderer = Renderer(c.template, c.subject)
+        renderer = Renderer(c.template, c.subject, c.templates)
         names = _Names(self.session, c, [r.recipient for r in rows])
         outcomes: dict[int, tuple[str, str]] = {}
         pause: str | None = None

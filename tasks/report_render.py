@@ -31,7 +31,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Iterable
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import StrictUndefined, select_autoescape
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 import aarshjul.templates
@@ -40,6 +41,7 @@ from aarshjul.domain.errors import AarshjulError, BadInput, ReportRenderError, S
 from aarshjul.domain.report import STATUS, STATUS_ORDER, Line, Report
 from aarshjul.domain.targets import Progress
 from aarshjul.tasks.files import sync_folder
+from aarshjul.tasks.templates import loader
 
 TEMPLATES = Path(aarshjul.templates.__file__).parent
 FORMATS = ("html", "pdf", "md")
@@ -54,8 +56,10 @@ def report_filename(report: Report, fmt: str, organisation_id: str | None = None
 # --- text formats ----------------------------------------------------------------------
 
 
-def _env() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
+def _env(overrides: str | None = None) -> ImmutableSandboxedEnvironment:
+    """The report's environment: the organisation's templates folder (if any) over the
+    bundled one, in the sandbox (an override is the organisation's code, not ours)."""
+    env = ImmutableSandboxedEnvironment(loader=loader(overrides), undefined=StrictUndefined,
                       autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False,
                                                    default=False),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
@@ -107,13 +111,13 @@ def _when(line: Line) -> str:
 
 
 def render_markdown(report: Report) -> str:
-    return _env().get_template("report/report.md.j2").render(r=report, tables=_target_tables(report))
+    return _env(report.templates).get_template("report/report.md.j2").render(r=report, tables=_target_tables(report))
 
 
 def render_html(report: Report, charts: bool = True) -> str:
     svgs = {p.target.name: Markup(chart_svg(p)) for p in report.targets} if charts else {}
-    return _env().get_template("report/report.html.j2").render(r=report, charts=svgs,
-                                                               compact=_target_tables(report, compact=True))
+    return _env(report.templates).get_template("report/report.html.j2").render(
+        r=report, charts=svgs, compact=_target_tables(report, compact=True))
 
 
 def _target_tables(report: Report, compact: bool = False) -> dict[str, list[tuple[str, str, str]]]:

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import StrictUndefined, select_autoescape
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import aarshjul.templates
 from aarshjul.domain.errors import AarshjulError, ServiceError
@@ -38,6 +39,7 @@ from aarshjul.domain.feeds import PUBLIC, Entry, feeds, select
 from aarshjul.domain.ics import feed_calendar
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.site import page_context
+from aarshjul.tasks.templates import loader
 
 TEMPLATES = Path(aarshjul.templates.__file__).parent
 MANIFEST = ".aarshjul-manifest.json"
@@ -129,7 +131,7 @@ def _write_site(plan: Plan, entries: list[Entry] | dict[str, list[Entry]], token
         _write(site_dir, f"{folder}/index.html", GUARD, None)
         owned.add(f"{folder}/index.html")
     page = page_context(plan, per_feed[PUBLIC], today, links, site_url)
-    html = _env().get_template("site/index.html.j2").render(page)
+    html = _env(plan.templates).get_template("site/index.html.j2").render(page)
     _write(site_dir, "index.html", html.encode("utf-8"), result)
     owned.add("index.html")
     previous = _read_manifest(site_dir)
@@ -139,9 +141,11 @@ def _write_site(plan: Plan, entries: list[Entry] | dict[str, list[Entry]], token
     return result
 
 
-def _env() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
-                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+def _env(overrides: Path | None = None) -> ImmutableSandboxedEnvironment:
+    """The organisation's templates folder (if any) over the bundled one, sandboxed."""
+    return ImmutableSandboxedEnvironment(loader=loader(overrides), undefined=StrictUndefined,
+                                         autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                                         lstrip_blocks=True)
 
 
 def _check_folders(site_dir: Path, rel: str) -> None:
