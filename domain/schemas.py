@@ -125,7 +125,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 class _Generator(GenerateJsonSchema):
     """pydantic's generator without a title on every field (it only repeats the key)."""
 
-    def field_title_should_be_set(self, schema: CoreSchema) -> bool:  # type: ignore[override]
+    def field_title_should_be_set(self, schema: CoreSchema) -> bool:
         return False
 
     def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
