@@ -100,7 +100,11 @@ def newsletter_preview(
         if not upcoming:
             kit.fail(f"{n.id} har ingen utgave etter {day}" if lang == "nb" else f"{n.id} has no edition after {day}")
         editions = editions_for(p, n, upcoming[0])
-    campaign = newsletter_campaign(p, n, editions[0], day, read_edition_text(content_path(p, n, editions[0])))
+    campaign = newsletter_campaign(p, n, editions[0], day, read_edition_text(content_path(p, n, editions[0])),
+                                   allow_empty=True)
+    if campaign.context.get("events") == []:
+        kit.err.print(f"! {campaign.key}: ingen arrangementer å melde; en tom oversikt sendes ikke" if lang == "nb"
+                      else f"! {campaign.key}: no events to list; an empty digest is not sent")
     assert campaign.unsubscribe_url is not None  # newsletter_campaign sets it: mail.yaml's unsubscribe.url is required
     context = {**campaign.context, "first_name": "Ola",
                "unsubscribe_url": campaign.unsubscribe_url.replace("{token}", "FORHANDSVISNING")}

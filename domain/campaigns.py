@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from . import i18n
-from .editions import Edition, digest_events, month_name
-from .errors import AarshjulError, EditionNotReady, NotFound
+from .editions import DIGEST_DAYS, Edition, digest_events, month_name
+from .errors import AarshjulError, EditionEmpty, EditionNotReady, NotFound
 from .expand import Occurrence, expand
 from .feeds import Entry
 from .mail_model import MailFile, Newsletter
@@ -110,9 +110,10 @@ def content_path(plan: Plan, n: Newsletter, edition: Edition) -> Path | None:
 
 
 def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date,
-                        content: str | None = None) -> Campaign:
+                        content: str | None = None, allow_empty: bool = False) -> Campaign:
     """An edition; `content` is the edition's Markdown text when the newsletter has one
-    (EditionNotReady when it should and does not)."""
+    (EditionNotReady when it should and does not). A branch's digest with no events is
+    not sent (EditionEmpty, saying so) unless `allow_empty` (a preview)."""
     mail, lang = mail_config(plan), plan.organisation.locale
     context: dict[str, Any] = {"organisation": plan.organisation.name, "newsletter": n.name, "lang": lang,
                      "month": month_name(edition.day, lang), "edition": edition.key}
@@ -130,6 +131,9 @@ def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date
         context["events"] = [{"title": o.title, "when": when(o, lang), "place": o.place,
                               "bodies": ", ".join(plan.body_name(b) for b in o.bodies)}
                              for o in digest_events(occ, edition.branch, today)]
+        if not context["events"] and not allow_empty:
+            raise EditionEmpty(f"{edition.key}: ingenting å melde de neste {DIGEST_DAYS // 7} ukene; "
+                               "oversikten sendes ikke")
     sender = plan.bodies[n.sender] if n.sender else None
     return Campaign(
         organisation=plan.organisation.id, key=edition.key, audience=edition.audience, template=n.template,
@@ -149,7 +153,7 @@ def newsletter_audience(n: Newsletter, edition: Edition) -> dict[str, Any]:
 # --- messages to bodies ----------------------------------------------------------------------
 
 REMINDER_SUBJECTS = {
-    "lead": "Om {{ days }} dager: {{ title }}",
+    "lead": "{{ in_days }}: {{ title }}",
     "unscheduled": "Ikke berammet: {{ title }}",
     "overdue": "Fristen er passert: {{ title }}",
 }
@@ -161,15 +165,21 @@ def reminder_campaign(plan: Plan, r: Reminder) -> Campaign:
     if r.kind == "lead":
         message = f"{o.title} er satt opp {when(o, lang)}{', ' + o.place if o.place else ''}."
     elif r.kind == "unscheduled":
-        message = (f"Arbeidsplanen krever dette innen {i18n.day(o.window_end, lang)}, om {r.days} dager, "
+        message = (f"Arbeidsplanen krever dette innen {i18n.day(o.window_end, lang)}, {in_days(r.days)}, "
                    f"men ingen dato er satt. Sett en dato i schedule.yaml.")
     else:
         message = (f"Fristen var {i18n.day(o.span.end, lang)}, og ingen gjennomføring er registrert. "
                    f"Registrer den, eller forklar hvorfor den ikke ble gjennomført.")
     return body_campaign(plan, r.campaign, "reminder", REMINDER_SUBJECTS[r.kind],
-                         {"days": r.days, "title": o.title, "message": message, "measure": measure.number,
-                          "measure_text": measure.text, "bodies": ", ".join(plan.body_name(b) for b in o.bodies),
+                         {"days": r.days, "in_days": in_days(r.days).capitalize(), "title": o.title,
+                          "message": message, "measure": measure.number, "measure_text": measure.text,
+                          "bodies": ", ".join(plan.body_name(b) for b in o.bodies),
                           "key": o.key}, list(o.bodies))
+
+
+def in_days(days: int) -> str:
+    """'om 9 dager', 'i morgen', 'i dag': how far ahead, from the days really left."""
+    return "i dag" if days <= 0 else "i morgen" if days == 1 else f"om {days} dager"
 
 
 def body_campaign(plan: Plan, key: str, template: str, subject: str, context: dict[str, Any],
@@ -232,6 +242,7 @@ def invitation_campaigns(plan: Plan, entries: list[Entry], today: date,
                 subject="{{ prefix_word }}{{ title }} – {{ when }}",
                 context={"organisation": plan.organisation.name, "lang": lang, "title": o.title,
                          "prefix_word": prefix_word, "when": when(o, lang), "place": o.place, "note": o.note,
+                         "reason": e.reason if method == "CANCEL" else None,
                          "cancelled": method == "CANCEL", "sequence": e.sequence, "measure": measure.number,
                          "measure_text": measure.text, "body_name": info.name, "changed": changed},
                 from_name=f"{mail.sender.name} – {info.name}", from_address=mail.sender.address,

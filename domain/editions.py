@@ -103,7 +103,10 @@ def month_name(day: date, lang: str) -> str:
     return format_date(day, "LLLL y", locale=lang)
 
 
-def digest_events(occurrences: list[Occurrence], branch: str, start: date, days: int = 42) -> list[Occurrence]:
+DIGEST_DAYS = 42  # a digest lists the next six weeks
+
+
+def digest_events(occurrences: list[Occurrence], branch: str, start: date, days: int = DIGEST_DAYS) -> list[Occurrence]:
     """For a branch's digest: scheduled events of the branch, and the members' and public
     ones, from `start` for `days` days."""
     end = start + timedelta(days=days)

@@ -19,6 +19,7 @@
     │   ├── TooManyLeft              2  no         an export that would mark most members as left (db/members.py)
     │   ├── TemplateProblem          2  no         a mail template or subject that does not render
     │   └── EditionNotReady          2  no         the edition's text is not written yet: nothing sent
+    │       └── EditionEmpty         2  no         a digest with nothing to list: nothing sent
     ├── ServiceError                 3  yes        something outside aarshjul failed; the next run catches up
     │   ├── DatabaseError            3  yes        the database could not be used; nothing was stored
     │   ├── CaldavError              3  per case   the CalDAV server is unreachable (yes) or refused us (no)
@@ -124,6 +125,11 @@ class TemplateProblem(BadInput):
 
 class EditionNotReady(BadInput):
     """The edition's content file is not written yet: nothing is sent."""
+
+
+class EditionEmpty(EditionNotReady):
+    """A 'what's on' digest with no events to list: nothing is sent (a later run within
+    the edition's send window sends it once there is something)."""
 
 
 # --- exit 3: something outside aarshjul failed --------------------------------------------

@@ -7,7 +7,11 @@ Pure. For each occurrence and today, at most one reminder is due at a time:
                                                                       reminder/<key>/unscheduled-14
     a deadline passed, not done  once, within 30 days after it          reminder/<key>/overdue
 
-The key is the campaign in the delivery ledger, so each reminder goes once.
+The key is the campaign in the delivery ledger, so each reminder goes once. A reminder
+states the days really left (`days`), not its lead time: a run that comes late (a meeting
+pinned 10 days ahead, a missed day) sends "Om 10 dager", never "Om 21 dager". One so late
+that it is nearer the next lead time than its own is not sent at all: the next follows
+(at 9 days left the 21-day reminder is skipped, and the 7-day one comes two days later).
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ OVERDUE_WINDOW = timedelta(days=30)
 class Reminder:
     campaign: str
     kind: str  # lead | unscheduled | overdue
-    days: int  # days before (lead, unscheduled) or after (overdue)
+    days: int  # the real number of days left (lead, unscheduled) or passed (overdue), as of today
     occurrence: Occurrence
+    lead: int | None = None  # the lead time it answers to (21, 7); None for overdue
 
 
 def due_reminders(occurrences: Iterable[Occurrence], today: date, config: Reminders,
@@ -50,8 +55,18 @@ def due_reminders(occurrences: Iterable[Occurrence], today: date, config: Remind
 
 
 def _lead(out: list[Reminder], o: Occurrence, when: date, today: date, days: list[int], kind: str) -> None:
-    """The nearest lead time that has been reached, if the day has not come."""
-    reached = [n for n in sorted(days) if when - timedelta(days=n) <= today <= when]
-    if reached:
-        n = reached[0]
-        out.append(Reminder(f"reminder/{o.key}/{kind}-{n}", kind, n, o))
+    """The reminder of the nearest lead time reached, if the day has not come, with the
+    days really left; none when it is so late that the next lead time is nearer (see the
+    module docstring)."""
+    left = (when - today).days
+    if left < 0:
+        return
+    leads = sorted(set(days))
+    reached = [n for n in leads if left <= n]
+    if not reached:
+        return
+    n = reached[0]
+    nearer = [m for m in leads if m < n]
+    if nearer and left < (n + nearer[-1]) / 2:
+        return  # too late for this one: the reminder `nearer[-1]` days ahead comes sooner than this was due
+    out.append(Reminder(f"reminder/{o.key}/{kind}-{n}", kind, left, o, n))
