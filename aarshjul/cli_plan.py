@@ -33,8 +33,14 @@ def check(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None)
     from .domain.expand import expand
     from .domain.gaps import find_gaps
 
+    from .domain.errors import PlanError
+    from .tasks.check import check_files
+
     lang, day = kit.lang(lang), kit.today(today)
     p = kit.load(plan)
+    problems = check_files(p, day)  # targets, postcodes, chapters, content and templates beside the plan
+    if problems:
+        raise PlanError(problems)
     year = day.year if p.period.start.year <= day.year <= p.period.end.year else p.period.end.year
     gaps = [g for g in find_gaps(expand(p, date(year, 1, 1), date(year, 12, 31)), day, kit.held(p))
             if g.overdue or g.kind == "quota"]
@@ -45,6 +51,10 @@ def check(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None)
         kit.say((f"{len(gaps)} {i18n.word('warnings', lang)} ({year}):", "yellow"))
         for g in gaps:
             kit.warn(gap_line(g, lang), mark="  ! ")
+    if p.warnings:  # in schedule.yaml: a pin on a daylight-saving night, pins closer than min_days_apart
+        kit.say((f"{len(p.warnings)} {i18n.word('warnings', lang)} (schedule.yaml):", "yellow"))
+        for w in p.warnings:
+            kit.warn(str(w), mark="  ! ")
 
 
 @plan_cli.command()

@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 from .errors import PlanError, Problem, nearest
 from .expand import SEARCH_YEARS, Slot, TooManyOccurrences, all_keys, first_date, quota_windows, slots
 from .mail_model import MailFile
-from .model import Annual, Deadline, OnEvent, OrganisationFile, PlanFile, Quota, ScheduleFile, Series
+from .model import Annual, ChaptersFile, Deadline, OnEvent, OrganisationFile, PlanFile, Quota, ScheduleFile, Series
 from .periods import Span
 from .plan import Plan
 from .yamlsource import Located, Path_, dotted, load_yaml
@@ -58,6 +58,25 @@ def load_plan(path: Path | str) -> Plan:
         raise PlanError(problems)
     warnings = tuple(_pin_warnings(plan, sched_src)) if sched_src else ()
     return replace(plan, warnings=warnings) if warnings else plan
+
+
+def load_chapters(path: Path | str) -> list[Path]:
+    """The plan files a chapters file names (`chapters: [{plan: PATH}, …]`), each path
+    relative to the chapters file; PlanError naming the line of one that is not a file."""
+    path = Path(path)
+    src = load_yaml(path)
+    chapters = _validate(ChaptersFile, src)
+    plans, problems = [], []
+    for i, chapter in enumerate(chapters.chapters):
+        plan = path.parent / chapter.plan
+        if not plan.is_file():
+            at: Path_ = ("chapters", i, "plan")
+            problems.append(Problem(path, src.line_of(at), dotted(at), f"{chapter.plan}: no such file ({plan})",
+                                    f"write the plan's path relative to {path.name}, like plan.yaml"))
+        plans.append(plan)
+    if problems:
+        raise PlanError(problems)
+    return plans
 
 
 # The files plan.yaml may name, and the name each has when plan.yaml names none.

@@ -405,6 +405,20 @@ class OrganisationFile(Strict):
     important_dates: dict[Slug, ImportantDate] = {}
 
 
+# --- chapters.yaml -------------------------------------------------------------------
+
+
+class Chapter(Strict):
+    """One organisation served by this installation: its plan.yaml, relative to the
+    chapters file (not to the working directory)."""
+
+    plan: str
+
+
+class ChaptersFile(Strict):
+    chapters: Annotated[list[Chapter], Field(min_length=1)]
+
+
 # --- schedule.yaml -------------------------------------------------------------------
 
 _KEY = re.compile(r"^\d+\.\d+/[A-Za-z0-9/_-]+$")

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from aarshjul.domain.errors import AarshjulError
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -28,13 +27,10 @@ def read_deployments(path: Path = ROOT / "prefect.yaml") -> list[dict[str, Any]]
 
 def read_chapters(path: Path) -> list[str]:
     """Plan paths from a chapters file: `chapters: [{plan: PATH}, …]`, paths relative to
-    the working directory (as AARSHJUL_PLAN is)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        return [str(c["plan"]) for c in data["chapters"]]
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
-        raise AarshjulError(f"{path}: not a chapters file ({type(exc).__name__}: {exc}); "
-                            "write `chapters:` with a list of `- plan: PATH`") from None
+    the chapters file (domain/load.py's load_chapters; a mistake is a PlanError with its line)."""
+    from aarshjul.domain.load import load_chapters
+
+    return [str(p) for p in load_chapters(path)]
 
 
 def runner_deployments(plan_paths: list[str] | None = None,
