@@ -169,3 +169,61 @@ def test_an_empty_digest_is_not_sent_and_says_so(files):
     may = date(2025, 5, 1)  # Pride (a public annual day, 2-8 June) is in the six weeks: sent as usual
     full = newsletter_campaign(plan, n, editions_for(plan, n, may)[0], may)
     assert [e["title"] for e in full.context["events"]] == ["Merkedager: Pride"] or full.context["events"]
+
+
+# --- a letter sent by hand ---------------------------------------------------------------------
+
+
+@pytest.mark.prefect
+def test_a_letter_sent_by_hand_is_credited_to_its_editions_occurrence(prefect_harness, files, tmp_path,
+                                                                      monkeypatch, capsys):
+    """Regression: `newsletter send medlemsbrev --edition 2026-11`, sent by hand a week
+    late, was not credited to November's occurrence: the report said 'ikke registrert' and
+    the board was asked whether the letter was held. End to end: the real command (its flow
+    under Prefect's harness), the report it writes, and the occurrences the question asks about."""
+    from aarshjul.cli import main
+    from aarshjul.db.migrate import upgrade
+    from aarshjul.domain.load import load_plan
+    from aarshjul.settings import get_settings
+    from aarshjul.tasks.report import passed_occurrences
+    from test_mail import add_members, people
+
+    # the newsletter logs against the board's monthly series (2.3, first Tuesday): its
+    # edition 2025-03 is the letter of 4 March, occurrence 2.3/2025-03-04
+    files.edit("mail.yaml", 'measure: "2.5"', 'measure: "2.3"')
+    files.edit("mail.yaml", "schedule: FREQ=MONTHLY;BYMONTHDAY=1\n    template: medlemsbrev",
+               "schedule: FREQ=MONTHLY;BYDAY=1TU\n    template: medlemsbrev")
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    for name, value in {"AARSHJUL_DATABASE_URL": url, "AARSHJUL_PLAN": str(files.plan),
+                        "AARSHJUL_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
+                        "AARSHJUL_OUTBOX_DIR": str(tmp_path / "outbox"), "COLUMNS": "200"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AARSHJUL_SMTP_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    upgrade(url)
+    add_members(url, people(3))
+
+    def run(*args: str) -> str:
+        get_settings.cache_clear()
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            assert exc.code in (0, None), capsys.readouterr()
+        return capsys.readouterr().out
+
+    try:
+        late = ("--today", "2025-03-11")  # a week after the scheduled day
+        assert "nyhetsbrev/2025-03: 3 sendt" in run("newsletter", "send", "nyhetsbrev", "--edition", "2025-03", *late)
+        run("report", "2025", "--format", "md", "--out", "r.md", *late)
+        [line] = [x for x in (tmp_path / "r.md").read_text(encoding="utf-8").splitlines() if "`2.3/2025-03-04`" in x]
+        assert "holdt" in line and "ikke registrert" not in line, line
+        get_settings.cache_clear()
+        asked = {o.key for o in passed_occurrences.fn(load_plan(files.plan), date(2025, 3, 11), 14)}
+        assert "2.3/2025-03-04" not in asked
+        run("revoke", "2.3/2025-03-04", *late)  # the credit taken back: now the board is asked about it
+        get_settings.cache_clear()
+        asked = {o.key for o in passed_occurrences.fn(load_plan(files.plan), date(2025, 3, 11), 14)}
+        assert "2.3/2025-03-04" in asked
+    finally:
+        get_settings.cache_clear()
