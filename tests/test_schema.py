@@ -222,3 +222,25 @@ def test_schema_command_never_imports_prefect():
             "assert not any(m == 'prefect' or m.startswith('prefect.') for m in sys.modules), 'prefect imported'\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.returncode == 0, result.stderr
+
+
+def keys_of(node: object) -> set[str]:
+    """Every property name anywhere in a schema."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name in ("properties", "patternProperties") and isinstance(value, dict):
+                found |= {k for k in value if name == "properties"}
+            found |= keys_of(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= keys_of(value)
+    return found
+
+
+@pytest.mark.parametrize("kind", sorted(schemas.KINDS))
+def test_docs_files_md_explains_every_key(kind):
+    text = (ROOT / "docs" / "files.md").read_text(encoding="utf-8")
+    section = text.split(f"\n## {schemas.KINDS[kind].file}\n", 1)[1].split("\n## ", 1)[0]
+    missing = sorted(k for k in keys_of(schemas.schema(kind)) if f"`{k}`" not in section)
+    assert not missing, f"docs/files.md, section {schemas.KINDS[kind].file}, does not explain {missing}"
