@@ -67,9 +67,13 @@ def undeliverable(plan: kit.Plan = None, format: kit.Format = "table") -> None:
     with kit.existing_session() as session:
         if session is not None:
             rows = listed(session, p.organisation.id)
-    if format == "json":
-        kit.print_json([{"branch": r.branch or None, "number": r.number, "reason": r.reason, "status": r.status,
-                         "since": r.since.date().isoformat(), "hard": r.hard, "soft": r.soft} for r in rows])
+    if format != "table":  # json, or plain lines (cli_kit.Listing)
+        listing = kit.Listing("", [kit.Column(k, k) for k in ("branch", "number", "reason", "since")])
+        for r in rows:
+            listing.add(r.branch or "", r.number, r.reason, r.since.date().isoformat(),
+                        record={"branch": r.branch or None, "number": r.number, "reason": r.reason, "status": r.status,
+                                "since": r.since.date().isoformat(), "hard": r.hard, "soft": r.soft})
+        listing.print(format)
         return
     if not rows:
         out.print("Ingen adresser er suspendert.")

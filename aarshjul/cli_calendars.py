@@ -92,7 +92,8 @@ def calendars_rotate(feed: Annotated[str, typer.Argument(help="The feed id (a bo
 
 
 @cal_app.command("conflicts")
-def calendars_conflicts(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
+def calendars_conflicts(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
+                        format: kit.Format = "table") -> None:
     """Events someone changed on the CalDAV server since our last push, left alone until resolved."""
     from .db.caldav import conflicts
 
@@ -101,17 +102,19 @@ def calendars_conflicts(plan: kit.Plan = None, today: kit.Today = None, lang: ki
     nb = lang == "nb"
     with kit.session() as session:
         rows = conflicts(session, p.organisation.id)
-        if not rows:
-            kit.say("Ingen konflikter." if nb else "No conflicts.")
-            return
-        table = kit.table("Konflikter i CalDAV" if nb else "CalDAV conflicts",
-                          ("calendar", "key", "uid", "since", "server"), overflow="fold")
+        listing = kit.Listing("Konflikter i CalDAV" if nb else "CalDAV conflicts", [
+            kit.Column("calendar", "calendar", ident=True), kit.Column("key", "key", ident=True),
+            kit.Column("uid", "uid", ident=True), kit.Column("since", "since"), kit.Column("server", "server")],
+            empty="Ingen konflikter." if nb else "No conflicts.")
         for r in rows:
             assert r.conflict_at is not None  # conflicts() returns only the rows with a conflict_at
-            table.add_row(r.calendar, r.key, r.uid, i18n.day(r.conflict_at, lang),
-                          ("endret" if nb else "edited") if r.conflict_etag else ("slettet" if nb else "deleted"))
-    kit.out.print(table)
-    kit.say("aarshjul calendars resolve UID --keep ours|theirs")
+            listing.add(r.calendar, r.key, r.uid, i18n.day(r.conflict_at, lang),
+                        ("endret" if nb else "edited") if r.conflict_etag else ("slettet" if nb else "deleted"),
+                        record={"calendar": r.calendar, "key": r.key, "uid": r.uid, "since": r.conflict_at.isoformat(),
+                                "server": "edited" if r.conflict_etag else "deleted"})
+    listing.print(format)
+    if rows and format == "table":
+        kit.say("aarshjul calendars resolve UID --keep ours|theirs")
 
 
 @cal_app.command("resolve")

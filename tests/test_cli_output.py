@@ -112,8 +112,9 @@ def test_every_listing_prints_json_with_its_full_keys(cli, args, need):
     assert len(plain.splitlines()) == len(rows)
 
 
-@pytest.mark.parametrize("args", [("members", "unassigned"), ("members", "counts"), ("members", "follow-ups")])
-def test_member_lists_print_json_and_plain_even_before_any_import(cli, args):
+@pytest.mark.parametrize("args", [("members", "unassigned"), ("members", "counts"), ("members", "follow-ups"),
+                                  ("members", "undeliverable"), ("calendars", "conflicts")])
+def test_lists_that_are_empty_print_json_and_plain(cli, args):
     code, out, err = cli(*args, "--format", "json")
     assert code == 0, err
     assert json.loads(out) == []
