@@ -2,13 +2,16 @@
 
 One row per (organisation, campaign, recipient), UNIQUE, with a deterministic
 Message-ID. States: pending -> sending -> sent | failed | unknown, and
-pending -> unsubscribed (the recipient left the audience before the row was sent).
+pending -> unsubscribed (the recipient left the audience before the row was sent),
+pending -> forgotten (the member was forgotten, `members forget`: no address is left).
 
     ensure_rows     add a pending row for each recipient not yet in the ledger
     recover         rows left in 'sending' by a process that died: back to pending,
                     marked in doubt (they are sent again with the same Message-ID)
     drop_unsubscribed  pending rows (in doubt or not) whose recipient has unsubscribed
                     since the row was added: marked 'unsubscribed', never sent
+    drop_forgotten  pending rows without an address (a forgotten member): marked
+                    'forgotten', never sent (never to an empty address)
     claim_batch     the next pending rows, marked 'sending' and committed before any
                     message leaves, so a crash leaves at most that batch in doubt
     finish          record each row's outcome; committed per batch
@@ -36,6 +39,8 @@ UNSUBSCRIBED = "unsubscribed"  # the state of a row whose recipient left the aud
 DROPPED = "unsubscribed before it was sent"
 DROPPED_IN_DOUBT = "unsubscribed before it was sent again (the run that stopped may have sent it once)"
 CHUNK = 500
+FORGOTTEN = "forgotten"  # the state of a row whose member was forgotten before it was sent
+NO_ADDRESS = "the member was forgotten (members forget) before it was sent: no address"
 
 
 @dataclass(frozen=True)
@@ -130,16 +135,37 @@ def drop_unsubscribed(session: Session, organisation: str, campaign: str, audien
     return [r.recipient for r in rows]
 
 
+def drop_forgotten(session: Session, organisation: str, campaign: str, now: datetime,
+                   states: tuple[str, ...] = ("pending",)) -> int:
+    """Rows not yet sent whose address was blanked (a forgotten member) are marked
+    'forgotten' and never sent; `states` as for drop_unsubscribed. Returns how many."""
+    result = cast("CursorResult[Any]", session.execute(update(Delivery).where(
+        Delivery.organisation == organisation, Delivery.campaign == campaign, Delivery.state.in_(states),
+        (Delivery.address.is_(None)) | (Delivery.address == "")).values(state=FORGOTTEN, error=NO_ADDRESS,
+                                                                         updated_at=now)))
+    return result.rowcount or 0
+
+
+def first_pending(session: Session, organisation: str, campaign: str) -> str | None:
+    """The recipient of the first pending row (whose message prepare renders as a check)."""
+    return session.scalar(select(Delivery.recipient).where(
+        Delivery.organisation == organisation, Delivery.campaign == campaign, Delivery.state == "pending")
+        .order_by(Delivery.id).limit(1))
+
+
 def claim_batch(session: Session, organisation: str, campaign: str, size: int, batch_no: int,
                 now: datetime) -> list[Row]:
     """The next `size` pending rows, marked 'sending' and committed (with whatever the
     session holds, such as rows drop_unsubscribed just marked)."""
-    rows = session.execute(select(Delivery).where(
+    rows = session.execute(select(Delivery.id, Delivery.recipient, Delivery.address, Delivery.message_id,
+                                  Delivery.error).where(
         Delivery.organisation == organisation, Delivery.campaign == campaign, Delivery.state == "pending")
-        .order_by(Delivery.id).limit(size)).scalars().all()
+        .order_by(Delivery.id).limit(size)).all()
     claimed = [Row(r.id, r.recipient, r.address or "", r.message_id, r.error == IN_DOUBT) for r in rows]
-    for r in rows:
-        r.state, r.batch, r.updated_at, r.attempts = "sending", batch_no, now, r.attempts + 1
+    if claimed:  # one UPDATE for the batch
+        session.execute(update(Delivery).where(Delivery.id.in_([r.id for r in claimed]))
+                        .values(state="sending", batch=batch_no, updated_at=now, attempts=Delivery.attempts + 1)
+                        .execution_options(synchronize_session=False))
     session.commit()
     return claimed
 

@@ -32,10 +32,9 @@ def send_campaign(campaign: Campaign, limits: Limits, audience: dict[str, Any] |
     day still go, and the pause (with its counts) is in the result for the CLI to report."""
     prepared = prepare_campaign(campaign, audience, contacts, limits)
     totals = BatchResult()
-    batch_no = 0
+    batch_no = 1
     while prepared.pending:  # nobody to send to (an empty branch): no batch task at all
-        batch_no += 1
-        try:
+        try:  # one task run sends several ledger batches (tasks/sending.py TASK_RECIPIENTS)
             result = send_batch(campaign, batch_no, limits)
         except EditionPaused as exc:
             get_run_logger().warning("%s", exc)
@@ -43,10 +42,13 @@ def send_campaign(campaign: Campaign, limits: Limits, audience: dict[str, Any] |
             if run is not None:
                 totals.sent, totals.failed, totals.unknown = run.sent, len(run.refused), run.unknown
             return _delivery(campaign, prepared, totals, paused=str(exc))
-        for name in vars(totals):
-            setattr(totals, name, getattr(totals, name) + getattr(result, name))
-        if result.claimed == 0 or result.claimed == result.retry_later:
+        totals.add(result)
+        batch_no += result.batches
+        if result.done:
             break
+    if totals.reasons:  # kinds and counts only, never an address
+        get_run_logger().warning("%s: %d failed (%s)", campaign.key, totals.failed,
+                                 ", ".join(f"{n} {reason}" for reason, n in sorted(totals.reasons.items())))
     return _delivery(campaign, prepared, totals)
 
 
@@ -55,7 +57,8 @@ def _delivery(campaign: Campaign, prepared: Prepared, totals: BatchResult, pause
                     in_doubt=prepared.in_doubt, sent=totals.sent, failed=totals.failed,
                     unknown=totals.unknown, retry_later=totals.retry_later,
                     skipped_unsubscribed=prepared.skipped_unsubscribed + totals.unsubscribed,
-                    skipped_invalid=prepared.skipped_invalid, skipped_duplicate=prepared.skipped_duplicate,
+                    skipped_invalid=prepared.skipped_invalid + totals.forgotten,
+                    skipped_duplicate=prepared.skipped_duplicate,
                     paused=paused)
 
 

@@ -9,8 +9,16 @@
                                       AUTH over plain SMTP: refused unless asked for
                                       like this (a relay on this machine), since the
                                       password would cross the network readable
+    smtp://host:25?connections=1      how many connections the mailer sends over at
+                                      once (default 3; a relay that allows one only: 1)
 
-One connection is reused across a batch and reopened after an error. `send` returns
+Each connection is reused across batches and reopened after an error; the mailer sends
+over `connections` of them at once (`clone()`), each with its own thread.
+
+Addresses: a domain in Unicode is sent as IDNA (xn--, by the mailer); a local part that
+is not ASCII only with SMTPUTF8 (RFC 6531), when the server offers it after EHLO: MAIL
+FROM then carries SMTPUTF8 for that message alone. A server without it refuses that one
+recipient (`failed`, with the reason), nobody else. `send` returns
 an Outcome; it raises only TransportDown (nothing could be sent: connect or login
 failed), so the caller decides what a failure means for its ledger row. An Outcome
 says whose failure it is: `transport` is true when the server or the connection failed
@@ -29,6 +37,7 @@ import smtplib
 import socket
 import ssl
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +46,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from aarshjul.domain.errors import AarshjulError, TransportDown
 from aarshjul.settings import redact_url
+
+
+CONNECTIONS = 1  # SMTP connections sent over at once, unless AARSHJUL_SMTP_URL says ?connections=N
+NO_SMTPUTF8 = ("the address's local part is not ASCII, and the mail server does not offer SMTPUTF8 (RFC 6531): "
+               "use a server that does, or the register must give this member another address")
 
 
 @dataclass(frozen=True)
@@ -59,25 +73,34 @@ class Transport(Protocol):
 
     description: str
 
+    connections: int
+
     def open(self) -> None: ...
 
     def send(self, raw: bytes, sender: str, recipient: str, message_id: str, campaign: str) -> Outcome: ...
 
     def close(self) -> None: ...
 
+    def clone(self) -> "Transport": ...
+
 
 class RateLimiter:
-    """At most `per_second` sends a second, evenly spaced."""
+    """At most `per_second` sends a second, evenly spaced, over every connection (thread-safe)."""
 
     def __init__(self, per_second: float) -> None:
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self.next_at = 0.0
+        self.lock = threading.Lock()
 
     def wait(self) -> None:
-        now = time.monotonic()
-        if now < self.next_at:
-            time.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + self.interval
+        if not self.interval:
+            return
+        with self.lock:  # each caller reserves the next slot, then sleeps outside the lock
+            now = time.monotonic()
+            at = max(now, self.next_at)
+            self.next_at = at + self.interval
+        if at > now:
+            time.sleep(at - now)
 
 
 def remove_letters(folder: Path, letters: Iterable[tuple[str, str]]) -> int:
@@ -99,6 +122,7 @@ class OutboxTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self.description = str(self.folder)
+        self.connections = 1
 
     def open(self) -> None:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -114,6 +138,9 @@ class OutboxTransport:
 
     def close(self) -> None:
         pass
+
+    def clone(self) -> OutboxTransport:
+        return OutboxTransport(self.folder)
 
 
 class SmtpTransport:
@@ -136,6 +163,12 @@ class SmtpTransport:
                 f"AARSHJUL_SMTP_URL {self._safe(url)!r} logs in without TLS, so the password would cross the "
                 "network readable: use smtps://…:465 or add ?starttls=true (or, for a relay on this machine "
                 "only, ?insecure_auth=true)")
+        try:
+            self.connections = max(1, int(query.get("connections", [str(CONNECTIONS)])[0]))
+        except ValueError:
+            raise AarshjulError(f"AARSHJUL_SMTP_URL {self._safe(url)!r}: connections= must be a whole number "
+                                "(how many connections to send over at once, e.g. 3)") from None
+        self.url = url
         self.timeout = timeout
         self.context = ssl_context or ssl.create_default_context()
         self.description = f"{parts.scheme}://{self.host}:{self.port}"
@@ -147,6 +180,10 @@ class SmtpTransport:
 
     def open(self) -> None:
         self._connection()
+
+    def clone(self) -> SmtpTransport:
+        """Another connection to the same server, with the same settings (not yet open)."""
+        return SmtpTransport(self.url, self.timeout, self.context)
 
     def _connection(self) -> smtplib.SMTP:
         """The connection, opened (and logged in) unless it is open already."""
@@ -178,7 +215,10 @@ class SmtpTransport:
         stage = "mail"
         try:
             conn.ehlo_or_helo_if_needed()
-            code, reply = conn.mail(sender)
+            utf8 = not (recipient.isascii() and sender.isascii())
+            if utf8 and not conn.has_extn("smtputf8"):  # this recipient only: never sent, not the server's fault
+                return Outcome("failed", NO_SMTPUTF8)
+            code, reply = conn.mail(sender, ["SMTPUTF8"] if utf8 else [])
             if code != 250:
                 self._reset()
                 return self._code(code, reply, stage)
@@ -187,7 +227,7 @@ class SmtpTransport:
                 code, reply = conn.rcpt(recipient)
             except UnicodeEncodeError:  # an address smtplib cannot put in a command: this one only
                 self._reset()
-                return Outcome("failed", "the address is not ASCII and cannot be sent without SMTPUTF8")
+                return Outcome("failed", NO_SMTPUTF8)
             if code not in (250, 251):
                 self._reset()
                 return self._code(code, reply, stage)
@@ -205,6 +245,9 @@ class SmtpTransport:
                                           f"answered ({type(exc).__name__})", transport=True)
             return Outcome("retry", f"connection lost before the message was sent ({type(exc).__name__})",
                            transport=True)
+        finally:
+            if self.conn is not None:
+                self.conn.command_encoding = "ascii"  # SMTPUTF8 was for that message only
         return Outcome("sent")
 
     def _reset(self) -> None:

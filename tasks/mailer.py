@@ -2,18 +2,28 @@
 
     prepare     the recipients into the ledger (pending), rows in doubt recovered, rows
                 of members who unsubscribed since they were added (an edition half-sent,
-                then resumed) marked 'unsubscribed', and every pending recipient's
-                message rendered once, so a template error stops the edition before
-                anything leaves
-    send_batch  drop rows of members who unsubscribed meanwhile, claim the next batch
-                (committed as 'sending'), send it over one connection at the configured
-                rate, record each outcome, commit
+                then resumed) marked 'unsubscribed', rows of members forgotten since
+                (no address) marked 'forgotten', and the first pending recipient's
+                message rendered, so a template broken for everyone stops the edition
+                before anything leaves
+    send_batch  drop rows of members who unsubscribed or were forgotten meanwhile, claim
+                the next batch (committed as 'sending'), send it at the configured rate
+                over a few connections at once while the next messages are rendered in
+                another thread (_Pipeline), record each outcome, commit once
+
+Every recipient is tried on their own: a message that cannot be made for one (its
+template fails for this member's data, an address the register got wrong, a name that
+cannot go in a header) fails that row, with the reason, and the edition goes on.
+
+Addresses: checked with email-validator (no DNS); a domain in Unicode is sent as IDNA
+(xn--); a local part that is not ASCII goes with SMTPUTF8 when the server offers it (the
+To header then carries it in UTF-8, RFC 6532), else that row fails, "no SMTPUTF8".
 
 What a failure means for the edition:
 
     a recipient refused        a 5xx at RCPT or DATA, or an address that cannot be sent
-                               (a non-ASCII local part): that row 'failed', the edition goes on;
-                               a domain in Unicode is sent as IDNA (xn--)
+                               (a non-ASCII local part to a server without SMTPUTF8): that
+                               row 'failed', the edition goes on
     a 4xx                      retried with backoff on a fresh connection; still refused: the
                                row stays pending for the next run (at RCPT: says nothing about
                                the server, like a refusal)
@@ -38,30 +48,28 @@ summary is printed, never lost. Only counts and member numbers reach logs and ar
 from __future__ import annotations
 
 import os
-import re
+import queue
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.headerregistry import Address
 from pathlib import Path
-from typing import Any, Iterable, Iterator, TypeGuard
+from typing import Any, Callable, Iterable, Iterator, TypeGuard
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 from aarshjul.db import ledger
 from aarshjul.db.audiences import member_names
 from aarshjul.domain.bounces import envelope_sender
 from aarshjul.domain.campaigns import Campaign
-from aarshjul.domain.errors import AarshjulError, EditionPaused, TransportDown
+from aarshjul.domain.errors import AarshjulError, EditionPaused, TemplateProblem, TransportDown
 from aarshjul.domain.ics import with_attendee
 from aarshjul.domain.messages import Envelope, compose, message_id, unsubscribe_token
 from aarshjul.tasks.files import sync_folder
 from aarshjul.tasks.mail_render import Renderer
-from aarshjul.tasks.mail_transport import Outcome, RateLimiter, Transport
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from aarshjul.tasks.mail_transport import NO_SMTPUTF8, Outcome, RateLimiter, Transport
 
 
 @dataclass
@@ -140,6 +148,20 @@ class BatchResult:
     retry_later: int = 0
     in_doubt: int = 0
     unsubscribed: int = 0  # rows dropped because their member unsubscribed during the run
+    forgotten: int = 0  # rows skipped because their member was forgotten (no address) during the run
+    reasons: dict[str, int] = field(default_factory=dict)  # the failed rows by kind ("no SMTPUTF8": 2)
+    batches: int = 0  # ledger batches sent (send_batches: several in one task)
+    done: bool = False  # send_batches stopped because nothing is left to send now
+
+    def add(self, other: BatchResult) -> None:
+        for name, value in vars(other).items():
+            if name == "done":
+                self.done = value
+            elif name == "reasons":
+                for reason, n in other.reasons.items():
+                    self.reasons[reason] = self.reasons.get(reason, 0) + n
+            else:
+                setattr(self, name, getattr(self, name) + value)
 
 
 KEY_BYTES = 32  # the least a secret key may have: 256 bits
@@ -207,32 +229,30 @@ def _create_key(path: Path) -> bytes:
 
 _RATIO = "too many refusals:"
 _RATIO_NOTE = "refused while this run refused an implausible share (max_failure_ratio): tried again next run"
+_SENTINEL = "smtputf8-recipient@smtputf8.invalid"  # stands in for a non-ASCII address while composing
 
 
 def smtp_address(address: str) -> str:
-    """The address as it goes on the wire: a domain in Unicode as IDNA (xn--); ValueError,
-    with a reason that names no address, for one that cannot be sent (empty, a non-ASCII
-    local part, which needs SMTPUTF8, a domain IDNA refuses)."""
-    local, _, domain = address.rpartition("@")
-    if not local or not domain:
+    """The address as it goes on the wire: checked (email-validator, no DNS), its domain
+    in Unicode as IDNA (xn--); a local part that is not ASCII is kept (it goes with
+    SMTPUTF8, when the server offers it). ValueError, with a reason that names no
+    address, for one that cannot be sent (empty, malformed, a domain IDNA refuses)."""
+    if not address or not address.strip():
         raise ValueError("no address (a forgotten member, or none in the register)")
-    if not local.isascii():
-        raise ValueError("the address's local part is not ASCII, which needs SMTPUTF8 (not used): "
-                         "the register must give this member another address")
-    if not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise ValueError("the address's domain is not a valid international domain name (IDNA)") from None
-    return f"{local}@{domain}"
+    try:
+        checked = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        raise ValueError("the address is not valid (RFC 5321, IDNA): the register must give this member "
+                         "another address") from None
+    return f"{checked.local_part}@{checked.ascii_domain}"
 
 
 def valid_address(address: str | None) -> TypeGuard[str]:
-    if not address or not _EMAIL.match(address):
+    if not address:
         return False
     try:
-        Address(addr_spec=address)
-    except (ValueError, IndexError):
+        smtp_address(address)
+    except ValueError:
         return False
     return True
 
@@ -259,12 +279,33 @@ def screen(candidates: Iterable[tuple[str, str | None]], unsubscribed: set[str],
         yield recipient, folded
 
 
+def _with_address(raw: bytes, address: str) -> bytes:
+    """The composed message with the stand-in address in its header replaced by the real
+    one, in UTF-8 (RFC 6532: a message sent with SMTPUTF8 may carry it so)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    return head.replace(_SENTINEL.encode("ascii"), address.encode("utf-8")) + sep + body
+
+
+@dataclass(frozen=True)
+class _Job:
+    row: ledger.Row
+    raw: bytes = b""
+    address: str = ""
+    failed: Outcome | None = None  # the message could not be made for this recipient
+
+
 class Mailer:
+    """Sends a campaign's batches. Over `transport.connections` connections at once (each a
+    `clone()` of `transport`, in its own thread), fed by one thread that renders the next
+    messages meanwhile; the outcomes are judged here, in the order they come, and written to
+    the ledger once per batch. `close()` closes every connection."""
+
     def __init__(self, session: Session, transport: Transport, secret: bytes, rate_per_second: float = 50.0,
                  max_failures_in_a_row: int = 20, retries: int = 3, retry_delay: float = 1.0,
                  max_failure_ratio: float = MAX_FAILURE_RATIO, ratio_after: int = RATIO_AFTER) -> None:
         self.session = session
         self.transport = transport
+        self.transports: list[Transport] = [transport]
         self.secret = secret
         self.limiter = RateLimiter(rate_per_second)
         self.max_failures = max_failures_in_a_row  # failures of the mail server in a row, not of recipients
@@ -272,10 +313,28 @@ class Mailer:
         self.ratio_after = ratio_after
         self.retries = retries
         self.retry_delay = retry_delay
+        self.renderers: dict[str, Renderer] = {}
+
+    def close(self) -> None:
+        for transport in self.transports:
+            transport.close()
+
+    def _renderer(self, c: Campaign) -> Renderer:
+        if c.key not in self.renderers:
+            self.renderers[c.key] = Renderer(c.template, c.subject, c.templates)
+        return self.renderers[c.key]
+
+    def _sender(self, c: Campaign, row: ledger.Row) -> str:
+        """The envelope sender (MAIL FROM) of one row's message: computed here only."""
+        return envelope_sender(self.secret, c.organisation, row.id, c.bounce_address, c.from_address)  # VERP
 
     # --- prepare -----------------------------------------------------------------------
 
     def prepare(self, c: Campaign, candidates: Iterable[tuple[str, str | None]]) -> Prepared:
+        """Recipients into the ledger; rows in doubt recovered; forgotten members' rows
+        skipped; the first pending recipient's message rendered, so a template broken for
+        everyone stops the edition before anything leaves (a message that fails for one
+        recipient only fails that row when it is sent)."""
         now = datetime.now(timezone.utc)
         result = Prepared()
         blocked = ledger.unsubscribed(self.session, c.organisation, c.audience) if c.audience else set()
@@ -287,23 +346,16 @@ class Mailer:
             dropped = ledger.drop_unsubscribed(self.session, c.organisation, c.key, c.audience, now,
                                                states=("pending", "sending"))
             result.skipped_unsubscribed += len(set(dropped) - left)
+        result.skipped_invalid += ledger.drop_forgotten(self.session, c.organisation, c.key, now,
+                                                        states=("pending", "sending"))
         result.in_doubt = ledger.recover(self.session, c.organisation, c.key, now)
         self.session.commit()
-        renderer = Renderer(c.template, c.subject, c.templates)
-        chunk: list[str] = []
-        for row in ledger.pending(self.session, c.organisation, c.key):
-            chunk.append(row.recipient)
-            if len(chunk) == ledger.CHUNK:
-                result.pending += self._render_all(c, renderer, chunk)
-                chunk = []
-        result.pending += self._render_all(c, renderer, chunk)
+        renderer = self._renderer(c)
+        first = ledger.first_pending(self.session, c.organisation, c.key)
+        if first is not None:
+            renderer.render(self._context(c, first, _Names(self.session, c, [first])), who=first)
+        result.pending = ledger.counts(self.session, c.organisation, c.key).get("pending", 0)
         return result
-
-    def _render_all(self, c: Campaign, renderer: Renderer, recipients: list[str]) -> int:
-        names = _Names(self.session, c, recipients)
-        for recipient in recipients:
-            renderer.render(self._context(c, recipient, names), who=recipient)
-        return len(recipients)
 
     # --- send ----------------------------------------------------------------------------
 
@@ -313,33 +365,45 @@ class Mailer:
         mail server cannot be reached or refuses the login; both name the counts."""
         result = BatchResult()
         run = RUNS.get(c.organisation, c.key, batch_no)
+        now = datetime.now(timezone.utc)
         if c.audience:  # an unsubscribe recorded while this edition is being sent
-            result.unsubscribed = len(ledger.drop_unsubscribed(self.session, c.organisation, c.key, c.audience,
-                                                               datetime.now(timezone.utc)))
-        rows = ledger.claim_batch(self.session, c.organisation, c.key, size, batch_no, datetime.now(timezone.utc))
+            result.unsubscribed = len(ledger.drop_unsubscribed(self.session, c.organisation, c.key, c.audience, now))
+        result.forgotten = ledger.drop_forgotten(self.session, c.organisation, c.key, now)  # forgotten meanwhile
+        rows = ledger.claim_batch(self.session, c.organisation, c.key, size, batch_no, now)
         result.claimed = len(rows)
         if not rows:
             return result
-        renderer = Renderer(c.template, c.subject, c.templates)
-        names = _Names(self.session, c, [r.recipient for r in rows])
+        names = _Names(self.session, c, [r.recipient for r in rows])  # read here: the threads never touch the db
         outcomes: dict[int, tuple[str, str]] = {}
         pause: str | None = None
+        pipeline: _Pipeline | None = None
+
+        def record(row: ledger.Row, outcome: Outcome) -> None:
+            state = STATES[outcome.state]
+            outcomes[row.id] = (state, outcome.detail)
+            tally = "retry_later" if state == "pending" else state
+            setattr(result, tally, getattr(result, tally) + 1)
+            result.in_doubt += row.in_doubt
+
         try:
-            self.transport.open()
-            for row in rows:
-                result.in_doubt += row.in_doubt
-                outcome = self._attempt(c, renderer, row, names)
-                state = STATES[outcome.state]
-                outcomes[row.id] = (state, outcome.detail)
-                tally = "retry_later" if state == "pending" else state
-                setattr(result, tally, getattr(result, tally) + 1)
-                pause = self._judge(run, row.id, outcome)
-                if pause:
-                    break
+            self.transport.open()  # unreachable, or the login refused: TransportDown before any thread starts
+            pipeline = _Pipeline(self, c, rows, names, lambda row_id, outcome: self._judge(run, row_id, outcome))
+            for row, outcome in pipeline:
+                record(row, outcome)
+            pause = pipeline.pause
+            rest, error = pipeline.stop()
+            for row, outcome in rest:
+                record(row, outcome)
+            if error is not None:
+                raise error
         except TransportDown as exc:
+            for row, outcome in pipeline.stop()[0] if pipeline is not None else []:
+                record(row, outcome)
             self._finish(rows, outcomes)
             raise TransportDown(f"{exc}; {self._summary(c, run)}", transient=exc.transient) from None
         except BaseException:
+            for row, outcome in pipeline.stop()[0] if pipeline is not None else []:
+                record(row, outcome)
             self._finish(rows, outcomes)
             raise
         if pause and run.refused and pause.startswith(_RATIO):  # this run's refusals are not trusted
@@ -349,24 +413,29 @@ class Mailer:
             result.retry_later += sum(1 for row in rows if row.id in run.refused)
             run.waiting.update(run.refused)
             run.refused.clear()
+        for state, detail in outcomes.values():
+            if state == "failed":
+                result.reasons[_reason(detail)] = result.reasons.get(_reason(detail), 0) + 1
         self._finish(rows, outcomes)
         if pause:
             raise Paused(f"{c.key}: paused, {pause}; {self._summary(c, run)}", run,
                          ledger.counts(self.session, c.organisation, c.key))
         return result
 
-    def _attempt(self, c: Campaign, renderer: Renderer, row: ledger.Row, names: "_Names") -> Outcome:
-        """One recipient: the address as the server takes it, the message, the delivery."""
+    def _job(self, c: Campaign, renderer: Renderer, row: ledger.Row, names: "_Names") -> _Job:
+        """One recipient's message, or why it cannot be made: a failure of this row only."""
         try:
             address = smtp_address(row.address)
         except ValueError as exc:
-            return Outcome("failed", str(exc))
+            return _Job(row, failed=Outcome("failed", str(exc)))
         try:
             raw = self._message(c, renderer, row, names, address)
-        except (ValueError, UnicodeError) as exc:  # this address or name cannot go in a header
-            return Outcome("failed", f"the message could not be built for this recipient ({type(exc).__name__})")
-        sender = envelope_sender(self.secret, c.organisation, row.id, c.bounce_address, c.from_address)  # VERP
-        return self._deliver(raw, sender, address, row.message_id, c.key)
+        except TemplateProblem as exc:
+            return _Job(row, failed=Outcome("failed", f"the template failed for this recipient: {exc}"))
+        except (ValueError, UnicodeError, LookupError) as exc:  # this address or name cannot go in a header
+            return _Job(row, failed=Outcome("failed", "the message could not be built for this recipient "
+                                                      f"({type(exc).__name__})"))
+        return _Job(row, raw, address)
 
     def _judge(self, run: RunTally, row_id: int, outcome: Outcome) -> str | None:
         """Count the outcome in the run; the reason to pause, if the run must."""
@@ -405,11 +474,12 @@ class Mailer:
         return (f"this run: {run.summary()}; the edition: "
                 + ", ".join(f"{n} {state}" for state, n in sorted(edition.items())))
 
-    def _deliver(self, raw: bytes, sender: str, recipient: str, message_id: str, campaign: str) -> Outcome:
+    def _deliver(self, transport: Transport, raw: bytes, sender: str, recipient: str, message_id: str,
+                 campaign: str) -> Outcome:
         outcome = Outcome("retry")
         for attempt in range(self.retries + 1):
             self.limiter.wait()
-            outcome = self.transport.send(raw, sender, recipient, message_id, campaign)
+            outcome = transport.send(raw, sender, recipient, message_id, campaign)
             if outcome.state != "retry":
                 return outcome
             if attempt < self.retries:
@@ -437,33 +507,151 @@ class Mailer:
         token = self._token(c, c.audience, row.recipient) if c.audience else None
         list_id = f"{c.list_name} <{c.audience.replace('/', '.')}.{c.domain}>" if c.audience and c.list_name else None
         mailto = f"{c.unsubscribe_mailto}?subject=unsubscribe%20{token}" if token and c.unsubscribe_mailto else None
+        utf8 = not address.isascii()  # a local part in Unicode: the header carries it in UTF-8 (SMTPUTF8)
         env = Envelope(
             from_name=c.from_name, from_address=c.from_address, to_name=names.full(row.recipient),
-            to_address=address, subject=subject, message_id=row.message_id, date=datetime.now(timezone.utc),
-            reply_to=c.reply_to,
+            to_address=_SENTINEL if utf8 else address, subject=subject, message_id=row.message_id,
+            date=datetime.now(timezone.utc), reply_to=c.reply_to,
             list_id=list_id, unsubscribe_url=context.get("unsubscribe_url"), unsubscribe_mailto=mailto,
         )
         calendar = with_attendee(c.calendar, address, names.full(row.recipient)) if c.calendar else None
-        return compose(env, text, html, calendar, c.calendar_method)
+        raw = compose(env, text, html, calendar, c.calendar_method)
+        return _with_address(raw, address) if utf8 else raw
+
+
+def _reason(detail: str) -> str:
+    """A failure's kind for the run summary, without the server's variable text."""
+    if detail == NO_SMTPUTF8:
+        return "no SMTPUTF8"
+    if detail.startswith("no address"):
+        return "no address"
+    if detail.startswith("the address is not valid"):
+        return "invalid address"
+    if detail.startswith(("the template failed", "the message could not be built")):
+        return "message not built"
+    return "refused by the server"
+
+
+class _Pipeline:
+    """One batch's messages through the connections: a thread renders them ahead (into a
+    small queue, so memory stays flat), a thread per connection sends them and judges each
+    outcome at once (`judge`, under a lock: the run's tally); iterating gives (row, outcome)
+    as they come. When `judge` gives a reason to pause, no connection takes another message
+    (with one connection, none is sent after the one that decided it; with more, those
+    already handed to the others finish) and the rest of the batch goes back to pending.
+    `stop()` ends the threads and returns what was not given yet, and the first error."""
+
+    AHEAD = 8  # messages rendered ahead per connection
+
+    def __init__(self, mailer: Mailer, c: Campaign, rows: list[ledger.Row], names: "_Names",
+                 judge: Callable[[int, Outcome], str | None]) -> None:
+        self.mailer, self.c, self.rows, self.names, self.judge = mailer, c, rows, names, judge
+        self.pause: str | None = None
+        self.judging = threading.Lock()
+        wanted = min(getattr(mailer.transport, "connections", 1), max(1, len(rows) // 10))
+        clone = getattr(mailer.transport, "clone", None)
+        while clone is not None and len(mailer.transports) < wanted:
+            mailer.transports.append(clone())
+        self.connections = mailer.transports[:wanted] if clone is not None else [mailer.transport]
+        self.jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=self.AHEAD * len(self.connections))
+        self.results: queue.Queue[tuple[ledger.Row, Outcome] | BaseException | None] = queue.Queue()
+        self.stopping = threading.Event()
+        self.given = 0
+        self.threads = [threading.Thread(target=self._render, name="mail-render", daemon=True)]
+        self.threads += [threading.Thread(target=self._send, args=(t,), name=f"mail-send-{i}", daemon=True)
+                         for i, t in enumerate(self.connections)]
+        self.live = len(self.connections)  # senders not yet finished
+        for thread in self.threads:
+            thread.start()
+
+    def _put(self, job: _Job | None) -> bool:
+        while not self.stopping.is_set():
+            try:
+                self.jobs.put(job, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _render(self) -> None:
+        try:
+            renderer = self.mailer._renderer(self.c)
+            for row in self.rows:
+                if not self._put(self.mailer._job(self.c, renderer, row, self.names)):
+                    return
+        except BaseException as exc:  # a bug: handed to the caller, which stops the batch
+            self.results.put(exc)
+        finally:
+            for _ in self.connections:
+                self._put(None)
+
+    def _send(self, transport: Transport) -> None:
+        try:
+            while not self.stopping.is_set():
+                try:
+                    job = self.jobs.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if job is None:
+                    return
+                outcome = job.failed or self.mailer._deliver(
+                    transport, job.raw, self.mailer._sender(self.c, job.row), job.address, job.row.message_id,
+                    self.c.key)
+                with self.judging:
+                    pause = self.judge(job.row.id, outcome)
+                    if pause and self.pause is None:
+                        self.pause = pause
+                        self.stopping.set()
+                self.results.put((job.row, outcome))
+        except BaseException as exc:  # TransportDown (cannot connect again), or a bug
+            self.results.put(exc)
+        finally:
+            self.results.put(None)  # this sender is done
+
+    def __iter__(self) -> Iterator[tuple[ledger.Row, Outcome]]:
+        while self.live:
+            item = self.results.get()
+            if item is None:
+                self.live -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                self.given += 1
+                yield item
+
+    def stop(self) -> tuple[list[tuple[ledger.Row, Outcome]], BaseException | None]:
+        """(outcomes not yet given, the first error a thread met); a second call gives
+        only what came since."""
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join()
+        rest: list[tuple[ledger.Row, Outcome]] = []
+        error: BaseException | None = None
+        while True:
+            try:
+                item = self.results.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, BaseException):
+                error = error or item
+            elif item is not None:
+                rest.append(item)
+        return rest, error
 
 
 class _Names:
-    """Recipients' names, looked up in batches (members) or from the campaign (bodies)."""
+    """Recipients' names, read in one query per batch (members) or from the campaign
+    (bodies); never read again later, so the rendering thread never uses the session."""
 
     def __init__(self, session: Session, c: Campaign, recipients: list[str] | None = None) -> None:
-        self.session, self.c = session, c
+        self.c = c
         self.cache: dict[str, tuple[str, str]] = {}
         if c.recipient_kind == "member" and recipients:
-            self._load(recipients)
-
-    def _load(self, numbers: list[str]) -> None:
-        self.cache.update(member_names(self.session, self.c.organisation, numbers))
+            self.cache.update(member_names(session, c.organisation, recipients))
 
     def _get(self, recipient: str) -> tuple[str, str]:
         if self.c.recipient_kind == "body":
             return self.c.recipient_names.get(recipient, recipient), ""
-        if recipient not in self.cache:
-            self._load([recipient])
         return self.cache.get(recipient, ("", ""))
 
     def first(self, recipient: str) -> str:

@@ -1,7 +1,9 @@
 """Sending campaigns through the delivery ledger, as Prefect tasks.
 
     prepare_campaign   recipients into the ledger, rows in doubt recovered, every message rendered once
-    send_batch         one batch over one connection; outcomes committed before returning
+    send_batch         ledger batches, each committed as it is done, up to TASK_RECIPIENTS
+                       recipients in one task run (few task runs per edition: at most one
+                       per 100 recipients plus the prepare task)
     send_now           a small campaign (a list to one branch) prepared and sent inside a running task
     log_edition_sent   a sent edition counts for its measure in the completion log
 
@@ -43,20 +45,33 @@ def mailer(session: Session, limits: Limits) -> Mailer:
                   max_failure_ratio=limits.max_failure_ratio)
 
 
+TASK_RECIPIENTS = 1000  # recipients one send-batch task run sends, in ledger batches of mail.yaml's batch_size
+
+
+def send_batches(m: Mailer, campaign: Campaign, first_batch: int, batch_size: int,
+                 most: int | None = None) -> BatchResult:
+    """Ledger batches from `first_batch` on, each committed when done, until `most`
+    recipients were claimed or none is left to send now; `batches` says how many."""
+    totals = BatchResult()
+    while True:
+        result = m.send_batch(campaign, batch_size, first_batch + totals.batches)
+        totals.add(result)
+        totals.batches += 1
+        if result.claimed == 0 or result.claimed == result.retry_later:
+            totals.done = True
+            return totals
+        if most and totals.claimed >= most:
+            return totals
+
+
 def send_now(session: Session, limits: Limits, campaign: Campaign, candidates: list[tuple[str, str | None]]) -> int:
     """Prepare and send a small campaign in the calling task; returns how many were sent."""
     m = mailer(session, limits)
     try:
         m.prepare(campaign, candidates)
-        sent, batch = 0, 0
-        while True:
-            batch += 1
-            result = m.send_batch(campaign, limits.batch_size, batch)
-            sent += result.sent
-            if result.claimed == 0 or result.claimed == result.retry_later:
-                return sent
+        return send_batches(m, campaign, 1, limits.batch_size).sent
     finally:
-        m.transport.close()
+        m.close()
 
 
 @task(name="prepare-campaign", cache_policy=NO_CACHE)
@@ -72,13 +87,14 @@ def prepare_campaign(campaign: Campaign, audience: dict[str, Any] | None, contac
 
 @task(name="send-batch", cache_policy=NO_CACHE)
 def send_batch(campaign: Campaign, batch_no: int, limits: Limits) -> BatchResult:
-    """One batch over one connection; outcomes committed before returning."""
+    """Ledger batches from `batch_no` on, up to TASK_RECIPIENTS recipients, each batch's
+    outcomes committed before the next is claimed; `batches` says how many were sent."""
     with transaction(get_settings().database_url) as session:
         m = mailer(session, limits)
         try:
-            return m.send_batch(campaign, limits.batch_size, batch_no)
+            return send_batches(m, campaign, batch_no, limits.batch_size, TASK_RECIPIENTS)
         finally:
-            m.transport.close()
+            m.close()
 
 
 @task(name="read-invited", cache_policy=NO_CACHE)

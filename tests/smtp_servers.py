@@ -6,6 +6,14 @@
     sink.fail_rcpt[addr] = "550 5.1.1 no such user"     refuse one recipient
     sink.fail_data[addr] = ["451 4.3.0 try later"]      answer DATA with these, once each
     sink.drop_after_data.add(addr)                      take the message, close without a reply
+    SmtpSink(smtputf8=False)                            a server that does not offer SMTPUTF8 (aiosmtpd's
+                                                        Controller offers it unless told not to)
+    SmtpSink(data_delay=0.2)                            slow: each DATA answered after 0.2 s (a process
+                                                        sending to it can be killed mid-edition)
+
+Run as a program (`python tests/smtp_servers.py PORT DELAY [MAILDIR]`) it is such a slow
+sink in a process of its own, printing "ready" when it listens and writing each message
+it accepts to MAILDIR as a file named after its first recipient and Message-ID.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ class Received:
     to: list[str]
     raw: bytes
     mail_from: str = ""  # the envelope sender (MAIL FROM): a VERP address, with bounces on
+    mail_options: tuple[str, ...] = ()  # MAIL FROM's parameters (SMTPUTF8, BODY=8BITMIME)
 
     def parsed(self):
         """Parsed in strict mode: a malformed message raises."""
@@ -41,6 +50,10 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.sink.data_delay:
+            import asyncio
+
+            await asyncio.sleep(self.sink.data_delay)
         to = [a.lower() for a in envelope.rcpt_tos]
         for address in to:
             queue = self.sink.fail_data.get(address)
@@ -52,7 +65,8 @@ class _Handler:
                 server.transport.close()
                 return "250 never seen"
         with self.sink.lock:
-            self.sink.messages.append(Received(to, envelope.original_content or envelope.content, envelope.mail_from))
+            self.sink.messages.append(Received(to, envelope.original_content or envelope.content, envelope.mail_from,
+                                               tuple(envelope.mail_options)))
         return "250 Message accepted"
 
 
@@ -65,7 +79,10 @@ def _free_port() -> int:
 
 
 class SmtpSink:
-    def __init__(self, starttls: bool = False, auth: tuple[str, str] | None = None):
+    data_delay = 0.0  # seconds before each DATA is answered (a subclass with its own __init__ keeps 0)
+
+    def __init__(self, starttls: bool = False, auth: tuple[str, str] | None = None, smtputf8: bool = True,
+                 data_delay: float = 0.0, port: int | None = None):
         from aiosmtpd.controller import Controller
 
         self.messages: list[Received] = []
@@ -73,6 +90,7 @@ class SmtpSink:
         self.fail_rcpt: dict[str, str] = {}
         self.fail_data: dict[str, list[str]] = {}
         self.drop_after_data: set[str] = set()
+        self.data_delay = data_delay
         self.lock = threading.Lock()
         self.logins: list[str] = []
         kwargs: dict = {}
@@ -90,8 +108,9 @@ class SmtpSink:
         if auth:
             kwargs.update(authenticator=self._authenticator(auth), auth_required=True,
                           auth_require_tls=bool(starttls))
-        self.port = _free_port()
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs)
+        self.port = port or _free_port()
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,
+                                     enable_SMTPUTF8=smtputf8, **kwargs)
         self.controller.start()
         creds = f"{auth[0]}:{auth[1]}@" if auth else ""
         self.url = f"smtp://{creds}127.0.0.1:{self.port}" + ("?starttls=true" if starttls else "")
@@ -130,3 +149,39 @@ def smtp_sink():
     yield make
     for sink in sinks:
         sink.stop()
+
+
+def main() -> None:
+    """A slow sink in its own process (tests that kill a sending process mid-edition)."""
+    import re
+    import sys
+    import time
+    from pathlib import Path
+
+    port, delay = int(sys.argv[1]), float(sys.argv[2])
+    folder = Path(sys.argv[3]) if len(sys.argv) > 3 else None
+    sink = SmtpSink(data_delay=delay, port=port)
+
+    class Kept(list):
+        def append(self, received: Received) -> None:
+            super().append(received)
+            if folder is None:
+                return
+            found = re.search(rb"^Message-ID: *<([^>]+)>", received.raw, re.M | re.I)
+            name = f"{received.to[0]}--{found.group(1).decode() if found else len(self)}.eml"
+            (folder / f".{name}").write_bytes(received.raw)
+            (folder / f".{name}").rename(folder / name)
+
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    sink.messages = Kept()
+    print("ready", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        sink.stop()
+
+
+if __name__ == "__main__":
+    main()
