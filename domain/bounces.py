@@ -2,7 +2,7 @@
 
 Every message is sent with an envelope sender (MAIL FROM, the Return-Path the receiving
 server keeps) of its own, `bounce+<token>@<domain>`, built from mail.yaml's
-`bounces.address` (`bounce@bergen.sv.example.org`). A report of a failed delivery
+`bounces.address` (`bounce@example.org`). A report of a failed delivery
 (a DSN, RFC 3464) is addressed to that envelope sender (RFC 5321 §4.5.5), so the token in
 the address it arrives at says which message, and so which ledger row and member, failed.
 
@@ -57,7 +57,7 @@ class BounceConfig(Strict):
     """mail.yaml `bounces:`: the base address of the envelope senders, and the rules.
 
         bounces:
-          address: bounce@bergen.sv.example.org   # MAIL FROM bounce+<token>@bergen.sv.example.org
+          address: bounce@example.org             # MAIL FROM bounce+<token>@example.org
           folder: aarshjul-behandlet              # processed reports go here
           soft_limit: 3                           # soft bounces of different messages ...
           soft_days: 30                           # ... within this many days suspend

@@ -7,7 +7,7 @@
     mail          mail.yaml         domain/load.py                  mail_model.MailFile
     targets       targets.yaml      domain/targets.py               targets.TargetFile
     postcodes     postcodes.yaml    domain/postcodes.py (by hand)   PostcodesFile, below
-    chapters      chapters.yaml     flows/deployments.py (by hand)  ChaptersFile, below
+    chapters      chapters.yaml     domain/load.py                  model.ChaptersFile
 
 A schema describes a file as it is *written* (JSON Schema draft 2020-12, the YAML read as
 JSON: mapping keys are text): where a model parses a value (a period `2024-2027`, a time
@@ -37,14 +37,14 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from .mail_model import MailFile
-from .model import OrganisationFile, PlanFile, ScheduleFile, Slug
+from .model import ChaptersFile, OrganisationFile, PlanFile, ScheduleFile, Slug
 from .targets import TargetFile
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 FOLDER = "docs/schema"  # beside the bundled config/, from the repository's root
 
 
-# --- the files with no pydantic model of their own ---------------------------------------
+# --- the file with no pydantic model of its own ---------------------------------------
 
 
 class _Strict(BaseModel):
@@ -76,19 +76,6 @@ class PostcodesFile(_Strict):
     say. Read by `aarshjul members import` from postcodes.yaml beside the plan."""
 
     postcodes: list[PostcodeCode | PostcodeRange] | None
-
-
-class Chapter(_Strict):
-    """One chapter (organisation) that this installation serves."""
-
-    plan: Annotated[str, Field(description="The chapter's plan.yaml")]
-
-
-class ChaptersFile(_Strict):
-    """The chapters one installation serves: `aarshjul serve --chapters FILE` runs every
-    deployment of prefect.yaml for each."""
-
-    chapters: Annotated[list[Chapter], Field(min_length=1)]
 
 
 # --- the kinds -----------------------------------------------------------------------------
