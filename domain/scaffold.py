@@ -83,8 +83,11 @@ class Answers:
         period: Value = f"{first}-{last}" if self.today.month <= 6 else [f"{first}-H2", last]
         title = {"nb": f"Arbeidsplan for {self.name}, {first}–{last}",
                  "en": f"Work plan of {self.name}, {first}–{last}"}[self.lang]
+        half = "H1" if self.today.month <= 6 else "H2"  # schedule.yaml's example pins a slot of this half-year
         return {"name": self.name, "id": self.id, "plan_id": f"{self.id}-{first}-{last}", "title": title,
-                "zone": self.zone, "lang": self.lang, "period": period, "first": first, "last": last}
+                "zone": self.zone, "lang": self.lang, "period": period, "first": first, "last": last,
+                "pin_first": f"1.2/{first}-{half}/1", "pin_second": f"1.2/{first}-{half}/2",
+                "pin_date": f"{first}-03-12" if half == "H1" else f"{first}-10-15"}
 
 
 def render(templates: Mapping[str, str], answers: Answers) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -136,6 +137,67 @@ def test_nothing_of_bergen_sv_in_what_init_writes(tmp_path, capsys):
                 text = path.read_text(encoding="utf-8").lower()
                 for word in ("bergen", "bydelslag", "bystyre", "sosialistisk"):
                     assert word not in text, f"{path.relative_to(tmp_path)} says {word!r}"
+
+
+_EXAMPLE = re.compile(r'^(?P<indent> *)# (?P<key>[a-z_]+|"[^"]*"):( .*)?$')
+
+
+def uncomment_examples(text: str) -> str:
+    """Every commented example of a scaffold file uncommented: a block starts at `# key:`
+    (lower-case key) and goes on while the lines below are `#` at the same column with a
+    deeper indent; an example of a top-level key replaces its empty `key: {}` / `key: []`."""
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        m = _EXAMPLE.match(lines[i])
+        if not m or i == 0:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent = m["indent"]
+        block = [indent + lines[i][len(indent) + 2:]]
+        i += 1
+        while i < len(lines) and lines[i].startswith(indent + "#   "):
+            block.append(indent + lines[i][len(indent) + 2:])
+            i += 1
+        empty = re.compile(rf"^{indent}{re.escape(m['key'])}: (\{{\}}|\[\])( .*)?$")
+        out = [line for line in out if not empty.match(line)]
+        if i < len(lines) and empty.match(lines[i]):
+            i += 1
+        out.extend(block)
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("lang, today", [("nb", "2026-02-01"), ("en", TODAY)])
+def test_every_commented_example_is_valid_when_uncommented(tmp_path, capsys, lang, today):
+    try:
+        main(["init", str(tmp_path), "--name", "Laget", "--lang", lang, "--today", today])
+    except SystemExit as exc:
+        assert not exc.code
+    changed = 0
+    for out, (_, kind) in FILES.items():
+        if kind is None:
+            continue
+        path = tmp_path / out
+        text = path.read_text(encoding="utf-8")
+        path.write_text(uncomment_examples(text), encoding="utf-8")
+        changed += text != path.read_text(encoding="utf-8")
+        data = schemas.as_json(load_yaml(path).data)
+        assert [e.message for e in jsonschema.Draft202012Validator(schemas.schema(kind)).iter_errors(data)] == []
+    assert changed == 5  # every file but mail.yaml has examples
+    capsys.readouterr()
+    main(["check", "--plan", str(tmp_path / "plan.yaml"), "--today", today])  # returns: it passed (else SystemExit)
+    plan = load_plan(tmp_path / "plan.yaml")
+    assert plan.organisation.website == "https://example.org" and len(plan.pins) == 2
+    assert len(plan.bodies) == 2 and len(plan.groups) == 1 and len(plan.important_dates) == 1
+    assert plan.organisation.branch_word is not None
+    from aarshjul.domain.postcodes import load_postcodes
+    from aarshjul.domain.targets import load_targets
+
+    assert load_targets(tmp_path / "targets.yaml", plan) is not None
+    table = load_postcodes(tmp_path / "postcodes.yaml", [b for b, body in plan.bodies.items() if body.kind == "branch"])
+    assert table is not None and table.lookup("0191") in plan.bodies
 
 
 # --- refusals: exit 2, one line, nothing written ------------------------------------------------
