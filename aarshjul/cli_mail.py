@@ -23,7 +23,7 @@ from .domain.results import Delivery
 from .settings import get_settings
 
 if TYPE_CHECKING:
-    from .domain.mail_model import Newsletter
+    from .domain.mail_model import Newsletter as NewsletterConfig
     from .domain.plan import Plan
 
 news_app = typer.Typer(help="Newsletters: list, preview, send.", no_args_is_help=True)
@@ -60,7 +60,7 @@ def newsletter_list(plan: kit.Plan = None, today: kit.Today = None, lang: kit.La
     listing.print(format)
 
 
-def audience_text(p: Plan, n: Newsletter, lang: str) -> str:
+def audience_text(p: Plan, n: NewsletterConfig, lang: str) -> str:
     """Who gets it, in words: 'alle medlemmer', 'medlemmene i Arna SV', 'hvert lag for seg'."""
     nb, a = lang == "nb", n.audience
     if a.all:
