@@ -393,9 +393,9 @@ def _pin_warnings(plan: Plan, src: Located) -> Iterable[Problem]:
             continue
         days: dict[tuple[Span, str | None], list[tuple[str, datetime]]] = {}
         for s in slots(plan, m):
-            pin = plan.pins.get(s.key)
-            if pin and pin.date and pin.status != "cancelled":
-                days.setdefault((s.window, s.body), []).append((s.key, datetime.combine(pin.date, time(0))))
+            pinned_at = plan.pins.get(s.key)
+            if pinned_at and pinned_at.date and pinned_at.status != "cancelled":
+                days.setdefault((s.window, s.body), []).append((s.key, datetime.combine(pinned_at.date, time(0))))
         for pinned in days.values():
             pinned.sort(key=lambda kd: kd[1])
             for (k1, d1), (k2, d2) in zip(pinned, pinned[1:]):

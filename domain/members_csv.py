@@ -408,10 +408,10 @@ def map_columns(header: list[str], source: str = "eksporten",
     field (Mobil and Telefon), the one whose name comes first among the aliases wins;
     `extra` names come before a field's built-in aliases."""
     found: dict[str, tuple[int, int]] = {}  # field -> (alias rank, index)
-    known = {fld: (*(extra or {}).get(fld, ()), *aliases) for fld, aliases in COLUMNS.items()}
+    names = {fld: (*(extra or {}).get(fld, ()), *aliases) for fld, aliases in COLUMNS.items()}
     for index, name in enumerate(header):
         norm = normalise_header(name)
-        for fld, aliases in known.items():
+        for fld, aliases in names.items():
             if norm in aliases:
                 rank = aliases.index(norm)
                 if fld not in found or rank < found[fld][0]:

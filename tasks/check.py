@@ -165,7 +165,10 @@ def _mail_lines(mail_file: Path | None) -> Callable[[tuple[str | int, ...]], int
         src = load_yaml(mail_file)
     except PlanError:
         return lambda path: None
-    return src.line_of
+
+    def line_of(path: tuple[str | int, ...]) -> int | None:
+        return src.line_of(path)
+    return line_of
 
 
 def _render_mail(plan: Plan, campaign: Any, where: tuple[Path | None, int | None, str | None]) -> list[Problem]:
