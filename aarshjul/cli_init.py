@@ -30,13 +30,15 @@ _TEXT = {
            "og begynn med en bokstav eller et siffer", "exists": "{file} finnes allerede; ingenting er skrevet "
            "(velg en annen mappe, eller flytt filen)", "notdir": "{dir} er ikke en mappe",
            "wrote": "Skrev {n} filer for {name} i {dir}:", "next": "Neste steg: aarshjul check --plan {plan}"
-           "   (se docs/getting-started.md)"},
+           "   (se docs/getting-started.md)", "oserror": "kan ikke skrive {path}: {reason}; ingenting er skrevet "
+           "(velg en mappe du kan skrive i)"},
     "en": {"name": "--name cannot be empty", "zone": "--zone {zone!r} is not a known time zone; "
            "use an IANA name like Europe/Oslo", "id": "--id {id!r}: use lower-case letters a-z, digits, - and _, "
            "beginning with a letter or a digit", "exists": "{file} exists already; nothing was written "
            "(choose another folder, or move the file)", "notdir": "{dir} is not a folder",
            "wrote": "Wrote {n} files for {name} in {dir}:", "next": "Next: aarshjul check --plan {plan}"
-           "   (see docs/getting-started.md)"},
+           "   (see docs/getting-started.md)", "oserror": "cannot write {path}: {reason}; nothing was written "
+           "(choose a folder you can write to)"},
 }
 
 
@@ -78,12 +80,39 @@ def init(
     for relative in written:
         if (folder / relative).exists() or (folder / relative).is_symlink():
             kit.fail(text["exists"].format(file=folder / relative))
-    for relative, content in written.items():
-        target = folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("x", encoding="utf-8", newline="\n") as f:  # "x": never over a file made meanwhile
-            f.write(content)
+    _write(folder, written, text)
     kit.ok(text["wrote"].format(n=len(written), name=name.strip(), dir=folder))
     for relative in written:
         kit.say("  ", str(folder / relative))
     kit.say(text["next"].format(plan=folder / "plan.yaml"))
+
+
+def _write(folder: Path, written: dict[str, str], text: dict[str, str]) -> None:
+    """Write every file, or none: on an OSError (no permission, a file where a folder must
+    be, a full disk) the files and folders made so far are removed again, and the error is
+    one line (exit 2; 3 when the storage itself fails)."""
+    import errno
+    import shutil
+
+    from .domain.errors import BadInput, ServiceError
+
+    made: list[Path] = []  # files and folders this run created, in order
+    try:
+        for relative, content in written.items():
+            target = folder / relative
+            missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.extend(reversed(missing))
+            with target.open("x", encoding="utf-8", newline="\n") as f:  # "x": never over a file made meanwhile
+                made.append(target)
+                f.write(content)
+    except OSError as exc:
+        for path in reversed(made):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        message = text["oserror"].format(path=exc.filename or folder, reason=exc.strerror or type(exc).__name__)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+            raise ServiceError(message) from None
+        raise BadInput(message) from None

@@ -287,3 +287,11 @@ def test_from_init_to_a_published_calendar_and_a_first_letter(tmp_path):
     assert msg["From"].addresses[0].display_name.startswith(name)  # "<name> – Styret", the sender body
     assert msg["To"].addresses[0].addr_spec in {"kari@example.org", "ola@example.org"}
     assert "Velkommen til det første medlemsbrevet." in msg.get_body(("plain",)).get_content()
+
+
+def test_a_write_that_fails_halfway_leaves_nothing_behind(tmp_path, capsys):
+    (tmp_path / "content").write_text("a file where init makes a folder\n", encoding="utf-8")
+    code, _, err = init(tmp_path, "--name", "Laget", "--lang", "en", capsys=capsys)
+    assert code == 2 and "cannot write" in err and "content" in err and "nothing was written" in err, err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["content"]  # plan.yaml and the others removed again
