@@ -166,3 +166,18 @@ def test_pins_closer_than_min_days_apart_are_a_warning(files):
 def test_mail_yaml_beside_the_plan_is_read_without_a_mail_line(files):
     files.edit("plan.yaml", "mail: mail.yaml\n", "")
     assert files.load().mail is not None
+
+
+def test_regression_the_bundled_schedule_comment_names_only_keys_a_pin_takes():
+    """Its comment documented a `public:` key the loader rejects."""
+    import re
+
+    from aarshjul.domain.model import Pin
+    from conftest import ROOT
+
+    comment = " ".join(line.lstrip("# ") for line in (ROOT / "config" / "schedule.yaml").read_text().splitlines()
+                       if line.startswith("#"))
+    listed = re.search(r"optionally start/end\s+times \([^)]*\), (.*?); or mark it", comment)
+    assert listed, comment
+    named = re.findall(r"[a-z]+", listed.group(1).split("(")[0])
+    assert set(named) - {"and"} <= set(Pin.model_fields), named
