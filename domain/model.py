@@ -174,7 +174,8 @@ Visibility = Literal["public", "members", "internal"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # a field's docstring is its description in the JSON Schema (docs/schema, `aarshjul schema`)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 # --- plan.yaml -----------------------------------------------------------------------
@@ -187,15 +188,21 @@ class Section(Strict):
 
 class PlanMeta(Strict):
     id: Slug
+    """The plan's id, part of every occurrence's UID: never change it after the first publication."""
     title: str
+    """The plan's title, as adopted."""
     adopted: Day | None = None
+    """The day the plan was adopted."""
     adopted_by: str | None = None
+    """Who adopted it: the annual meeting and the case number."""
     period: Period
     sections: list[Section] = []
+    """The plan's introductory chapters, word for word."""
 
 
 class Subgoal(Strict):
     letter: Annotated[str, Field(pattern=r"^[a-zæøå]$")]
+    """The sub-goal's letter (a, b, ...); targets.yaml names it GOAL.LETTER."""
     text: str
 
 
@@ -204,7 +211,9 @@ class Deadline(Strict):
 
     kind: Literal["deadline"]
     due: Day | list[Day] | None = None
+    """The date (or one date a year) it must be done by; default the last day of each span of the period."""
     each: list[Slug] = []
+    """Bodies or groups that each have the deadline on their own."""
 
 
 class Annual(Strict):
@@ -212,6 +221,7 @@ class Annual(Strict):
 
     kind: Literal["annual"]
     dates: Annotated[list[Slug], Field(min_length=1)]
+    """Ids of important dates (organisation.yaml): one occurrence each, every year."""
 
 
 QuotaPer = Literal["month", "quarter", "half-year", "year", "season", "period"]
@@ -227,11 +237,16 @@ class Quota(Strict):
 
     kind: Literal["quota"]
     count: PositiveInt
+    """At least this many in each window."""
     per: QuotaPer
+    """The window the count is per: month, quarter, half-year, year, season (see `seasons`) or the whole period."""
     seasons: dict[Slug, MonthDaySpan] = {}  # per: season; name -> MM-DD/MM-DD in every year
     each: list[Slug] = []
+    """Bodies or groups that each have the quota on their own."""
     window: Slug | None = None
+    """An important date the occurrences must fall on (its days of each year)."""
     min_days_apart: Annotated[int, Field(ge=0)] = 0
+    """At least this many days between two pinned occurrences."""
 
     @model_validator(mode="after")
     def _seasons(self) -> "Quota":
@@ -253,9 +268,13 @@ class Series(Strict):
 
     kind: Literal["series"]
     rrule: RRule
+    """An RFC 5545 RRULE without DTSTART, like FREQ=MONTHLY;BYDAY=2TU."""
     start: Clock | None = None
+    """The time of day, "HH:MM"; without it the occurrences are all-day."""
     duration: PositiveInt = 120
+    """Minutes (default 120)."""
     dtstart: Day | None = None
+    """The first date the rule counts from (default the start of the period)."""
 
 
 class OnEvent(Strict):
@@ -268,7 +287,9 @@ class OnEvent(Strict):
 
     kind: Literal["on_event"]
     event: Literal["member_joined", "dues_unpaid"]
+    """The event: a member joined, or a member's dues are unpaid."""
     within_days: PositiveInt
+    """The promise: within this many days of the event."""
 
 
 class Standing(Strict):
@@ -283,16 +304,23 @@ Cadence = Annotated[Union[Deadline, Annual, Quota, Series, OnEvent, Standing], F
 class Measure(Strict):
     number: MeasureNumber
     title: str
+    """A short title, for calendars and mail."""
     text: str
+    """The measure as the plan words it."""
     period_text: str | None = None
+    """The plan's own words for when (its "Tidsrom"), shown as written."""
     period: Period
     bodies: Annotated[list[Slug], Field(min_length=1)]
+    """The ids of the bodies or groups responsible (organisation.yaml)."""
     cadence: Cadence = Standing(kind="standing")
+    """How often it must happen, by `kind`: deadline, annual, quota, series, on_event, standing (the default)."""
     visibility: Visibility = "internal"
+    """Who sees it: public (the web page, the public feed), members, internal (the default: the bodies' calendars)."""
 
 
 class Goal(Strict):
     number: PositiveInt
+    """The goal's number: 1, 2, ...; its measures are numbered GOAL.N."""
     title: str
     introduction: str = ""
     subgoals: list[Subgoal] = []
@@ -301,9 +329,13 @@ class Goal(Strict):
 
 class PlanFile(Strict):
     version: Literal[1]
+    """The format's version: always 1."""
     organisation: str
+    """The organisation file (organisation.yaml), relative to this one."""
     schedule: str | None = None
+    """The schedule file (schedule.yaml), relative to this one: pinned dates, cancellations."""
     mail: str | None = None
+    """The mail file (mail.yaml), relative to this one; needed by `run` and the mail commands."""
     plan: PlanMeta
     goals: list[Goal]
 
@@ -342,11 +374,16 @@ DEFAULT_BRANCH_WORD = {
 
 class Organisation(Strict):
     id: Slug
+    """The organisation's id, part of every UID and calendar address: never change it."""
     name: str
     timezone: Annotated[str, AfterValidator(_check_zone)] = "Europe/Oslo"
+    """The IANA time zone of its meetings (default Europe/Oslo)."""
     website: Url | None = None
+    """Its website (http or https)."""
     locale: Literal["nb", "en"] = "nb"
+    """The language of calendars, mail and the report: nb (the default) or en."""
     branch_word: BranchWord | None = None  # default: lag / branch
+    """What the organisation calls a branch, in every form (default: lag / branch)."""
 
     @property
     def branch(self) -> BranchWord:
@@ -363,14 +400,19 @@ class Audience(Strict):
 class Body(Strict):
     name: str
     kind: Literal["board", "committee", "council_group", "branch", "student_branch", "other"]
+    """What kind of body: board, committee, council_group, branch, student_branch, other."""
     contact: Email
+    """The body's e-mail address: reminders go there, and its newsletters' Reply-To."""
     calendar: str | None = None
+    """The name of its calendar (default its name)."""
     audience: Audience | None = None
+    """Who sees its calendar and gets its invitations: a role, a branch, or all members."""
 
 
 class Group(Strict):
     name: str
     members: Annotated[list[Slug], Field(min_length=1)]
+    """The ids of the bodies in the group."""
 
 
 class ImportantDate(Strict):
@@ -378,9 +420,13 @@ class ImportantDate(Strict):
 
     name: str
     annual: MonthDay | None = None
+    """Every year on this day, "MM-DD"."""
     rrule: RRule | None = None
+    """An RFC 5545 RRULE read from 1 January of each year, like FREQ=YEARLY;BYMONTH=1;BYDAY=-1SA."""
     dates: dict[int, DateSpan] = {}
+    """Known dates by year: 2026: "2026-06-09/2026-06-15"."""
     window: MonthDaySpan | None = None
+    """Where it falls in years not listed in `dates`, "MM-DD/MM-DD"."""
 
     @model_validator(mode="after")
     def _one_rule(self) -> "ImportantDate":
@@ -401,8 +447,11 @@ class ImportantDate(Strict):
 class OrganisationFile(Strict):
     organisation: Organisation
     bodies: Annotated[dict[Slug, Body], Field(min_length=1)]
+    """The bodies responsible for measures, by id."""
     groups: dict[Slug, Group] = {}
+    """Groups of bodies, by id: a measure may name a group."""
     important_dates: dict[Slug, ImportantDate] = {}
+    """Dates the plan refers to, by id."""
 
 
 # --- chapters.yaml -------------------------------------------------------------------
@@ -413,6 +462,7 @@ class Chapter(Strict):
     chapters file (not to the working directory)."""
 
     plan: str
+    """The chapter's plan.yaml, relative to this file."""
 
 
 class ChaptersFile(Strict):
@@ -428,13 +478,20 @@ class Pin(Strict):
     """What the board has decided about one occurrence: when, where, or that it is cancelled."""
 
     date: Day | None = None
+    """The day, inside the slot's window."""
     start: Clock | None = None
+    """The start time, "HH:MM" (local time)."""
     end: Clock | None = None
+    """The end time, "HH:MM", after the start."""
     place: str | None = None
+    """Where it is held."""
     note: str | None = None
     url: Url | None = None
+    """A web address about it (http or https, one line)."""
     status: Literal["scheduled", "cancelled"] = "scheduled"
+    """scheduled (the default) or cancelled."""
     visibility: Visibility | None = None
+    """Overrides the measure's visibility for this occurrence."""
 
     @model_validator(mode="after")
     def _times(self) -> "Pin":
@@ -449,3 +506,4 @@ class Pin(Strict):
 
 class ScheduleFile(Strict):
     occurrences: dict[Annotated[str, Field(pattern=_KEY.pattern)], Pin] = {}
+    """Pins by occurrence key, in quotes: "1.2/2026-H1/1" (`aarshjul agenda` lists the keys)."""
