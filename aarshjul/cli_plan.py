@@ -20,6 +20,7 @@ from .domain import i18n
 from .domain.errors import NotFound
 
 if TYPE_CHECKING:
+    from .domain.plan import Plan as PlanT
     from .domain.expand import Occurrence
     from .domain.gaps import Gap
     from .domain.model import Cadence
@@ -69,13 +70,13 @@ def measures(plan: kit.Plan = None, format: kit.Format = "table", today: kit.Tod
         kit.Column("cadence", i18n.word("cadence", lang))])
     for g, m in p.measures:
         listing.add(m.number, m.title, m.period_text or ", ".join(str(s) for s in m.period),
-                    ", ".join(p.body_name(b) for b in m.bodies), cadence_text(m.cadence, lang), record={
+                    ", ".join(p.body_name(b) for b in m.bodies), cadence_text(m.cadence, lang, p), record={
             "number": m.number, "goal": g.number, "title": m.title, "text": m.text,
             "period": [{"start": s.start.isoformat(), "end": s.end.isoformat()} for s in m.period],
             "period_text": m.period_text, "bodies": list(m.bodies),
             "responsible": [p.body_name(b) for b in m.bodies],
             "cadence": m.cadence.model_dump(mode="json", exclude_defaults=False),
-            "cadence_text": cadence_text(m.cadence, lang), "visibility": m.visibility})
+            "cadence_text": cadence_text(m.cadence, lang, p), "visibility": m.visibility})
     listing.print(format)
 
 
@@ -182,19 +183,27 @@ ORDINAL = {"nb": {1: "første", 2: "andre", 3: "tredje", 4: "fjerde", 5: "femte"
            "en": {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last", -2: "second last"}}
 
 
-def cadence_text(c: Cadence, lang: str) -> str:
+def cadence_text(c: Cadence, lang: str, plan: PlanT | None = None) -> str:
     """How often, in words: 'kvote: 2 per år', 'serie: månedlig, siste torsdag, unntatt juli',
-    'per medlem: innen 14 dager etter innmelding' (never the plan file's raw ids)."""
+    'per medlem: innen 14 dager etter innmelding' (never the plan file's raw ids; with the
+    plan, its important dates and groups by name)."""
     nb = lang == "nb"
     kind = i18n.word(c.kind, lang)
+
+    def dates(ids: list[str]) -> str:
+        return ", ".join(plan.important_dates[d].name if plan and d in plan.important_dates else d for d in ids)
+
+    def groups(ids: list[str]) -> str:
+        return ", ".join(plan.body_name(b) if plan and (b in plan.bodies or b in plan.groups) else b for b in ids)
+
     if c.kind == "quota":
         per = PER[lang][c.per]
         if c.per == "season" and c.seasons:
             per += f" ({', '.join(c.seasons)})"
         text = f"{kind}: {c.count} per {per}"
-        return text + (f", {'i hvert av' if nb else 'in each of'}: {', '.join(c.each)}" if c.each else "")
+        return text + (f", {'i hvert av' if nb else 'in each of'}: {groups(c.each)}" if c.each else "")
     if c.kind == "annual":
-        return f"{kind}: {', '.join(c.dates)}"
+        return f"{kind}: {dates(c.dates)}"
     if c.kind == "series":
         return f"{kind}: {rrule_text(c.rrule, lang)}"
     if c.kind == "on_event":
@@ -202,7 +211,7 @@ def cadence_text(c: Cadence, lang: str) -> str:
         return (f"{kind}: innen {days} etter {EVENT[lang].get(c.event, c.event)}" if nb else
                 f"{kind}: within {days} of {EVENT[lang].get(c.event, c.event)}")
     if c.kind == "deadline" and c.each:
-        return f"{kind}, {'for hvert av' if nb else 'for each of'}: {', '.join(c.each)}"
+        return f"{kind}, {'for hvert av' if nb else 'for each of'}: {groups(c.each)}"
     return kind
 
 
