@@ -80,23 +80,29 @@ class TargetTableError(PlanError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)  # docs/schema
 
 
 class Baseline(_Strict):
     """Where a relative target counts from: a date and, if known, the value then."""
 
     date: dt.date
+    """The baseline's date; without a `value`, the first measurement on or after it."""
     value: float | None = None
+    """The value at that date, if known."""
 
 
 class Point(_Strict):
     """One target point: a value (absolute) or an increase (relative) by a date."""
 
     date: dt.date
+    """The date the point is to be reached by."""
     value: float | None = None
+    """absolute: the value to reach."""
     increase: float | None = None
+    """relative: the increase over the baseline, in units."""
     increase_percent: float | None = None
+    """relative: the increase over the baseline, in per cent."""
 
     @model_validator(mode="after")
     def _one(self) -> "Point":
@@ -108,17 +114,28 @@ class Point(_Strict):
 
 class Target(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+    """The target's id: `aarshjul kpi record NAME VALUE` names it."""
     title: str
+    """Its title, as the report shows it."""
     subgoal: Annotated[str, Field(pattern=r"^\d+\.[a-zæøå]$")] | None = None
+    """The sub-goal it measures, in quotes: "1.b" (or give `measure`)."""
     measure: Annotated[str, Field(pattern=r"^\d+\.\d+$")] | None = None
+    """The measure it measures, in quotes: "1.5" (or give `subgoal`)."""
     kind: Kind
+    """absolute (a value by a date), relative (an increase over the baseline), share (per cent)."""
     source: Source
+    """members (member counts at each import), follow_ups (new members contacted in time), manual."""
     metric: str | None = None
+    """For source members: members, activists or active_share; follow_ups: contacted_share."""
     unit: str | None = None
+    """Shown after the numbers."""
     baseline: Baseline | None = None
     targets: list[Point] = []
+    """The target points, by date."""
     level: Annotated[float, Field(ge=0, le=100)] | None = None  # share: per cent
+    """share: the level to hold, in per cent."""
     rising: bool = False  # share: the aim is a value above the baseline
+    """share: the aim is a value above the baseline."""
 
     @model_validator(mode="after")
     def _consistent(self) -> "Target":
