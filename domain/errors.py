@@ -24,6 +24,7 @@
     │   ├── DatabaseError            3  yes        the database could not be used; nothing was stored
     │   ├── CaldavError              3  per case   the CalDAV server is unreachable (yes) or refused us (no)
     │   ├── TransportDown            3  per case   the mail server is unreachable (yes) or refused the login (no)
+    │   │   └── MailboxDown          3  per case   the bounce mailbox (IMAP) likewise (tasks/bounces.py)
     │   ├── EditionPaused            3  yes        the edition paused; the rest stays pending for the next run
     │   │   └── Paused               3  yes        the mail server failed again and again, or too many refused
     │   └── ReportRenderError        3  no         the PDF cannot be made (WeasyPrint or Pango missing)
