@@ -13,8 +13,6 @@
         pause this run's refused rows go back to pending, to be tried again
     bounces: the base of every message's VERP envelope sender (bounce@… -> bounce+<token>@…),
         the folder processed reports go to, and when soft bounces suspend (domain/bounces.py)
-    bounces: the base of every message's VERP envelope sender (bounce@… -> bounce+<token>@…),
-        the folder processed reports go to, and when soft bounces suspend (domain/bounces.py)
     max_failures_in_a_row: how many failures of the mail server itself in a row pause the
         edition (default 20): the sender refused (5xx at MAIL FROM), a 4xx at MAIL FROM or
         DATA, a 421, the connection lost. Their rows stay pending, never failed; a refused
