@@ -175,6 +175,12 @@ def unsubscribe(token: Annotated[str, typer.Argument(help="The token from a List
     kit.ok(f"medlem {member} er meldt av {audience}" + ("" if new else " (var allerede meldt av)"))
 
 
+# why rows failed (tasks/mailer.py _reason), in bokmål
+FAILED_NB = {"no SMTPUTF8": "uten SMTPUTF8 hos e-posttjeneren", "no address": "uten adresse",
+             "invalid address": "ugyldig adresse", "message not built": "meldingen kunne ikke lages",
+             "refused by the server": "avvist av tjeneren"}
+
+
 def print_mail(summaries: list[Delivery], lang: str) -> None:
     """Each delivery on a line; then, when an edition paused, EditionPaused (exit 3) after
     everything else was printed (the rest of that edition waits for the next run)."""
@@ -188,8 +194,10 @@ def print_mail(summaries: list[Delivery], lang: str) -> None:
             paused.append(s.campaign)
             kit.warn(f"{s.campaign}: {s.paused}")
             continue
+        why = ", ".join(f"{n} {FAILED_NB.get(r, r) if nb else r}" for r, n in sorted(s.failed_reasons.items()))
         kit.ok(f"{s.campaign}: {s.sent} {'sendt' if nb else 'sent'}, {s.failed} "
-               f"{'feilet' if nb else 'failed'}, {s.unknown} {'ukjent' if nb else 'unknown'}, "
+               f"{'feilet' if nb else 'failed'}{f' ({why})' if why else ''}, "
+               f"{s.unknown} {'ukjent' if nb else 'unknown'}, "
                f"{s.in_doubt} {'i tvil' if nb else 'in doubt'}, {s.skipped_unsubscribed} "
                f"{'avmeldt' if nb else 'unsubscribed'}, {s.skipped_invalid} "
                f"{'ugyldig adresse' if nb else 'invalid address'}")

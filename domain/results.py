@@ -61,6 +61,7 @@ class Delivery:
     skipped_duplicate: int = 0
     not_ready: str | None = None
     paused: str | None = None  # why the edition paused (the rest stays pending for the next run)
+    failed_reasons: dict[str, int] = field(default_factory=dict)  # failed rows by kind ("no SMTPUTF8": 1)
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def _delivery(campaign: Campaign, prepared: Prepared, totals: BatchResult, pause
                     unknown=totals.unknown, retry_later=totals.retry_later,
                     skipped_unsubscribed=prepared.skipped_unsubscribed + totals.unsubscribed,
                     skipped_invalid=prepared.skipped_invalid + totals.forgotten,
-                    skipped_duplicate=prepared.skipped_duplicate,
+                    skipped_duplicate=prepared.skipped_duplicate, failed_reasons=dict(totals.reasons),
                     paused=paused)
 
 

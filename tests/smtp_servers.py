@@ -10,10 +10,6 @@
                                                         Controller offers it unless told not to)
     SmtpSink(data_delay=0.2)                            slow: each DATA answered after 0.2 s (a process
                                                         sending to it can be killed mid-edition)
-
-Run as a program (`python tests/smtp_servers.py PORT DELAY [MAILDIR]`) it is such a slow
-sink in a process of its own, printing "ready" when it listens and writing each message
-it accepts to MAILDIR as a file named after its first recipient and Message-ID.
 """
 
 from __future__ import annotations
@@ -82,7 +78,7 @@ class SmtpSink:
     data_delay = 0.0  # seconds before each DATA is answered (a subclass with its own __init__ keeps 0)
 
     def __init__(self, starttls: bool = False, auth: tuple[str, str] | None = None, smtputf8: bool = True,
-                 data_delay: float = 0.0, port: int | None = None):
+                 data_delay: float = 0.0):
         from aiosmtpd.controller import Controller
 
         self.messages: list[Received] = []
@@ -108,7 +104,7 @@ class SmtpSink:
         if auth:
             kwargs.update(authenticator=self._authenticator(auth), auth_required=True,
                           auth_require_tls=bool(starttls))
-        self.port = port or _free_port()
+        self.port = _free_port()
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,
                                      enable_SMTPUTF8=smtputf8, **kwargs)
         self.controller.start()
@@ -150,38 +146,3 @@ def smtp_sink():
     for sink in sinks:
         sink.stop()
 
-
-def main() -> None:
-    """A slow sink in its own process (tests that kill a sending process mid-edition)."""
-    import re
-    import sys
-    import time
-    from pathlib import Path
-
-    port, delay = int(sys.argv[1]), float(sys.argv[2])
-    folder = Path(sys.argv[3]) if len(sys.argv) > 3 else None
-    sink = SmtpSink(data_delay=delay, port=port)
-
-    class Kept(list):
-        def append(self, received: Received) -> None:
-            super().append(received)
-            if folder is None:
-                return
-            found = re.search(rb"^Message-ID: *<([^>]+)>", received.raw, re.M | re.I)
-            name = f"{received.to[0]}--{found.group(1).decode() if found else len(self)}.eml"
-            (folder / f".{name}").write_bytes(received.raw)
-            (folder / f".{name}").rename(folder / name)
-
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-    sink.messages = Kept()
-    print("ready", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    finally:
-        sink.stop()
-
-
-if __name__ == "__main__":
-    main()
