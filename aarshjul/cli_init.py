@@ -2,7 +2,8 @@
 
 Writes into DIR (made if missing) a small, commented plan that `aarshjul check` accepts
 as it is: plan.yaml, organisation.yaml, schedule.yaml, mail.yaml, targets.yaml,
-postcodes.yaml, content/README.md, and schema/<kind>.schema.json, which the first line
+postcodes.yaml, content/README.md (in English also templates/email/newsletter.*.j2: the
+bundled newsletter template is Norwegian), and schema/<kind>.schema.json, which the first line
 of each YAML file names so that editors complete and check it. The templates are in
 templates/init/<lang>/; the values (the name may hold quotes, colons, `#`, any letters)
 are written by the YAML emitter (domain/scaffold.py), never pasted in as text.
@@ -14,7 +15,7 @@ exits 2 naming it. Never imports Prefect. docs/getting-started.md goes on from h
 from __future__ import annotations
 
 from datetime import date
-from importlib.resources import files
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -55,7 +56,7 @@ def init(
     import re
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from .domain.scaffold import FILES, SCHEMA_FOLDER, Answers, render, slug
+    from .domain.scaffold import SCHEMA_FOLDER, Answers, files, render, slug
     from .domain.schemas import file_name, schema_text
 
     lang = kit.lang(lang)
@@ -72,10 +73,11 @@ def init(
     if folder.exists() and not folder.is_dir():
         kit.fail(text["notdir"].format(dir=folder))
 
-    source = files("aarshjul.templates").joinpath("init", lang)
-    templates = {out: source.joinpath(template).read_text(encoding="utf-8") for out, (template, _) in FILES.items()}
+    source = resources.files("aarshjul.templates").joinpath("init", lang)
+    wanted = files(lang)
+    templates = {out: source.joinpath(template).read_text(encoding="utf-8") for out, (template, _) in wanted.items()}
     written = render(templates, Answers(name.strip(), org_id, lang, zone, kit.today(today) or date.today()))
-    for kind in sorted({k for _, k in FILES.values() if k}):
+    for kind in sorted({k for _, k in wanted.values() if k}):
         written[f"{SCHEMA_FOLDER}/{file_name(kind)}"] = schema_text(kind)
     for relative in written:
         if (folder / relative).exists() or (folder / relative).is_symlink():

@@ -30,6 +30,17 @@ FILES: dict[str, tuple[str, str | None]] = {
     "targets.yaml": ("targets.yaml", "targets"), "postcodes.yaml": ("postcodes.yaml", "postcodes"),
     "content/README.md": ("content.md", None),
 }
+# The bundled newsletter template speaks Norwegian: an English organisation gets its own,
+# in its templates/ folder (which overrides the bundled templates by name).
+EXTRA: dict[str, dict[str, tuple[str, str | None]]] = {"nb": {}, "en": {
+    "templates/email/newsletter.html.j2": ("newsletter.html.j2", None),
+    "templates/email/newsletter.txt.j2": ("newsletter.txt.j2", None),
+}}
+
+
+def files(lang: str) -> dict[str, tuple[str, str | None]]:
+    """The files `init` writes in this language: FILES and the language's EXTRA."""
+    return {**FILES, **EXTRA[lang]}
 SCHEMA_FOLDER = "schema"  # beside the files: the schemas, for editors (the files' first lines name them)
 
 

@@ -110,7 +110,7 @@ def test_zone_lang_and_id(tmp_path, capsys):
     code, out, err = init(tmp_path / "o", "--name", "Local 12", "--zone", "America/New_York", "--lang", "en",
                           capsys=capsys)
     assert code == 0, err
-    assert out.startswith("✓ Wrote 13 files for Local 12 in ")
+    assert out.startswith("✓ Wrote 15 files for Local 12 in ")  # with its own English newsletter template
     plan = load_plan(tmp_path / "o" / "plan.yaml")
     assert (plan.organisation.id, plan.organisation.timezone, plan.organisation.locale) == (
         "local-12", "America/New_York", "en")
@@ -295,3 +295,17 @@ def test_a_write_that_fails_halfway_leaves_nothing_behind(tmp_path, capsys):
     assert code == 2 and "cannot write" in err and "content" in err and "nothing was written" in err, err
     assert "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["content"]  # plan.yaml and the others removed again
+
+
+def test_an_english_organisation_writes_its_letters_in_english(tmp_path, capsys):
+    code, _, err = init(tmp_path, "--name", "Local 12", "--lang", "en", capsys=capsys)
+    assert code == 0, err
+    letter = tmp_path / "content" / "newsletter" / "2026-12.md"
+    letter.parent.mkdir(parents=True)
+    letter.write_text("The first letter.\n", encoding="utf-8")
+    for html in ([], ["--html"]):
+        main(["newsletter", "preview", "newsletter", "--edition", "2026-12", "--plan", str(tmp_path / "plan.yaml"),
+              "--today", TODAY, "--lang", "en", *html])
+        shown = capsys.readouterr().out
+        assert "Dear Ola," in shown and "The first letter." in shown and "a member of Local 12" in shown
+        assert "Hei" not in shown and "medlem" not in shown
