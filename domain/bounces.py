@@ -21,10 +21,12 @@ A report is classified (`classify`) by its delivery-status fields (RFC 3464 §2.
 Status) where it has them, else by Mailman's bounce detectors (flufl.bounce), which read
 the formats of MTAs that write no DSN (Exim's, qmail's, old webmail):
 
-    hard    Action: failed with a Status 5.x.x (RFC 3463: permanent), or a detector's
+    hard    Action: failed with a Status 5.x.x (RFC 3463: permanent; but those under soft), or a detector's
             permanent failure: the address does not work
-    soft    Action: delayed, a Status 4.x.x (persistent transient), 5.2.2 (mailbox full:
-            permanent by the code, transient in practice), or a detector's temporary failure
+    soft    Action: delayed, a Status 4.x.x (persistent transient); 5.2.2 (mailbox full),
+            5.3.4 (message too big) and 5.7.x (refused by policy: a spam filter, a block
+            list with our server on it), permanent by their code but no fault of the
+            address; or a detector's temporary failure
     other   addressed to a token but no failure: a positive DSN (delivered, relayed,
             expanded), an auto-reply; recorded and filed away, nothing suspended
 
@@ -213,6 +215,12 @@ def _kind(msg: Message) -> tuple[Kind, str | None, str]:
     return "other", None, "none"
 
 
+# Permanent by their code, yet saying nothing against the address: a full mailbox (5.2.2),
+# a message too big (5.3.4), a policy refusal (5.7.x: spam filters, a block list that has our
+# server on it, which would otherwise suspend every member at one provider at once).
+NOT_THE_ADDRESS = ("5.2.2", "5.3.4")
+
+
 def _field_kind(action: str, status: str | None) -> Kind:
     """One recipient's Action and Status (RFC 3464 §2.3.3, §2.3.4; RFC 3463)."""
     action = action.strip().lower()
@@ -222,7 +230,7 @@ def _field_kind(action: str, status: str | None) -> Kind:
         return "other"
     if status is None:  # failed, and no code to say otherwise
         return "hard"
-    if status.startswith("4.") or status == "5.2.2":
+    if status.startswith("4.") or status in NOT_THE_ADDRESS or status.startswith("5.7."):
         return "soft"
     return "hard" if status.startswith("5.") else "other"
 

@@ -95,6 +95,16 @@ def test_each_mail_servers_report_is_read_as_what_it_says(name):
     assert [read_bounce_token(SECRET, ORG, t) for t in r.tokens][0] == 42
 
 
+@pytest.mark.parametrize("status, kind", [("5.1.1", "hard"), ("5.1.10", "hard"), ("5.4.4", "hard"),
+                                          ("5.2.2", "soft"), ("5.3.4", "soft"), ("5.7.1", "soft"), ("5.7.26", "soft"),
+                                          ("4.2.2", "soft")])
+def test_a_policy_refusal_or_a_full_mailbox_says_nothing_against_the_address(status, kind):
+    """Regression guard: a provider that blocks our server answers 5.7.1 for every member it
+    hosts; as hard bounces that would suspend them all at once."""
+    raw = report("gmail-hard.eml", verp_address(SECRET, ORG, 1, BASE)).replace(b"Status: 5.1.1", f"Status: {status}".encode())
+    assert classify(raw, BASE).kind == kind
+
+
 def test_mail_without_our_token_names_no_row():
     r = classify(report("unrelated.eml", "unused"), BASE)
     assert r.tokens == () and r.kind == "other"
