@@ -121,6 +121,9 @@ class _Generator(GenerateJsonSchema):
         out = super().dict_schema(schema)
         if "patternProperties" in out and "additionalProperties" not in out:
             out["additionalProperties"] = False
+        keys = schema.get("keys_schema")
+        if keys is not None and keys.get("type") == "int":  # `2026:` in YAML, "2026" in JSON
+            out["propertyNames"] = {"pattern": r"^\d+$"}
         return out
 
 

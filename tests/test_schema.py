@@ -140,6 +140,9 @@ def test_written_forms_of_parsed_values():
     assert errors("organisation", org) == []
     org["important_dates"]["a"]["annual"] = "1 May"
     assert errors("organisation", org)
+    org["important_dates"]["a"]["annual"] = "05-01"
+    org["important_dates"]["c"]["dates"] = {"neste år": "2026-09-08"}  # a year is a number
+    assert errors("organisation", org)
     pin = {"date": "2026-03-12", "start": "18:00", "end": 1200}  # YAML 1.1 reads an unquoted 20:00 as 1200
     assert errors("schedule", {"occurrences": {"1.5/2026/1": pin}}) == []
     assert errors("schedule", {"occurrences": {"1.5/2026/1": {**pin, "start": "kl. 18"}}})
