@@ -79,6 +79,11 @@ def load_chapters(path: Path | str) -> list[Path]:
     return plans
 
 
+def _say(lang: str, nb: str, en: str) -> str:
+    """A new message in the organisation's language (the older ones wait for the catalogs)."""
+    return en if lang == "en" else nb
+
+
 # The files plan.yaml may name, and the name each has when plan.yaml names none.
 SCHEDULE_FILE, MAIL_FILE = "schedule.yaml", "mail.yaml"
 
@@ -217,6 +222,7 @@ def _check_plan(pf: PlanFile, org: OrganisationFile, src: Located) -> Iterable[P
     goal_numbers = Counter(g.number for g in pf.goals)
     numbers = Counter(m.number for g in pf.goals for m in g.measures)
     events = Counter(m.cadence.event for g in pf.goals for m in g.measures if isinstance(m.cadence, OnEvent))
+    lang = org.organisation.locale
     whole = Span(pf.plan.period[0].start, pf.plan.period[-1].end)
     for gi, goal in enumerate(pf.goals):
         at = ("goals", gi)
@@ -233,16 +239,20 @@ def _check_plan(pf: PlanFile, org: OrganisationFile, src: Located) -> Iterable[P
             written = src.written.get(here + ("number",))
             if written is not None and written != m.number:
                 yield Problem(src.file, src.line_of(here + ("number",)), dotted(here + ("number",)),
-                              f"the measure number {written} is read as the number {m.number}",
-                              f'write it in quotes: number: "{written}"')
+                              _say(lang, f"tiltaksnummeret {written} leses som tallet {m.number}",
+                                   f"the measure number {written} is read as the number {m.number}"),
+                              _say(lang, f'skriv det i anførselstegn: number: "{written}"',
+                                   f'write it in quotes: number: "{written}"'))
             elif numbers[m.number] > 1:
                 yield Problem(src.file, src.line_of(here + ("number",)), dotted(here + ("number",)),
                               f"measure number {m.number} is used more than once",
                               "every measure needs its own number; renumber one of them")
             if isinstance(m.cadence, OnEvent) and events[m.cadence.event] > 1:
                 yield Problem(src.file, src.line_of(here + ("cadence", "event")), dotted(here + ("cadence", "event")),
-                              f"more than one measure is driven by the event {m.cadence.event}",
-                              "one measure per event: its number is what the follow-ups are logged against")
+                              _say(lang, f"mer enn ett tiltak drives av hendelsen {m.cadence.event}",
+                                   f"more than one measure is driven by the event {m.cadence.event}"),
+                              _say(lang, "ett tiltak per hendelse: oppfølgingen logges mot nummeret",
+                                   "one measure per event: its number is what the follow-ups are logged against"))
             if m.number.split(".")[0] != str(goal.number):
                 yield Problem(src.file, src.line_of(here + ("number",)), dotted(here + ("number",)),
                               f"measure {m.number} is listed under goal {goal.number}",
@@ -350,12 +360,18 @@ def _check_keys(plan: Plan, src: Located) -> Iterable[Problem]:
             for slot in slots(plan, m):
                 if slot.key in seen:
                     at: Path_ = ("goals", gi, "measures", mi, "cadence")
-                    hint = ("count per quarter, month or named season instead (`per: quarter`, `per: month`, "
-                            "`per: season` with `seasons:`), or join the spans into one"
+                    lang = plan.organisation.locale
+                    hint = (_say(lang, "tell per kvartal, måned eller navngitt sesong i stedet (`per: quarter`, "
+                                       "`per: month`, `per: season` med `seasons:`), eller slå tidsrommene sammen",
+                                 "count per quarter, month or named season instead (`per: quarter`, `per: month`, "
+                                 "`per: season` with `seasons:`), or join the spans into one")
                             if isinstance(m.cadence, Quota) else
-                            "give each year one date, or split the measure in two")
+                            _say(lang, "gi hvert år én dato, eller del tiltaket i to",
+                                 "give each year one date, or split the measure in two"))
                     yield Problem(src.file, src.line_of(at + ("per",) if isinstance(m.cadence, Quota) else at),
-                                  dotted(at), f"measure {m.number} gives two occurrences with the key {slot.key!r}",
+                                  dotted(at),
+                                  _say(lang, f"tiltak {m.number} gir to forekomster med nøkkelen {slot.key!r}",
+                                       f"measure {m.number} gives two occurrences with the key {slot.key!r}"),
                                   hint)
                     break
                 seen.add(slot.key)
@@ -365,6 +381,7 @@ def _pin_warnings(plan: Plan, src: Located) -> Iterable[Problem]:
     """What `check` warns about in schedule.yaml without refusing it: a pinned time
     the clock skips (it moves to the time after the gap) or shows twice (the first is
     taken) on a daylight-saving night, and quota pins closer than `min_days_apart`."""
+    lang, zone = plan.organisation.locale, plan.organisation.timezone
     for key, pin in plan.pins.items():
         if not (pin.date and pin.start):
             continue
@@ -379,14 +396,20 @@ def _pin_warnings(plan: Plan, src: Located) -> Iterable[Problem]:
             at = ("occurrences", key, name)
             if shown.replace(tzinfo=None) != naive:
                 yield Problem(src.file, src.line_of(at), f"occurrences[{key!r}].{name}",
-                              f"{clock:%H:%M} on {pin.date} does not exist in {plan.organisation.timezone} "
-                              f"(the clocks skip it); it becomes {shown:%H:%M}",
-                              "choose a time outside the hour the clocks skip")
+                              _say(lang, f"{clock:%H:%M} den {pin.date} finnes ikke i {zone} (klokka hopper over "
+                                         f"den); det blir {shown:%H:%M}",
+                                   f"{clock:%H:%M} on {pin.date} does not exist in {zone} (the clocks skip it); "
+                                   f"it becomes {shown:%H:%M}"),
+                              _say(lang, "velg et klokkeslett utenfor timen klokka hopper over",
+                                   "choose a time outside the hour the clocks skip"))
             else:
                 yield Problem(src.file, src.line_of(at), f"occurrences[{key!r}].{name}",
-                              f"{clock:%H:%M} on {pin.date} happens twice in {plan.organisation.timezone} "
-                              f"(the clocks go back); the first is taken",
-                              "choose a time outside the hour the clocks repeat")
+                              _say(lang, f"{clock:%H:%M} den {pin.date} kommer to ganger i {zone} (klokka stilles "
+                                         "tilbake); den første gjelder",
+                                   f"{clock:%H:%M} on {pin.date} happens twice in {zone} (the clocks go back); "
+                                   "the first is taken"),
+                              _say(lang, "velg et klokkeslett utenfor timen som gjentas",
+                                   "choose a time outside the hour the clocks repeat"))
     for _, m in plan.measures:
         c = m.cadence
         if not isinstance(c, Quota) or c.min_days_apart < 1:
@@ -401,9 +424,12 @@ def _pin_warnings(plan: Plan, src: Located) -> Iterable[Problem]:
             for (k1, d1), (k2, d2) in zip(pinned, pinned[1:]):
                 if d2 - d1 < timedelta(days=c.min_days_apart):
                     yield Problem(src.file, src.line_of(("occurrences", k2, "date")), f"occurrences[{k2!r}].date",
-                                  f"{k1} and {k2} are pinned {(d2 - d1).days} days apart; measure {m.number} "
-                                  f"asks for at least {c.min_days_apart}",
-                                  "move one of them, or lower min_days_apart in the plan")
+                                  _say(lang, f"{k1} og {k2} er berammet med {(d2 - d1).days} dagers mellomrom; "
+                                             f"tiltak {m.number} krever minst {c.min_days_apart}",
+                                       f"{k1} and {k2} are pinned {(d2 - d1).days} days apart; measure {m.number} "
+                                       f"asks for at least {c.min_days_apart}"),
+                                  _say(lang, "flytt en av dem, eller senk min_days_apart i planen",
+                                       "move one of them, or lower min_days_apart in the plan"))
 
 
 def _check_pins(plan: Plan, src: Located | None) -> Iterable[Problem]:
