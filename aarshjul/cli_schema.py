@@ -26,8 +26,8 @@ def _kind(value: str) -> str:
 
 
 @schema_cli.command()
-def schema(kind: Annotated[str, typer.Argument(parser=_kind, metavar="|".join(_KINDS),
-                                               help="The kind of file.")]) -> None:
+def schema(kind: Annotated[str, typer.Argument(parser=_kind, metavar="KIND",
+                                               help=f"The kind of file: {', '.join(_KINDS)}.")]) -> None:
     """Print the JSON Schema of a file aarshjul reads (editors use it to complete and check)."""
     from .domain.schemas import schema_text
 
