@@ -190,9 +190,11 @@ class Column:
     header: str
     ident: bool = False
     justify: str = "left"
+    head: bool = False  # in the narrow layout, on a row's first line (default: identifiers and the first text)
 
 
 SHORT = 10  # a column whose every cell is at most this long is never wrapped either
+MIN_TEXT = 16  # narrower text columns than this, and the table is printed narrow (see Listing)
 
 
 class Listing:
@@ -207,6 +209,11 @@ class Listing:
     lines   for people, when an identifier is longer than a narrow terminal (a feed's
             address): the title, then per row its other cells on one line and each
             identifier whole on a line of its own, indented, for copying
+
+A table that would leave its text columns under MIN_TEXT characters each at the
+terminal's width (COLUMNS=80 and nine columns) is printed narrow instead: per row one line
+of its head cells (identifiers, and the first text: '3.5  Arrangement under …') and one of
+'Header: value' for the rest, each line whole (the terminal wraps it, Rich never cuts it).
 
     Values are never read as Rich markup (the consoles have markup off)."""
 
@@ -241,8 +248,37 @@ class Listing:
                 for c, v in zip(self.columns, cells):
                     if c.ident and len(v) > SHORT * 3:
                         say(f"    {v}")
-        else:
+        elif self._fits(out.width):
             out.print(self.table())
+        else:
+            self._narrow()
+
+    def _widths(self) -> list[int]:
+        return [max([len(cells[i]) for cells, _ in self.rows] + [0]) for i in range(len(self.columns))]
+
+    def _fixed(self, i: int, widest: int) -> bool:
+        return self.columns[i].ident or widest <= SHORT
+
+    def _fits(self, width: int) -> bool:
+        """Whether the table leaves each text column at least MIN_TEXT characters."""
+        widths = self._widths()
+        fixed = sum(max(w, len(self.columns[i].header)) + 3 for i, w in enumerate(widths) if self._fixed(i, w))
+        text = [i for i, w in enumerate(widths) if not self._fixed(i, w)]
+        room = width - 1 - fixed - 3 * len(text)
+        return not text or room >= MIN_TEXT * len(text) or room >= sum(widths[i] for i in text)
+
+    def _narrow(self) -> None:
+        widths = self._widths()
+        heads = [i for i, c in enumerate(self.columns) if c.head]
+        if not heads:
+            first_text = next((i for i, w in enumerate(widths) if not self._fixed(i, w)), None)
+            heads = [i for i, c in enumerate(self.columns) if c.ident or i == first_text]
+        say((self.title, "bold"))
+        for cells, _ in self.rows:
+            say("  ".join(cells[i] for i in heads if cells[i]))
+            rest = [f"{c.header}: {cells[i]}" for i, c in enumerate(self.columns) if i not in heads and cells[i]]
+            if rest:
+                say("    " + " · ".join(rest))
 
     def table(self) -> Table:
         t = Table(title=self.title)

@@ -106,8 +106,9 @@ def agenda(
             if (not measure or o.measure == measure) and (wanted is None or wanted & set(o.bodies))]
     listing = kit.Listing(
         f"{i18n.word('agenda', lang)} {i18n.day(start, lang)} – {i18n.day(end, lang)}",
-        [kit.Column("date", i18n.word("date", lang)), kit.Column("time", i18n.word("time", lang)),
-         kit.Column("key", i18n.word("key", lang), ident=True), kit.Column("title", i18n.word("title", lang)),
+        [kit.Column("date", i18n.word("date", lang), head=True), kit.Column("time", i18n.word("time", lang), head=True),
+         kit.Column("key", i18n.word("key", lang), ident=True, head=True),
+         kit.Column("title", i18n.word("title", lang), head=True),
          kit.Column("bodies", i18n.word("bodies", lang)), kit.Column("status", i18n.word("status", lang))])
     for o in rows:
         listing.add(_when(o, lang), _clock(o, lang), o.key, o.title, ", ".join(p.body_name(b) for b in o.bodies),

@@ -57,12 +57,23 @@ def test_agenda_at_80_columns_shows_every_key_whole(cli):
     assert code == 0, err
     keys = [o["key"] for o in json.loads(out)]
     assert len(keys) > 30 and "3.4/2026/arbeidernes-dag" in keys
-    code, out, err = cli(*AGENDA)
+    for columns in (80, 120, 200):  # narrow (a row's lines), or a table: the keys whole either way
+        code, out, err = cli(*AGENDA, columns=columns)
+        assert code == 0, err
+        missing = [k for k in keys if k not in out]
+        assert missing == [] and "…" not in out, columns
+        assert ("┃" in out) == (columns > 80)
+        if "┃" in out:
+            assert max(len(line) for line in out.splitlines()) <= columns
+
+
+def test_a_narrow_terminal_gets_each_row_as_lines_with_its_headers(cli):
+    code, out, err = cli("gaps", "--year", "2026", "--today", "2026-11-29", columns=80)
     assert code == 0, err
-    assert max(len(line) for line in out.splitlines()) <= 80
-    missing = [k for k in keys if k not in out]
-    assert missing == []
-    assert "…" not in out
+    lines = out.splitlines()
+    assert lines[0] == "Hull i planen 2026"
+    first = lines.index("3.5  Arrangement under Kvinnefestivalen  2026")
+    assert lines[first + 1] == "    Krav: 1 · Berammet: 0 · Holdt: 0 · Mangler: 1 · Frist: 15. mars 2026 · Status: forfalt"
 
 
 def test_agenda_plain_is_one_tab_separated_line_per_occurrence(cli):
