@@ -248,3 +248,9 @@ def test_docs_files_md_explains_every_key(kind):
     section = text.split(f"\n## {schemas.KINDS[kind].file}\n", 1)[1].split("\n## ", 1)[0]
     missing = sorted(k for k in keys_of(schemas.schema(kind)) if f"`{k}`" not in section)
     assert not missing, f"docs/files.md, section {schemas.KINDS[kind].file}, does not explain {missing}"
+
+
+def test_the_command_knows_every_kind():
+    from aarshjul.cli_schema import _KINDS  # kept apart so that `aarshjul --help` needs no pydantic models
+
+    assert _KINDS == tuple(schemas.KINDS)
