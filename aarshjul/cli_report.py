@@ -165,7 +165,8 @@ def _record(target: str, outcome: str, given_day: date | None, plan_path: Path |
 def revoke(
     target: Annotated[str, typer.Argument(metavar="KEY|MEASURE@DATE", help="What was recorded: an occurrence key "
                                           "(1.5/2025/1) or a measure on a date (1.2@2025-05-01).")],
-    by: Annotated[Optional[str], typer.Option("--by", help="Who takes it back (kept in the log).")] = None,
+    by: Annotated[Optional[str], typer.Option(
+        "--by", help="Who takes it back (kept in the log; default: the login name).")] = None,
     plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
     """Take back a record made by mistake; it stays in the log as revoked (who, when)."""
@@ -184,7 +185,7 @@ def revoke(
                                f"{ref.measure}@ÅÅÅÅ-MM-DD (datoen den ble registrert for)")
             text = ref.ref
         row = revoke_completion(session, p.organisation.id, text, datetime.now(timezone.utc),
-                                by.strip() if by else None)
+                                by.strip() if by else _login())
         if row is None:
             raise BadInput(f"{text}: ingenting er registrert å trekke tilbake (se `aarshjul report`)")
         was = OUTCOME[row.outcome] + (f" {i18n.day(row.on_date)}" if row.on_date else "")
@@ -352,6 +353,16 @@ def _targets(p: Plan) -> Targets:
     if targets is None:
         raise BadInput(f"ingen måltall: {targets_path(p)} finnes ikke; se config/targets.yaml og docs/report.md")
     return targets
+
+
+def _login() -> str | None:
+    """The login name of whoever runs the command, for the log; None if there is none."""
+    import getpass
+
+    try:
+        return getpass.getuser()[:120] or None
+    except (OSError, KeyError, ImportError):
+        return None
 
 
 def _check_year(p: Plan, year: int) -> None:

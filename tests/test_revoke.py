@@ -153,6 +153,9 @@ def test_revoking_a_cancellation_and_a_dated_record(env, bundled):
     finally:
         engine.dispose()
     assert "planlagt igjen etter neste `aarshjul publish`" in ok("revoke", "2.8/2025-H2")
+    import getpass
+
+    assert [r.revoked_by for r in completions(env) if r.revoked_at] == [getpass.getuser()]  # who, without --by
     assert "trukket tilbake" in ok("revoke", "1.2@1.5.2025")  # the date as a person types it
     engine = make_engine(env)
     try:
