@@ -66,6 +66,8 @@ def big_plan(folder: Path, measures: int) -> Path:
                     break
                 m = copy.deepcopy(m)
                 m["number"] = f"{g['number']}.{str(m['number']).split('.')[1]}"
+                if copy_no and m.get("cadence", {}).get("kind") == "on_event":
+                    m["cadence"] = {"kind": "standing"}  # one measure per event: the first copy's
                 g["measures"].append(m)
                 count += 1
             goals.append(g)
