@@ -48,6 +48,19 @@ def print_publish(s: Published, lang: str) -> None:
     kit.say(f"  {'nettside' if nb else 'web page'}: {s.site} ({len(s.feeds)} "
             f"{'kalenderstrømmer' if nb else 'feeds'}, {s.files_written} "
             f"{'filer skrevet' if nb else 'files written'})")
+    if s.caldav:
+        total = {k: sum(int(c.get(k, 0)) for c in s.caldav.values())
+                 for k in ("created", "updated", "cancelled", "deleted", "unchanged", "conflicts")}
+        new = sum(len(c.get("new_conflicts", [])) for c in s.caldav.values())
+        kit.say(f"  CalDAV: {total['created']} {'nye' if nb else 'created'}, {total['updated']} "
+                f"{'endret' if nb else 'updated'}, {total['cancelled']} {'avlyst' if nb else 'cancelled'}, "
+                f"{total['deleted']} {'slettet' if nb else 'deleted'}, {total['unchanged']} "
+                f"{'uendret' if nb else 'unchanged'}")
+        if total["conflicts"]:
+            what = ("hendelser endret eller slettet av folk på CalDAV-serveren" if nb
+                    else "events edited or deleted by people on the CalDAV server")
+            fresh = f" ({new} {'nye' if nb else 'new'})" if new else ""
+            kit.warn(f"{total['conflicts']} {what}{fresh}; aarshjul calendars conflicts")
 
 
 @cal_app.command("urls")
@@ -95,23 +108,35 @@ def calendars_rotate(feed: Annotated[str, typer.Argument(help="The feed id (a bo
 def calendars_conflicts(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
                         format: kit.Format = "table") -> None:
     """Events someone changed on the CalDAV server since our last push, left alone until resolved."""
-    from .db.caldav import conflicts
+    from .db.caldav import conflict_details
 
     lang = kit.lang(lang)
     p = kit.load(plan)
     nb = lang == "nb"
+    words = {"edited": "endret", "deleted": "slettet", "proposed": "foreslått dato",
+             "date": "dato", "time": "tid", "place": "sted", "title": "tittel"} if nb else {}
     with kit.session() as session:
-        rows = conflicts(session, p.organisation.id)
+        rows = conflict_details(session, p.organisation.id, p.tz)
         listing = kit.Listing("Konflikter i CalDAV" if nb else "CalDAV conflicts", [
             kit.Column("calendar", "calendar", ident=True), kit.Column("key", "key", ident=True),
-            kit.Column("uid", "uid", ident=True), kit.Column("since", "since"), kit.Column("server", "server")],
+            kit.Column("uid", "uid", ident=True), kit.Column("since", "since"), kit.Column("server", "server"),
+            kit.Column("changes", "changes" if not nb else "endringer")],
             empty="Ingen konflikter." if nb else "No conflicts.")
-        for r in rows:
+        for c in rows:
+            r = c.row
             assert r.conflict_at is not None  # conflicts() returns only the rows with a conflict_at
-            listing.add(r.calendar, r.key, r.uid, i18n.day(r.conflict_at, lang),
-                        ("endret" if nb else "edited") if r.conflict_etag else ("slettet" if nb else "deleted"),
+            shown = "; ".join(f"{words.get(ch.field, ch.field)}: {ch.ours or '–'} → {ch.theirs or '–'}"
+                              for ch in c.changes if ch.field != "deleted")
+            listing.add(r.calendar, r.key, r.uid, i18n.day(r.conflict_at, lang), words.get(c.kind, c.kind), shown,
                         record={"calendar": r.calendar, "key": r.key, "uid": r.uid, "since": r.conflict_at.isoformat(),
-                                "server": "edited" if r.conflict_etag else "deleted"})
+                                "server": c.kind,
+                                "changes": [{"field": ch.field, "ours": ch.ours, "theirs": ch.theirs}
+                                            for ch in c.changes],
+                                "proposal": None if c.proposal is None else {
+                                    "date": c.proposal.date.isoformat(),
+                                    "start": c.proposal.start.strftime("%H:%M") if c.proposal.start else None,
+                                    "end": c.proposal.end.strftime("%H:%M") if c.proposal.end else None,
+                                    "place": c.proposal.place}})
     listing.print(format)
     if rows and format == "table":
         kit.say("aarshjul calendars resolve UID --keep ours|theirs")

@@ -27,7 +27,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aarshjul.db.models import CaldavEvent
+from aarshjul.db.models import CaldavCalendar, CaldavEvent
 from aarshjul.domain.errors import CaldavError
 from aarshjul.domain.feeds import Entry, feeds, select as select_entries
 from aarshjul.domain.ics import event_calendar
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from caldav.davclient import DAVClient
 
 ICS = {"Content-Type": "text/calendar; charset=utf-8"}
+NO_SYNC = ""  # the sync token stored for a calendar whose server does not do sync-collection
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -121,6 +122,74 @@ class CaldavTarget:
         response = self._call(f"GET {href}", self.client.request, href, "GET")
         return response.headers.get("ETag") if response.status < 300 else None
 
+    def get(self, href: str) -> tuple[str | None, str | None]:
+        """(the server's ETag, its iCalendar text) of an event, or (None, None) when it is gone."""
+        response = self._call(f"GET {href}", self.client.request, href, "GET")
+        if response.status >= 300:
+            return None, None
+        raw = response.raw if isinstance(response.raw, bytes) else str(response.raw).encode()
+        return response.headers.get("ETag"), raw.decode("utf-8", "replace")
+
+    def observe(self, url: str, token: str | None) -> Observed:
+        """What changed in the calendar at `url` since sync token `token`, in one request:
+        a sync-collection REPORT (RFC 6578 §3.2) where the server supports it (without a
+        token, or with one it no longer knows, it lists every event), else one Depth-1
+        PROPFIND of the ETags (RFC 4918 §9.1), which lists every event. A server found
+        without sync-collection is remembered as such (token NO_SYNC): PROPFIND at once."""
+        from caldav.elements import dav
+        from caldav.collection import Calendar
+        from caldav.lib import error
+
+        cal = Calendar(client=self.client, url=url)
+        for attempt in () if token == NO_SYNC else (token, None) if token else (None,):
+            try:
+                found = cal.get_objects_by_sync_token(sync_token=attempt, load_objects=False,
+                                                      disable_fallback=True)
+            except error.AuthorizationError as exc:
+                preconditions = getattr(exc, "preconditions", ())
+                if dav.ValidSyncToken.tag in preconditions:  # token expired: list all
+                    continue
+                if dav.SupportedReport.tag in preconditions:  # no sync-collection here
+                    break
+                self._call(f"REPORT {url}", _raise, exc)
+            except (error.ReportError, error.DAVError):
+                break  # no sync-collection: the PROPFIND below
+            except Exception as exc:
+                self._call(f"REPORT {url}", _raise, exc)
+            else:
+                deleted = {_path(str(u)) for u in found.deleted_urls}
+                etags = {_path(str(o.url)): o.props.get(dav.GetEtag.tag) for o in found.objects
+                         if _path(str(o.url)) not in deleted}
+                return Observed(str(found.sync_token) if found.sync_token else None, etags, deleted,
+                                complete=attempt is None and not found.truncated)
+        response = self._call(f"PROPFIND {url}", cal._query_properties, [dav.GetEtag()], 1)
+        props = response.expand_simple_props([dav.GetEtag()])
+        base = _path(url).rstrip("/")
+        etags = {_path(str(cal.url.join(href))): p.get(dav.GetEtag.tag) for href, p in props.items()
+                 if _path(str(cal.url.join(href))).rstrip("/") != base}
+        return Observed(NO_SYNC, etags, set(), complete=True)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A calendar as one request saw it: the new sync token, the ETag of each event
+    listed (path -> ETag), the paths reported deleted, and whether the listing is
+    complete (every event of the calendar, so one missing from it is gone)."""
+
+    token: str | None
+    etags: dict[str, str | None]
+    deleted: set[str]
+    complete: bool
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+def _path(url: str) -> str:
+    """An href or URL as the path it names, unquoted, to compare one with the other."""
+    return unquote(urlsplit(url).path)
+
 
 def split_credentials(url: str, username: str | None, password: str | None
                       ) -> tuple[str, str | None, str | None]:
@@ -158,25 +227,86 @@ def calendar_id(plan: Plan, body: str) -> str:
 def push_calendars(session: Session, target: CaldavTarget, plan: Plan,
                    entries: list[Entry] | dict[str, list[Entry]], now: datetime,
                    site_url: str | None = None) -> dict[str, CalendarCounts]:
-    """Bring every body's CalDAV calendar in step; commit after each write."""
+    """Bring every body's CalDAV calendar in step; commit after each write.
+
+    First each calendar we pushed to before is looked at in one request (`observe`):
+    an event a person edited or deleted there since our last push is recorded as a
+    conflict at once (its server copy kept for `aarshjul calendars conflicts`) and left
+    alone; then only what the plan changed is written. A publish with nothing changed
+    makes one REPORT (or PROPFIND) per calendar and no write."""
     results: dict[str, CalendarCounts] = {}
     org = plan.organisation.id
+    known = {c.calendar: c for c in session.scalars(select(CaldavCalendar).where(
+        CaldavCalendar.organisation == org))}
     for body, info in plan.bodies.items():
         desired = desired_events(plan, entries, body, now, site_url)
         rows = {r.uid: r for r in session.scalars(select(CaldavEvent).where(
             CaldavEvent.organisation == org, CaldavEvent.calendar == body))}
+        counts = CalendarCounts()
+        results[body] = counts
+        cal = known.get(body)
+        if rows:
+            if cal is None:
+                cal = CaldavCalendar(organisation=org, calendar=body,
+                                     url=target.calendar_url(calendar_id(plan, body), info.calendar or info.name))
+                session.add(cal)
+            _learn(target, cal, rows, now, counts)
+            session.commit()
         pushed = {uid: Pushed(uid, r.href, r.etag, r.content_hash, r.conflict_at is not None, r.gone)
                   for uid, r in rows.items()}
         sync = plan_sync(desired, pushed)
-        counts = CalendarCounts(unchanged=sync.unchanged, conflicts=len(sync.conflicts))
-        results[body] = counts
+        counts.unchanged, counts.conflicts = sync.unchanged, len(sync.conflicts)
         if not sync.actions:
-            continue  # nothing to write: no request at all
-        base = target.calendar_url(calendar_id(plan, body), info.calendar or info.name)
+            continue  # nothing to write
+        base = cal.url if cal else target.calendar_url(calendar_id(plan, body), info.calendar or info.name)
+        if cal is None:
+            session.add(CaldavCalendar(organisation=org, calendar=body, url=base))
         for action in sync.actions:
             _apply(session, target, base, org, body, action, rows.get(action.uid), counts, now)
             session.commit()
     return results
+
+
+def _learn(target: CaldavTarget, cal: CaldavCalendar, rows: dict[str, CaldavEvent], now: datetime,
+           counts: CalendarCounts) -> None:
+    """Record what people did to our events on the server since the last look: an edit
+    (another ETag than the one our write got) or a delete is a conflict, with the server's
+    copy (None: deleted) kept to compare field by field. Our own writes since then carry
+    the ETags we recorded and are not changes."""
+    seen = target.observe(cal.url, cal.sync_token)
+    for row in rows.values():
+        if row.gone:
+            continue
+        path = _path(row.href)
+        if path in seen.deleted or (seen.complete and path not in seen.etags):
+            if row.conflict_at is None and "STATUS:CANCELLED" in (row.pushed_ics or ""):
+                row.gone = True  # a cancelled event deleted by hand: what the grace period would do
+                continue
+            if row.conflict_at is None or row.conflict_etag is not None or row.server_ics is not None:
+                _conflict(row, None, now, counts)
+                row.server_ics = None
+            continue
+        if path not in seen.etags:
+            continue  # not changed since the token
+        etag = seen.etags[path]
+        if row.conflict_at is None and (etag is None or etag == row.etag):
+            continue  # our own write, or unchanged
+        if row.conflict_at is None and row.etag is None:
+            row.etag = etag  # a write whose answer carried no ETag: this is ours
+            continue
+        if row.conflict_at is not None and etag == row.conflict_etag:
+            continue  # the conflict we know
+        server_etag, text = target.get(row.href)
+        if text is None:
+            _conflict(row, None, now, counts)
+            row.server_ics = None
+            continue
+        if row.conflict_at is None:
+            _conflict(row, server_etag or etag, now, counts)
+        else:
+            row.conflict_etag = server_etag or etag
+        row.server_ics = text
+    cal.sync_token = seen.token
 
 
 def _apply(session: Session, target: CaldavTarget, base: str, org: str, body: str, action: Action,
@@ -186,7 +316,7 @@ def _apply(session: Session, target: CaldavTarget, base: str, org: str, body: st
         assert row is not None, f"delete of {action.uid} without a stored row"
         status = target.delete(row.href, row.etag)
         if status == 412:
-            _conflict(row, target.etag(row.href), now, counts)
+            _server_conflict(target, row, now, counts)
         else:  # 2xx, or 404: already gone
             row.gone = True
             counts.deleted += 1
@@ -205,7 +335,7 @@ def _apply(session: Session, target: CaldavTarget, base: str, org: str, body: st
     if status == 412:
         if row is None:
             row = _new_row(session, org, body, want, href, now)
-        _conflict(row, target.etag(href), now, counts)
+        _server_conflict(target, row, now, counts)
         return
     if status >= 300:
         raise CaldavError(f"CalDAV server {target.url}: PUT {target.scrub(href)} answered {status}",
@@ -214,6 +344,7 @@ def _apply(session: Session, target: CaldavTarget, base: str, org: str, body: st
         row = _new_row(session, org, body, want, href, now)
     created = action.kind == "create"
     row.href, row.etag, row.content_hash, row.pushed_at, row.gone = href, new_etag, want.hash, now, False
+    row.pushed_ics = want.ics.decode("utf-8")
     row.key = want.key
     if created:
         counts.created += 1
@@ -228,6 +359,13 @@ def _new_row(session: Session, org: str, body: str, want: Desired, href: str, no
                       content_hash="", pushed_at=now, gone=False)
     session.add(row)
     return row
+
+
+def _server_conflict(target: CaldavTarget, row: CaldavEvent, now: datetime, counts: CalendarCounts) -> None:
+    """A write refused with 412: someone changed the event; keep their copy to compare."""
+    etag, text = target.get(row.href)
+    _conflict(row, etag, now, counts)
+    row.server_ics = text
 
 
 def _conflict(row: CaldavEvent, server_etag: str | None, now: datetime, counts: CalendarCounts) -> None:

@@ -292,6 +292,7 @@ class CountingProxy:
         self.target_origin = f"{parts.scheme}://{parts.netloc}"
         self.target_host, self.target_port = parts.hostname, parts.port or 80
         self.requests: list[Recorded] = []
+        self.refuse: set[str] = set()  # methods answered 501 Not Implemented, as a server without them would
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
@@ -369,6 +370,12 @@ def _make_handler(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             if body or self.command in ("PUT", "POST", "PROPFIND", "REPORT", "PROPPATCH", "MKCALENDAR"):
                 headers["Content-Length"] = str(len(body))
+            if self.command in proxy.refuse:
+                proxy._record(self.command, self.path, 501, self.headers)
+                self.send_response_only(501, "Not Implemented")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             upstream = http.client.HTTPConnection(proxy.target_host, proxy.target_port, timeout=60)
             try:
                 upstream.request(self.command, self.path, body=body, headers=headers)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -37,24 +37,26 @@ def edit_on_server(sync: Sync, uid: str, location: str) -> None:
     assert response.status in (200, 201, 204)
 
 
-def test_a_delete_answered_412_is_a_conflict_not_a_silent_delete(sync):
+def test_an_edit_before_the_grace_period_ends_is_a_conflict_not_a_silent_delete(sync):
     sync.run()
     uid = sync.uid("1.2/2025/1")
     sync.files.write("schedule.yaml", PIN.format(day="2025-03-30", extra="    status: cancelled\n"))
     assert total(sync.run(T0 + timedelta(days=1)), "cancelled") == 1  # published as cancelled first
     edit_on_server(sync, uid, "Styrerommet")  # someone changes it on the server after that
 
-    counts = sync.run(T0 + timedelta(days=40))  # past the grace period: we would delete it
-    deletes = [r for r in sync.proxy.requests if r.method == "DELETE"]
-    assert [(r.status, bool(r.headers.get("If-Match"))) for r in deletes] == [(412, True)]  # conditional, refused
+    past_grace = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)  # 60 days after its date: we would delete it
+    counts = sync.run(past_grace)
+    # the sync-collection REPORT saw the edit first: no DELETE at all, a conflict at once
+    assert sync.proxy.count("DELETE") == 0 and sync.proxy.count("PUT") == 0
     assert total(counts, "deleted") == 0 and total(counts, "conflicts") == 1 and counts["styret"].new_conflicts == [uid]
     assert str(sync.server_events("styret")[uid]["LOCATION"]) == "Styrerommet"  # still there, as they left it
     with session_scope(sync.engine) as session:
         [row] = conflicts(session, "test-org")
         assert (row.calendar, row.key, row.uid) == ("styret", "1.2/2025/1", uid)
         assert row.conflict_etag and not row.gone  # the server's ETag is kept for `resolve`
+        assert "Styrerommet" in row.server_ics
 
-    later = sync.run(T0 + timedelta(days=41))  # left alone until the board resolves it
+    later = sync.run(past_grace + timedelta(days=1))  # left alone until the board resolves it
     assert sync.proxy.count("DELETE") == 0 and sync.proxy.count("PUT") == 0 and total(later, "conflicts") == 1
 
 

@@ -1,0 +1,123 @@
+"""CalDAV sees what people did (issue 11 items 3 and 4), against Radicale and Xandikos.
+
+Every publish looks at each calendar in one sync-collection REPORT (RFC 6578) with the
+stored token: a person's edit or delete is reported at the next publish, with zero PUT
+and zero DELETE, and `aarshjul calendars conflicts` shows it field by field. A
+placeholder a board member moves to a date in their calendar app is a proposed pin that
+`calendars resolve UID --keep theirs` writes into schedule.yaml."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from test_caldav_sync import T0, Sync, total
+
+JSON = ("--format", "json")
+
+
+@pytest.fixture
+def sync(files, tmp_path, caldav_server, counting_proxy):
+    s = Sync(files, tmp_path, caldav_server, counting_proxy(caldav_server))
+    yield s
+    s.engine.dispose()
+
+
+def cli(sync: Sync, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "AARSHJUL_DATABASE_URL": sync.url, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "aarshjul", *args, "--plan", str(sync.files.plan)],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=sync.files.folder)
+
+
+def person_edits(sync: Sync, uid: str, change) -> None:
+    """A person changes the event in their calendar app: a conditional PUT straight at the server."""
+    client, cal = sync.server_calendar("styret")
+    obj = cal.event_by_uid(uid)
+    obj.load()
+    response = client.put(str(obj.url), change(obj.data),
+                          {"Content-Type": "text/calendar; charset=utf-8", "If-Match": obj.etag})
+    assert response.status in (200, 201, 204)
+
+
+def person_deletes(sync: Sync, uid: str) -> None:
+    _, cal = sync.server_calendar("styret")
+    cal.event_by_uid(uid).delete()
+
+
+def writes(sync: Sync) -> list[str]:
+    return [r.method for r in sync.proxy.requests if r.method in ("PUT", "DELETE", "MKCALENDAR", "PROPPATCH")]
+
+
+def test_a_persons_edit_is_reported_at_the_next_publish_with_zero_writes(sync):
+    sync.run()
+    uid = sync.uid("1.2/2025/1")
+
+    def later_and_elsewhere(data: str) -> str:
+        data = data.replace("T180000", "T190000").replace("T200000", "T210000")
+        return data.replace("SUMMARY:", "LOCATION:Styrerommet\r\nSUMMARY:", 1)
+
+    person_edits(sync, uid, later_and_elsewhere)
+    counts = sync.run(T0 + timedelta(hours=1))  # the plan did not change
+    assert counts["styret"].new_conflicts == [uid] and total(counts, "conflicts") == 1
+    assert writes(sync) == []
+    assert sorted(r.method for r in sync.proxy.requests) == ["GET"] + ["REPORT"] * 4  # its server copy, once
+
+    listed = json.loads(cli(sync, "calendars", "conflicts", *JSON).stdout)
+    assert [(c["key"], c["server"]) for c in listed] == [("1.2/2025/1", "edited")]
+    assert {c["field"]: (c["ours"], c["theirs"]) for c in listed[0]["changes"]} == {
+        "time": ("18:00–20:00", "19:00–21:00"), "place": (None, "Styrerommet")}
+    table = cli(sync, "calendars", "conflicts")
+    assert "tid: 18:00–20:00 → 19:00–21:00" in table.stdout and "sted: – → Styrerommet" in table.stdout
+
+    again = sync.run(T0 + timedelta(hours=2))  # known: not reported again, still left alone
+    assert again["styret"].new_conflicts == [] and total(again, "conflicts") == 1
+    assert sorted(r.method for r in sync.proxy.requests) == ["REPORT"] * 4
+
+
+def test_a_persons_delete_is_reported_at_the_next_publish_with_zero_writes(sync):
+    sync.run()
+    uid = sync.uid("1.2/2025/1")
+    person_deletes(sync, uid)
+    counts = sync.run(T0 + timedelta(hours=1))
+    assert counts["styret"].new_conflicts == [uid]
+    assert writes(sync) == [] and sorted(r.method for r in sync.proxy.requests) == ["REPORT"] * 4
+    listed = json.loads(cli(sync, "calendars", "conflicts", *JSON).stdout)
+    assert [(c["key"], c["server"], c["changes"]) for c in listed] == [
+        ("1.2/2025/1", "deleted", [{"field": "deleted", "ours": None, "theirs": None}])]
+    assert "slettet" in cli(sync, "calendars", "conflicts").stdout
+
+    resolved = cli(sync, "calendars", "resolve", uid, "--keep", "ours")  # put the plan's version back
+    assert resolved.returncode == 0, resolved.stderr
+    counts = sync.run(T0 + timedelta(hours=2))
+    assert total(counts, "created") == 1 and uid in sync.server_events("styret")
+
+
+def test_a_cancelled_event_a_person_deletes_is_no_conflict(sync):
+    sync.run()
+    uid = sync.uid("1.2/2025/1")
+    sync.files.write("schedule.yaml", 'occurrences:\n  "1.2/2025/1":\n    date: "2025-03-30"\n    status: cancelled\n')
+    sync.run(T0 + timedelta(days=1))
+    person_deletes(sync, uid)  # people delete cancelled events from their calendars
+    counts = sync.run(T0 + timedelta(days=2))
+    assert total(counts, "conflicts") == 0 and writes(sync) == []
+
+
+def test_without_sync_collection_one_propfind_of_etags_per_calendar(sync):
+    """A server that does not do RFC 6578 (the proxy answers REPORT with 501): one Depth-1
+    PROPFIND of the ETags per calendar instead, and a person's edit is still seen."""
+    sync.run()
+    uid = sync.uid("1.2/2025/1")
+    sync.proxy.refuse = {"REPORT"}
+    counts = sync.run(T0 + timedelta(hours=1))
+    assert total(counts, "conflicts") == 0 and writes(sync) == []
+    assert sorted(r.method for r in sync.proxy.requests) == ["PROPFIND"] * 4 + ["REPORT"] * 4  # tried once
+    assert all(r.headers.get("Depth") == "1" for r in sync.proxy.requests if r.method == "PROPFIND")
+    sync.run(T0 + timedelta(hours=1, minutes=30))
+    assert sorted(r.method for r in sync.proxy.requests) == ["PROPFIND"] * 4  # then remembered: one request each
+    person_edits(sync, uid, lambda data: data.replace("SUMMARY:", "LOCATION:Styrerommet\r\nSUMMARY:", 1))
+    counts = sync.run(T0 + timedelta(hours=2))
+    assert counts["styret"].new_conflicts == [uid] and writes(sync) == []
