@@ -9,7 +9,8 @@
         members       the member counts stored at each import (member_counts), summed over
                       the branches per import date: members, activists, activists/members
         follow_ups    db/members.contact_rate per year of the plan, up to today: the share
-                      of the year's new members contacted within 30 days, dated the last
+                      of the year's new members contacted by their due date (the plan's
+                      `within_days` for member_joined), dated the last
                       day of the year (or today, for the year under way); a year without
                       new members has no point
 

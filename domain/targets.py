@@ -20,7 +20,7 @@ Kinds, and what a target point says:
     absolute   `value` at `date`                        250 activists by 8 September 2025
     relative   `increase` (units) or `increase_percent`  +200 members, +25 % income, counted
                from the baseline, reached by `date`     from the baseline's value
-    share      `level` (per cent, all the time) and/or  contacted within a month: 100 %;
+    share      `level` (per cent, all the time) and/or  contacted in time: 100 %;
                `rising: true` (above the baseline)      the share of active members rising
 
 Sources, and where the numbers come from (db/kpis.py reads them):
