@@ -81,7 +81,7 @@ class Newsletter(Strict):
     id: Slug
     name: str
     measure: str | None = None  # the measure a sent edition counts towards (1.7)
-    """The measure a sent edition counts towards, in quotes: "1.4"."""
+    """The measure a sent edition counts towards, in quotes: "1.2"."""
     audience: Audience
     schedule: RRule  # e.g. FREQ=MONTHLY;BYDAY=-1TH: the day an edition is due
     """An RFC 5545 RRULE: the days an edition is due, like FREQ=MONTHLY;BYDAY=-1TH."""
