@@ -174,3 +174,35 @@ def test_revoking_a_cancellation_and_a_dated_record(env, bundled):
 def test_revoking_what_was_never_recorded_says_so(env, args, message):
     exc = fails(*args)
     assert message in str(exc) and exc.exit_status == 2
+
+
+def test_revoke_in_the_database_on_sqlite_and_postgresql(database_url):
+    """The log keeps a revoked record beside a new one for the same ref (the unique ref is
+    freed by the suffix), on both databases."""
+    from datetime import date, datetime, timezone
+
+    from aarshjul.db.agenda import cancelled_keys, held_keys
+    from aarshjul.db.completions import find_completion, log_completion, recorded_keys, revoke_completion, revoked
+
+    now = datetime(2025, 11, 29, 12, tzinfo=timezone.utc)
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as s:
+            log_completion(s, "org", "1.5", "1.5/2025/1", date(2025, 3, 26), now, occurrence_key="1.5/2025/1")
+            log_completion(s, "org", "2.8", "2.8/2025-H2", None, now, outcome="cancelled",
+                           occurrence_key="2.8/2025-H2", note="Flyttet")
+        with session_scope(engine) as s:
+            assert revoke_completion(s, "org", "1.5/2025/1", now, "Kari") is not None
+            assert revoke_completion(s, "org", "2.8/2025-H2", now, None) is not None
+            assert revoke_completion(s, "org", "1.5/2025/1", now, "Kari") is None  # nothing left to take back
+        with session_scope(engine) as s:
+            assert held_keys(s, "org") == set() == cancelled_keys(s, "org") == recorded_keys(s, "org")
+            assert find_completion(s, "org", "1.5/2025/1") is None
+            log_completion(s, "org", "1.5", "1.5/2025/1", date(2025, 4, 2), now, occurrence_key="1.5/2025/1")
+        with session_scope(engine) as s:
+            assert held_keys(s, "org") == {"1.5/2025/1"}
+            assert sorted((r.occurrence_key, r.revoked_by) for r in revoked(s, "org")) == [
+                ("1.5/2025/1", "Kari"), ("2.8/2025-H2", None)]
+            assert find_completion(s, "org", "1.5/2025/1").on_date == date(2025, 4, 2)
+    finally:
+        engine.dispose()
