@@ -234,3 +234,19 @@ def test_undeliverable_without_a_database_makes_none(cli):
     code, out, err = cli("members", "undeliverable")
     assert code == 0 and "Ingen adresser er suspendert." in out
     assert not (cli.folder.parent / "db" / "a.db").exists()
+
+
+@pytest.mark.prefect
+def test_a_scheduled_run_for_a_chapter_without_bounces_ends_cleanly(prefect_harness, files, monkeypatch, tmp_path):
+    """Every chapter `aarshjul serve` runs gets the 15-minute schedule; one that reads no
+    bounces must not fail every quarter of an hour."""
+    from aarshjul.flows.bounces import process_bounces
+    from aarshjul.settings import get_settings
+
+    monkeypatch.setenv("AARSHJUL_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    monkeypatch.setenv("AARSHJUL_BOUNCE_IMAP_URL", "imaps://u:p@127.0.0.1:9/INBOX")  # never reached
+    get_settings.cache_clear()
+    try:
+        assert process_bounces(plan_path=str(files.plan)).read == 0  # the minimal plan has no `bounces:`
+    finally:
+        get_settings.cache_clear()
