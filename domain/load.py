@@ -1,8 +1,12 @@
 """Loading the plan files: parse, validate, cross-check, and report every mistake.
 
-`load_plan(path)` reads plan.yaml and the organisation and schedule files it names,
-and returns a `Plan`, or raises one PlanError listing every problem found, each with
-its file, line and field and a hint. Nothing is written anywhere.
+`load_plan(path)` reads plan.yaml and the organisation, schedule and mail files it
+names (schedule.yaml and mail.yaml beside it when it names none), and returns a `Plan`
+(with `warnings` that `check` prints: pins on a daylight-saving night or closer than
+`min_days_apart`), or raises one PlanError listing every problem found, each with its
+file, line and field and a hint. Every occurrence must get a key of its own. Nothing is
+written anywhere. `load_chapters` reads a chapters file; the other files beside the
+plan are checked by tasks/check.py.
 """
 
 from __future__ import annotations
