@@ -9,6 +9,8 @@
     lift_changed    suspensions of members whose address has changed since (a later
                     import): marked lifted
     undeliverable   the suspended members, branch by branch, for the branch to fix
+    read_up_to, mark_read   the highest IMAP UID examined per mailbox folder (and its
+                    UIDVALIDITY): mail that is not ours stays in the folder and is read once
 
 A suspension holds an address, not a member: it is in force while it is not lifted and
 the member's current address is the one that bounced (compared by digest, so the address
@@ -29,7 +31,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from ..domain.bounces import BounceConfig, Report, address_digest, suspension
-from .models import Bounce, Delivery, Member, Suspension
+from .models import Bounce, BounceMailbox, Delivery, Member, Suspension
 
 SKIPPED = "skipped"  # the ledger state of a row not sent because its address is suspended
 SKIPPED_DETAIL = "not sent: the address is suspended after bounces (aarshjul members undeliverable)"
@@ -174,3 +176,26 @@ def undeliverable(session: Session, organisation: str) -> list[Undeliverable]:
                          counts.get((s.member, s.address_digest, "soft"), 0))
            for s, branch, email in rows if email and address_digest(organisation, email) == s.address_digest]
     return sorted(out, key=lambda u: (u.branch, u.number))
+
+
+# --- how far the mailbox was read ----------------------------------------------------------
+
+
+def read_up_to(session: Session, organisation: str, mailbox: str, uidvalidity: int) -> int:
+    """The highest UID examined in `mailbox` (imaps://host:993/INBOX, no password) while its
+    UIDVALIDITY is `uidvalidity`; 0 when never read, or when the folder was made anew."""
+    row = session.scalar(select(BounceMailbox).where(BounceMailbox.organisation == organisation,
+                                                     BounceMailbox.mailbox == mailbox))
+    return row.last_uid if row is not None and row.uidvalidity == uidvalidity else 0
+
+
+def mark_read(session: Session, organisation: str, mailbox: str, uidvalidity: int, last_uid: int,
+              now: datetime) -> None:
+    row = session.scalar(select(BounceMailbox).where(BounceMailbox.organisation == organisation,
+                                                     BounceMailbox.mailbox == mailbox))
+    if row is None:
+        session.add(BounceMailbox(organisation=organisation, mailbox=mailbox, uidvalidity=uidvalidity,
+                                  last_uid=last_uid, updated_at=now))
+    elif row.uidvalidity != uidvalidity or last_uid > row.last_uid:
+        row.uidvalidity, row.last_uid, row.updated_at = uidvalidity, last_uid, now
+    session.flush()

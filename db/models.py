@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Date, DateTime, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, DateTime, Integer, MetaData, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -349,3 +350,18 @@ class Suspension(Base):
     status: Mapped[str | None] = mapped_column(String(16))  # the DSN Status that decided it
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the address changed
+
+
+class BounceMailbox(Base):
+    """How far the bounce mailbox was read: the highest IMAP UID examined in a folder while
+    its UIDVALIDITY holds, so mail that is not ours (left where it is) is read once."""
+
+    __tablename__ = "bounce_mailboxes"
+    __table_args__ = (UniqueConstraint("organisation", "mailbox"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64))
+    mailbox: Mapped[str] = mapped_column(String(300))  # imaps://host:993/INBOX (no user, no password)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)  # RFC 9051 2.3.1.1: 32-bit unsigned
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -13,8 +13,10 @@
                     VERP token is ours is recorded (db/bounces.record) and, once that is
                     committed, moved to mail.yaml's `bounces.folder` (default
                     aarshjul-behandlet), never deleted; any other message is left as it was,
-                    unread. A pass stopped between the commit and the move finds the report
-                    again next time: it is known by its digest and counted once.
+                    unread, and not read again: the highest UID examined is kept (per
+                    folder and UIDVALIDITY, db/bounces.read_up_to). A pass stopped between
+                    the commit and the move finds the report again next time: it is known
+                    by its digest and counted once.
     process_bounce_mailbox   the @task
 
 Errors: the mailbox unreachable, or refusing the login, raise MailboxDown (a TransportDown,
@@ -79,6 +81,7 @@ class ImapMailbox:
         self.timeout, self.context = timeout, ssl_context
         self.description = f"{parts.scheme}://{self.host}:{self.port}/{self.folder}"
         self.client: Any = None
+        self.uidvalidity = 0  # the folder's UIDVALIDITY, once opened
 
     def open(self) -> None:
         from imapclient import IMAPClient
@@ -102,14 +105,16 @@ class ImapMailbox:
             raise MailboxDown(f"the bounce mailbox {self.description} failed at login ({type(exc).__name__})") from None
         self.client = client
         try:
-            client.select_folder(self.folder)
+            selected = client.select_folder(self.folder)
+            self.uidvalidity = int(selected.get(b"UIDVALIDITY", 0))
         except IMAPClientError:
             self.close()
             raise MailboxDown(f"the bounce mailbox has no folder {self.folder!r}; check the path of {SETTING}",
                               transient=False) from None
 
-    def uids(self) -> list[int]:
-        return sorted(self.client.search("ALL"))
+    def uids(self, after: int = 0) -> list[int]:
+        """The UIDs above `after`, ascending (`n:*` names the highest UID even below n)."""
+        return sorted(u for u in self.client.search(["UID", f"{after + 1}:*"]) if u > after)
 
     def fetch(self, uids: list[int]) -> dict[int, bytes]:
         """The messages' bytes, fetched with BODY.PEEK[] so none is marked as read."""
@@ -155,16 +160,21 @@ def process(mailbox: ImapMailbox, database_url: str, organisation: str, config: 
     try:
         with transaction(database_url) as session:
             run.lifted = db_bounces.lift_changed(session, organisation, now or datetime.now(timezone.utc))
-        uids = mailbox.uids()
+            after = db_bounces.read_up_to(session, organisation, mailbox.description, mailbox.uidvalidity)
+        uids = mailbox.uids(after)
         run.read = len(uids)
         for at in range(0, len(uids), CHUNK):
-            raws = mailbox.fetch(uids[at:at + CHUNK])
+            chunk = uids[at:at + CHUNK]
+            raws = mailbox.fetch(chunk)
             done: list[int] = []
             with transaction(database_url) as session:
                 for uid, raw in raws.items():
                     if _one(session, raw, organisation, config, secret, now or datetime.now(timezone.utc), run):
                         done.append(uid)
             run.moved += mailbox.move(done, config.folder)  # after the commit: a stop between reads them again
+            with transaction(database_url) as session:  # after the move: what is left here was not ours
+                db_bounces.mark_read(session, organisation, mailbox.description, mailbox.uidvalidity, chunk[-1],
+                                     now or datetime.now(timezone.utc))
     except (OSError, IMAPClientError, socket.timeout) as exc:
         raise MailboxDown(f"the bounce mailbox {mailbox.description} failed ({type(exc).__name__}); what was "
                           f"recorded is kept, the rest is read next time: {run.summary()}") from None

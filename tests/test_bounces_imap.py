@@ -60,7 +60,25 @@ def test_reports_are_recorded_and_moved_and_other_mail_is_left_unread(db, doveco
     assert len(dovecot.messages("aarshjul-behandlet")) == 5  # moved, never deleted
 
     again = process(ImapMailbox(dovecot.url), db.url, ORG, CONFIG, SECRET, NOW)
-    assert (again.read, again.unknown, again.moved, again.suspended) == (2, 2, 0, [])
+    assert (again.read, again.unknown, again.moved, again.suspended) == (0, 0, 0, [])  # what is left is read once
+    dovecot.append(report("gmail-hard.eml", verp["4"], "m4@example.org"))  # a new report: read
+    later = process(ImapMailbox(dovecot.url), db.url, ORG, CONFIG, SECRET, NOW)
+    assert (later.read, later.hard, later.moved, later.suspended) == (1, 1, 1, ["4"])
+    assert len(dovecot.messages("INBOX")) == 2 and unseen(dovecot) == 2
+
+
+def test_a_folder_made_anew_is_read_from_its_start(db, dovecot):
+    """UIDs count again from 1 in a folder deleted and made again (a new UIDVALIDITY)."""
+    db.members("1", "2")
+    url = dovecot.url.replace("/INBOX", "/Bounces")
+    dovecot.append(report("unrelated.eml", "x"), "Bounces")
+    dovecot.append(report("unrelated.eml", "x").replace(b"Hei,", b"Hallo,"), "Bounces")
+    assert process(ImapMailbox(url), db.url, ORG, CONFIG, SECRET, NOW).unknown == 2
+    with dovecot.client() as c:
+        c.delete_folder("Bounces")
+    dovecot.append(report("postfix-hard.eml", verp_address(SECRET, ORG, db.row("2"), BASE)), "Bounces")
+    run = process(ImapMailbox(url), db.url, ORG, CONFIG, SECRET, NOW)
+    assert (run.read, run.hard, run.suspended) == (1, 1, ["2"])
 
 
 def test_a_pass_stopped_before_the_move_counts_the_report_once_next_time(db, dovecot):

@@ -1,4 +1,4 @@
-"""bounces and suspended addresses (issue 12 item 3)
+"""bounces, suspended addresses and how far the bounce mailbox was read (issue 12 item 3)
 
 Revision ID: 0006
 Revises: 0005
@@ -43,9 +43,20 @@ def upgrade() -> None:
     sa.UniqueConstraint('organisation', 'member', 'address_digest', name=op.f('uq_suspensions_organisation'))
     )
     op.create_index(op.f('ix_suspensions_member'), 'suspensions', ['member'], unique=False)
+    op.create_table('bounce_mailboxes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation', sa.String(length=64), nullable=False),
+    sa.Column('mailbox', sa.String(length=300), nullable=False),
+    sa.Column('uidvalidity', sa.BigInteger(), nullable=False),
+    sa.Column('last_uid', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bounce_mailboxes')),
+    sa.UniqueConstraint('organisation', 'mailbox', name=op.f('uq_bounce_mailboxes_organisation'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('bounce_mailboxes')
     op.drop_index(op.f('ix_suspensions_member'), table_name='suspensions')
     op.drop_table('suspensions')
     op.drop_index(op.f('ix_bounces_recipient'), table_name='bounces')
