@@ -12,7 +12,8 @@ Only `publish` imports Prefect.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +22,10 @@ from .domain import i18n
 from .domain.errors import NotFound
 from .domain.results import Published
 from .settings import get_settings, per_organisation
+
+if TYPE_CHECKING:
+    from .domain.plan import Plan as PlanT
+    from .domain.sync import Proposal
 
 publish_cli = typer.Typer()
 cal_app = typer.Typer(help="Calendar feeds: their addresses, token rotation, CalDAV conflicts.", no_args_is_help=True)
@@ -146,27 +151,68 @@ def calendars_conflicts(plan: kit.Plan = None, today: kit.Today = None, lang: ki
 def calendars_resolve(
     uid: Annotated[str, typer.Argument(help="The event's UID (see `aarshjul calendars conflicts`).")],
     keep: Annotated[str, kit.choice("--keep", ("ours", "theirs"), "ours: the plan's version is pushed again; "
-                                                                  "theirs: the server's version stays.")],
+                                                                  "theirs: the server's version stays (a date "
+                                                                  "proposed for a placeholder becomes its pin)")],
     plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
     """Resolve a CalDAV conflict."""
     from datetime import timezone
 
-    from .db.caldav import conflicts, resolve
-    from .db.calendars import entries
+    from .db.caldav import conflicts, one_conflict, resolve
+    from .db.calendars import feed_entries
     from .tasks.caldav import desired_events
 
     p = kit.load(plan)
     with kit.session() as session:
+        found = one_conflict(session, p.organisation.id, uid, p.tz)
+        if not found:
+            raise NotFound("conflict", uid, [r.uid for r in conflicts(session, p.organisation.id)])
+        proposed = next((c for c in found if c.proposal is not None), None)
+        if keep == "theirs" and proposed is not None:
+            pinned = _pin_proposal(kit.plan_path(plan), p, uid, proposed.row.key, proposed.proposal)
+            resolve(session, p.organisation.id, uid, "ours")  # the plan, now with the pin, is pushed again
+            kit.ok(f"{uid}: {proposed.row.key} {pinned}; "
+                   "the calendars show it as scheduled from the next publish")
+            return
         hashes: dict[str, str] = {}
         if keep == "theirs":  # the plan's version now counts as pushed: the server's stays until it changes
-            stored, now = entries(session, p.organisation.id, p.tz), datetime.now(timezone.utc)
+            now = datetime.now(timezone.utc)
+            stored = feed_entries(session, p, now, remember=False)
             site_url = per_organisation(get_settings().site_url, p.organisation.id)
-            for row in conflicts(session, p.organisation.id):
-                if row.uid == uid:
-                    want = desired_events(p, stored, row.calendar, now, site_url).get(uid)
-                    if want is not None:
-                        hashes[row.calendar] = want.hash
-        if not resolve(session, p.organisation.id, uid, keep, hashes):
-            raise NotFound("conflict", uid, [r.uid for r in conflicts(session, p.organisation.id)])
+            for c in found:
+                want = desired_events(p, stored, c.row.calendar, now, site_url).get(uid)
+                if want is not None:
+                    hashes[c.row.calendar] = want.hash
+        resolve(session, p.organisation.id, uid, keep, hashes)
     kit.ok(f"{uid}: {keep}; {'takes effect at the next publish' if keep == 'ours' else 'resolved'}")
+
+
+def _pin_proposal(plan_path: Path, p: PlanT, uid: str, key: str, prop: Proposal | None) -> str:
+    """Write the date (and times, place) a person gave a placeholder on the server into
+    schedule.yaml as the pin of `key`, validated like any pin; refused with the reason,
+    nothing written, when it is not a valid pin. Returns the pin in words."""
+    from .domain.errors import BadInput, PlanError
+    from .domain.load import load_plan
+    from .domain.sync import check_proposal
+    from .tasks.schedule_file import replace_file, schedule_path, with_pin
+
+    assert prop is not None  # only proposals are pinned
+    reasons = check_proposal(p, key, prop)
+    when = prop.date.isoformat() + (f" {prop.start:%H:%M}" if prop.start else "") + \
+        (f"–{prop.end:%H:%M}" if prop.start and prop.end else "")
+    if reasons:
+        raise BadInput(f"{uid} ({key}): {when} from the CalDAV server cannot be its pin: {'; '.join(reasons)}; "
+                       "nothing written (move it in the calendar app and publish, or resolve with --keep ours)")
+    path = schedule_path(plan_path)
+    before = path.read_text(encoding="utf-8") if path.exists() else None
+    replace_file(path, with_pin(before or "", key, prop))
+    try:
+        load_plan(plan_path)
+    except PlanError as exc:
+        if before is None:
+            path.unlink()
+        else:
+            replace_file(path, before)
+        raise BadInput(f"{uid} ({key}): {when} from the CalDAV server cannot be its pin: "
+                       f"{str(exc).splitlines()[0]}; nothing written") from None
+    return f"pinned to {when} in {path}"

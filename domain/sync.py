@@ -21,8 +21,11 @@ parsed as iCalendar data only and handed on as plain values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
-from typing import Any
+from datetime import date, datetime, time, timezone, tzinfo
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 
 @dataclass(frozen=True)
@@ -171,3 +174,37 @@ def _fields(text: str | None, tz: tzinfo) -> dict[str, str | None]:
         clock = f"{start:%H:%M}–{end:%H:%M}" if isinstance(end, datetime) else f"{start:%H:%M}"
     return {"date": day.isoformat() if day else None, "time": clock, "place": _text(ev, "LOCATION"),
             "title": _text(ev, "SUMMARY")}
+
+
+def check_proposal(plan: Plan, key: str, prop: Proposal) -> list[str]:
+    """Why the proposal cannot be a pin of occurrence `key` (empty: it can), by the rules
+    every pin in schedule.yaml follows (docs/plan-format.md): a real date in the
+    years a plan may name, inside the slot's window; an end after the start; local
+    times that exist in the organisation's zone (not in the hour the clocks skip)."""
+    from pydantic import ValidationError
+
+    from .expand import slots
+    from .model import Pin
+
+    slot = next((s for _, m in plan.measures for s in slots(plan, m) if s.key == key), None)
+    if slot is None:
+        return [f"the plan has no occurrence {key!r} any more"]
+    try:
+        Pin.model_validate({"date": prop.date.isoformat(),
+                            "start": prop.start.strftime("%H:%M") if prop.start else None,
+                            "end": prop.end.strftime("%H:%M") if prop.end and prop.start else None,
+                            "place": prop.place})
+    except ValidationError as exc:
+        return [f"{'.'.join(map(str, e['loc'])) or 'pin'}: {e['msg']}" for e in exc.errors()]
+    reasons = []
+    if prop.date not in slot.window and slot.window.days > 1:
+        reasons.append(f"{prop.date} is outside the window {slot.window} of {key}")
+    for name, clock in (("start", prop.start), ("end", prop.end)):
+        if clock is None:
+            continue
+        naive = datetime.combine(prop.date, clock)
+        shown = naive.replace(tzinfo=plan.tz).astimezone(timezone.utc).astimezone(plan.tz)
+        if shown.replace(tzinfo=None) != naive:
+            reasons.append(f"{name} {clock:%H:%M} on {prop.date} does not exist in {plan.organisation.timezone} "
+                           "(the clocks skip it)")
+    return reasons

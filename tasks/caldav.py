@@ -140,7 +140,9 @@ class CaldavTarget:
         from caldav.collection import Calendar
         from caldav.lib import error
 
-        cal = Calendar(client=self.client, url=url)
+        # Any: caldav types its methods as "result or coroutine" (one class for the sync and
+        # async clients), though a DAVClient's are always sync
+        cal: Any = Calendar(client=self.client, url=url)
         for attempt in () if token == NO_SYNC else (token, None) if token else (None,):
             try:
                 found = cal.get_objects_by_sync_token(sync_token=attempt, load_objects=False,

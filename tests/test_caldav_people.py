@@ -121,3 +121,100 @@ def test_without_sync_collection_one_propfind_of_etags_per_calendar(sync):
     person_edits(sync, uid, lambda data: data.replace("SUMMARY:", "LOCATION:Styrerommet\r\nSUMMARY:", 1))
     counts = sync.run(T0 + timedelta(hours=2))
     assert counts["styret"].new_conflicts == [uid] and writes(sync) == []
+
+
+# --- item 4: scheduling from the calendar app ----------------------------------------------------
+
+SCHEDULE = '''# The board's pins. Keep this comment.
+occurrences:
+  # the first new-member meeting
+  "1.2/2025/1":
+    date: "2025-03-30"
+    start: '18:00'   # single quotes, as the board wrote them
+    end: "20:00"
+'''
+
+
+def move_placeholder(sync: Sync, key: str, day: str, start: str, end: str, location: str | None = None) -> str:
+    """A board member drags the placeholder to a date and time in their calendar app."""
+    uid = sync.uid(key)
+
+    def moved(data: str) -> str:
+        lines = []
+        for line in data.replace("\r\n", "\n").split("\n"):
+            if line.startswith("DTSTART"):
+                line = f"DTSTART;TZID=Europe/Oslo:{day}T{start}00"
+            elif line.startswith("DTEND"):
+                line = f"DTEND;TZID=Europe/Oslo:{day}T{end}00"
+            elif line.startswith("SUMMARY") and location is not None:
+                lines.append(f"LOCATION:{location}")
+            lines.append(line)
+        return "\r\n".join(lines)
+
+    person_edits(sync, uid, moved)
+    return uid
+
+
+def test_a_placeholder_moved_in_the_calendar_app_becomes_a_pin(sync):
+    sync.files.write("schedule.yaml", SCHEDULE)
+    sync.run()
+    uid = move_placeholder(sync, "1.2/2025/2", "20250918", "1800", "2000", "Folkets hus")
+    counts = sync.run(T0 + timedelta(hours=1))
+    assert counts["styret"].new_conflicts == [uid] and writes(sync) == []  # seen at once, nothing written
+
+    [listed] = json.loads(cli(sync, "calendars", "conflicts", *JSON).stdout)
+    assert listed["server"] == "proposed" and listed["key"] == "1.2/2025/2"
+    assert listed["proposal"] == {"date": "2025-09-18", "start": "18:00", "end": "20:00", "place": "Folkets hus"}
+    assert "foreslått dato" in cli(sync, "calendars", "conflicts").stdout
+
+    resolved = cli(sync, "calendars", "resolve", uid, "--keep", "theirs")
+    assert resolved.returncode == 0, resolved.stderr
+    text = (sync.files.folder / "schedule.yaml").read_text(encoding="utf-8")
+    assert text.startswith(SCHEDULE)  # comments, order and quoting kept
+    assert text[len(SCHEDULE):] == ('  "1.2/2025/2":\n    date: "2025-09-18"\n    start: "18:00"\n    end: "20:00"\n'
+                                    '    place: "Folkets hus"\n')
+    check = cli(sync, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    counts = sync.run(T0 + timedelta(hours=2))  # an ordinary scheduled event now: the plan's version, pushed
+    assert total(counts, "conflicts") == 0 and total(counts, "updated") == 1
+    put = next(r for r in sync.proxy.requests if r.method == "PUT")
+    assert put.headers.get("If-Match")  # over the person's copy, which it matches
+    ev = sync.server_events("styret")[uid]
+    assert str(ev["STATUS"]) == "CONFIRMED" and ev["SEQUENCE"] == 1 and str(ev["LOCATION"]) == "Folkets hus"
+    assert ev["DTSTART"].dt.isoformat() == "2025-09-18T18:00:00+02:00"
+    assert json.loads(cli(sync, "calendars", "conflicts", *JSON).stdout) == []
+
+
+@pytest.mark.parametrize("day, start, end, reason", [
+    ("20260210", "1800", "2000", "outside the window 2025-01-01/2025-12-31"),  # next year's slot is another
+    ("20250330", "0230", "0330", "start 02:30 on 2025-03-30 does not exist in Europe/Oslo"),
+])
+def test_a_proposal_that_is_no_valid_pin_is_refused_and_nothing_is_written(sync, day, start, end, reason):
+    sync.files.write("schedule.yaml", SCHEDULE)
+    sync.run()
+    uid = move_placeholder(sync, "1.2/2025/2", day, start, end)
+    sync.run(T0 + timedelta(hours=1))
+    before = (sync.files.folder / "schedule.yaml").read_bytes()
+    refused = cli(sync, "calendars", "resolve", uid, "--keep", "theirs")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert reason in refused.stderr and "nothing written" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert (sync.files.folder / "schedule.yaml").read_bytes() == before
+    assert json.loads(cli(sync, "calendars", "conflicts", *JSON).stdout)[0]["uid"] == uid  # still open
+
+
+def test_server_text_in_a_proposal_is_data_in_the_yaml(sync):
+    """A place with quotes, a line break, YAML syntax, a tag and a template: written as one
+    double-quoted string, read back as exactly that text, and nothing else in the pin."""
+    sync.files.write("schedule.yaml", SCHEDULE)
+    sync.run()
+    hostile = 'Hus"\\n    status: cancelled\\n# {{ 7*7 }} &a *a !!python/object/apply:os.system [ls] ${X}'
+    uid = move_placeholder(sync, "1.2/2025/2", "20250918", "1800", "2000", hostile)
+    sync.run(T0 + timedelta(hours=1))
+    resolved = cli(sync, "calendars", "resolve", uid, "--keep", "theirs")
+    assert resolved.returncode == 0, resolved.stderr
+    plan = sync.files.load()
+    pin = plan.pins["1.2/2025/2"]
+    assert pin.place == hostile.replace("\\n", "\n") and pin.status == "scheduled" and "49" not in pin.place
+    assert set(plan.pins) == {"1.2/2025/1", "1.2/2025/2"}
