@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import select
 
 from aarshjul.db import bounces as db_bounces
+from aarshjul.db.models import Member
 from aarshjul.db.session import session_scope
 from aarshjul.domain.bounces import BounceConfig, classify, verp_address
 from aarshjul.domain.errors import TransportDown
@@ -18,7 +20,6 @@ from aarshjul.tasks.bounces import ImapMailbox, MailboxDown, process
 
 from imap_servers import PASSWORD, dovecot  # noqa: F401
 from test_bounces import BASE, ORG, SECRET, Db, report
-from test_mail import add_members, people
 
 NOW = datetime(2026, 11, 29, 20, 0, tzinfo=timezone.utc)
 CONFIG = BounceConfig(address=BASE)
@@ -196,7 +197,13 @@ def test_a_bounce_suspends_the_member_the_next_edition_skips_them_and_a_new_addr
     monkeypatch.setenv("AARSHJUL_SMTP_URL", sink.url)
     monkeypatch.setenv("AARSHJUL_BOUNCE_IMAP_URL", dovecot.url)
     upgrade(cli.url)
-    add_members(cli.url, people(3))  # 00001..00003, m1..m3@example.org, branches nord and sor
+    members = Db(cli.url)
+    members.members("00001", "00003", branch="nord")
+    members.members("00002", branch="sor")
+    with session_scope(members.engine) as s:
+        for m in s.scalars(select(Member)):
+            m.email = f"m{int(m.number)}@example.org"  # m1, m2, m3@example.org
+    members.engine.dispose()
     text = (cli.folder / "content" / "nyhetsbrev" / "2025-03.md").read_text(encoding="utf-8")
     for month in ("2025-04", "2025-05"):
         (cli.folder / "content" / "nyhetsbrev" / f"{month}.md").write_text(text, encoding="utf-8")
