@@ -45,7 +45,8 @@ import re
 from dataclasses import dataclass, field
 from email.message import Message
 from email.policy import compat32
-from typing import Annotated, Literal
+from functools import lru_cache
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveInt
 
@@ -76,6 +77,7 @@ class BounceConfig(Strict):
 _TOKEN = re.compile(r"^[a-z2-7]{26}$")
 
 
+@lru_cache(maxsize=16)
 def _keys(secret: bytes, organisation: str) -> tuple[bytes, bytes]:
     """(AES-256 key, 8-byte check value), both derived from the installation's secret."""
     key = hmac.new(secret, b"aarshjul bounce token v1: AES-256 key", hashlib.sha256).digest()
@@ -83,13 +85,18 @@ def _keys(secret: bytes, organisation: str) -> tuple[bytes, bytes]:
     return key, check[:8]
 
 
-def _block(key: bytes, data: bytes, decrypt: bool = False) -> bytes:
+@lru_cache(maxsize=16)
+def _cipher(key: bytes) -> Any:
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
     # ECB on exactly one block is the block cipher itself: a keyed permutation of 16 bytes
-    cipher = Cipher(algorithms.AES(key), modes.ECB())
+    return Cipher(algorithms.AES(key), modes.ECB())
+
+
+def _block(key: bytes, data: bytes, decrypt: bool = False) -> bytes:
+    cipher = _cipher(key)  # a context per call: the mailer's sender threads share the Cipher, not a context
     op = cipher.decryptor() if decrypt else cipher.encryptor()
-    return op.update(data) + op.finalize()
+    return bytes(op.update(data) + op.finalize())
 
 
 def bounce_token(secret: bytes, organisation: str, delivery_id: int) -> str:
