@@ -98,7 +98,7 @@ def test_the_page_shows_the_occurrence_and_records_the_answer_by_that_person_and
     # another board member corrects it from their own link: the same record, now theirs
     other = f"{server.url}/svar/{link(answers_env, member='00002')}"
     again = httpx.get(other)
-    assert "Det er allerede svart: holdt (2025-03-05)" in again.text and 'value="12"' in again.text
+    assert "Det er allerede svart: holdt (5. mars 2025)" in again.text and 'value="12"' in again.text
     r = httpx.post(other, data={"skjema": form_token(again.text), "holdt": "nei", "dato": "2025-03-04",
                                 "grunn": "For få påmeldte.", "antall": "", "merknad": "", "lenke": ""})
     assert r.status_code == 200, r.text

@@ -53,6 +53,7 @@ class Answer:
     reason: str = ""
     note: str = ""
     evidence: str = ""
+    day_text: str = ""  # the recorded date as the page shows it (5. mars 2025)
 
 
 class Occurrences:
@@ -116,7 +117,7 @@ def answer_routes(config: Any, engine: Engine, forms: Any, pages: Any) -> list[R
             return Answer(held="ja" if held else "nei", on=row.on_date.isoformat() if row.on_date else "",
                           attendance=str(row.attendance) if row.attendance is not None else "",
                           reason="" if held else (row.note or ""), note=(row.note or "") if held else "",
-                          evidence=row.evidence_url or "")
+                          evidence=row.evidence_url or "", day_text=i18n.day(row.on_date) if row.on_date else "")
 
     def page(request: Request, token: str, occ: Occurrence, answer: Answer, problems: list[str],
              recorded: Answer | None, saved: bool = False, status: int = 200) -> Response:
