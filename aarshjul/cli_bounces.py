@@ -12,6 +12,8 @@ group, `undeliverable` among the `members` commands.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from . import cli_kit as kit
 from .cli_kit import out
 
@@ -86,5 +88,8 @@ def undeliverable(plan: kit.Plan = None, format: kit.Format = "table") -> None:
                       "hard retur" if r.reason == "hard" else r.reason.replace("soft", "myke returer"),
                       r.status or "", r.since.date().isoformat(), str(r.hard), str(r.soft))
     out.print(table)
+    per_branch = Counter(r.branch for r in rows)
+    out.print(f"Per {word.singular}: " + ", ".join(f"{names.get(b, b) if b else f'(uten {word.singular})'} {n}"
+                                                  for b, n in sorted(per_branch.items())))
     out.print(f"{word.definite.capitalize()} retter adressen i medlemsregisteret; neste import med ny adresse "
               "opphever suspensjonen.")

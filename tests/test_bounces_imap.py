@@ -227,6 +227,7 @@ def test_a_bounce_suspends_the_member_the_next_edition_skips_them_and_a_new_addr
     code, out, err = cli("members", "undeliverable")
     assert code == 0, err
     assert "00002" in out and "Sør SV" in out and "hard retur" in out and "5.1.1" in out and "@" not in out
+    assert "Per lag: Sør SV 1" in out, out  # the minimal plan calls its branches "lag"
     code, out, err = cli("members", "undeliverable", "--format", "json")
     assert '"number": "00002"' in out and '"branch": "sor"' in out
 
