@@ -22,6 +22,12 @@ class WebServer:
     """`python -m aarshjul web --port N` with the given environment; `url` once /healthz answers."""
 
     def __init__(self, env: dict[str, str], cwd: Path, *args: str) -> None:
+        for attempt in range(5):  # a free port may be taken by another process before the server binds it
+            if self._start(env, cwd, args):
+                return
+        raise RuntimeError(f"aarshjul web found no free port:\n{self.output()}")
+
+    def _start(self, env: dict[str, str], cwd: Path, args: tuple[str, ...]) -> bool:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / f"web-{self.port}.log"
@@ -32,10 +38,13 @@ class WebServer:
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:
+                if "address already in use" in self.output():
+                    self.handle.close()
+                    return False
                 raise RuntimeError(f"aarshjul web exited {self.proc.returncode}:\n{self.output()}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    break
+                    return True
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
