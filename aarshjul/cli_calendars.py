@@ -61,6 +61,15 @@ def print_publish(s: Published, lang: str) -> None:
                 f"{'endret' if nb else 'updated'}, {total['cancelled']} {'avlyst' if nb else 'cancelled'}, "
                 f"{total['deleted']} {'slettet' if nb else 'deleted'}, {total['unchanged']} "
                 f"{'uendret' if nb else 'unchanged'}")
+        for body, c in s.caldav.items():
+            components = list(c.get("components", ["VEVENT"]))
+            if set(components) != {"VEVENT"}:
+                kit.warn(f"CalDAV: {body}: " + (
+                    f"kalenderen er laget for {', '.join(components)}, ikke bare hendelser; apper kan vise den som "
+                    "en oppgaveliste. Den står urørt; lag den på nytt for bare VEVENT på serveren om det betyr noe"
+                    if nb else f"the calendar was made for {', '.join(components)}, not for events only; apps may "
+                    "show it as a task list. It is left as it is; make it anew for VEVENT only on the server if "
+                    "that matters"))
         if total["conflicts"]:
             what = ("hendelser endret eller slettet av folk på CalDAV-serveren" if nb
                     else "events edited or deleted by people on the CalDAV server")

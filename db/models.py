@@ -311,6 +311,7 @@ class CaldavCalendar(Base):
     calendar: Mapped[str] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(Text)
     sync_token: Mapped[str | None] = mapped_column(Text)
+    components: Mapped[str | None] = mapped_column(String(200))  # what it accepts, "VEVENT" when made by us
 
 
 # --- bounces (issue 12 item 3) --------------------------------------------------------------

@@ -89,7 +89,8 @@ def event(plan: Plan, entry: Entry, site_url: str | None = None) -> Event:
     url = occ.url or site_url
     if url:
         ev.add("url", url)
-    ev.add("class", "PUBLIC" if occ.visibility == "public" else "PRIVATE")
+    if occ.visibility == "public":  # never PRIVATE: Nextcloud hides those from the people a calendar is
+        ev.add("class", "PUBLIC")    # shared with; who sees a feed or calendar is who has it (RFC 5545 §3.8.1.3)
     ev.add("status", "CANCELLED" if entry.cancelled else "TENTATIVE" if occ.start is None else "CONFIRMED")
     return ev
 

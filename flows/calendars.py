@@ -44,6 +44,11 @@ def publish(plan: Plan, today: date) -> Published:
             totals = {k: sum(getattr(c, k) for c in caldav.values())
                       for k in ("created", "updated", "cancelled", "deleted", "unchanged", "conflicts")}
             logger.info("CalDAV: %s", ", ".join(f"{n} {k}" for k, n in totals.items()))
+            for body, c in caldav.items():
+                if c.wrongly_made:
+                    logger.warning("CalDAV: the calendar of %s was made for %s, not for events only; apps may show "
+                                   "it as a task list. aarshjul leaves it as it is: make it anew for VEVENT only "
+                                   "on the server if that matters", body, ", ".join(c.components))
             if totals["conflicts"]:
                 logger.warning("CalDAV: %d events were changed on the server by someone else and are left "
                                "alone; see `aarshjul calendars conflicts`", totals["conflicts"])

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from caldav.davclient import DAVClient
 
 ICS = {"Content-Type": "text/calendar; charset=utf-8"}
+COMPONENTS = ("VEVENT",)  # what a body's calendar is made to hold
 NO_SYNC = ""  # the sync token stored for a calendar whose server does not do sync-collection
 
 P = ParamSpec("P")
@@ -53,6 +54,12 @@ class CalendarCounts:
     unchanged: int = 0
     conflicts: int = 0
     new_conflicts: list[str] = field(default_factory=list)
+    components: list[str] = field(default_factory=lambda: list(COMPONENTS))  # what the calendar accepts
+
+    @property
+    def wrongly_made(self) -> bool:
+        """Made to hold more than events (tasks, journals): apps may show it as a task list."""
+        return set(self.components) != set(COMPONENTS)
 
     @property
     def writes(self) -> int:
@@ -98,15 +105,20 @@ class CaldavTarget:
             raise CaldavError(f"CalDAV server {self.url} is unreachable: {self.scrub(what)} failed "
                               f"({type(exc).__name__}: {self.scrub(str(exc))}); check AARSHJUL_CALDAV_URL") from None
 
-    def calendar_url(self, cal_id: str, name: str) -> str:
-        """The URL of calendar `cal_id`, created (with display name `name`) if missing."""
+    def calendar_url(self, cal_id: str, name: str) -> tuple[str, list[str]]:
+        """The URL of calendar `cal_id` and the components it accepts. A missing one is
+        created for events only (supported-calendar-component-set VEVENT, RFC 4791
+        §5.2.3), so that no app shows it as a task list; an existing one is used as it
+        is, and what it accepts is read (one PROPFIND) to report one created otherwise."""
         if self._principal is None:
             self._principal = self._call("finding the principal", self.client.principal)
         for cal in self._call("listing calendars", self._principal.calendars):
             if str(cal.url).rstrip("/").endswith("/" + cal_id):
-                return str(cal.url)
-        cal = self._call(f"creating calendar {cal_id}", self._principal.make_calendar, name=name, cal_id=cal_id)
-        return str(cal.url)
+                found = self._call(f"reading what calendar {cal_id} accepts", cal.get_supported_components)
+                return str(cal.url), sorted(str(c).upper() for c in found)
+        cal = self._call(f"creating calendar {cal_id}", self._principal.make_calendar, name=name, cal_id=cal_id,
+                         supported_calendar_component_set=list(COMPONENTS))
+        return str(cal.url), list(COMPONENTS)
 
     def put(self, href: str, body: bytes, etag: str | None) -> tuple[int, str | None]:
         headers = {**ICS, **({"If-Match": etag} if etag else {"If-None-Match": "*"})}
@@ -249,24 +261,33 @@ def push_calendars(session: Session, target: CaldavTarget, plan: Plan,
         cal = known.get(body)
         if rows:
             if cal is None:
-                cal = CaldavCalendar(organisation=org, calendar=body,
-                                     url=target.calendar_url(calendar_id(plan, body), info.calendar or info.name))
-                session.add(cal)
+                cal = _found(session, target, plan, body, info.calendar or info.name)
             _learn(target, cal, rows, now, counts)
             session.commit()
+        if cal is not None and cal.components:
+            counts.components = cal.components.split(",")
         pushed = {uid: Pushed(uid, r.href, r.etag, r.content_hash, r.conflict_at is not None, r.gone)
                   for uid, r in rows.items()}
         sync = plan_sync(desired, pushed)
         counts.unchanged, counts.conflicts = sync.unchanged, len(sync.conflicts)
         if not sync.actions:
             continue  # nothing to write
-        base = cal.url if cal else target.calendar_url(calendar_id(plan, body), info.calendar or info.name)
         if cal is None:
-            session.add(CaldavCalendar(organisation=org, calendar=body, url=base))
+            cal = _found(session, target, plan, body, info.calendar or info.name)
+            counts.components = cal.components.split(",") if cal.components else list(COMPONENTS)
+        base = cal.url
         for action in sync.actions:
             _apply(session, target, base, org, body, action, rows.get(action.uid), counts, now)
             session.commit()
     return results
+
+
+def _found(session: Session, target: CaldavTarget, plan: Plan, body: str, name: str) -> CaldavCalendar:
+    """The body's calendar found (or made) on the server, and remembered with what it accepts."""
+    url, components = target.calendar_url(calendar_id(plan, body), name)
+    cal = CaldavCalendar(organisation=plan.organisation.id, calendar=body, url=url, components=",".join(components))
+    session.add(cal)
+    return cal
 
 
 def _learn(target: CaldavTarget, cal: CaldavCalendar, rows: dict[str, CaldavEvent], now: datetime,

@@ -218,3 +218,41 @@ def test_server_text_in_a_proposal_is_data_in_the_yaml(sync):
     pin = plan.pins["1.2/2025/2"]
     assert pin.place == hostile.replace("\\n", "\n") and pin.status == "scheduled" and "49" not in pin.place
     assert set(plan.pins) == {"1.2/2025/1", "1.2/2025/2"}
+
+
+# --- item 5: calendars as calendars ----------------------------------------------------------------
+
+
+def supported(sync: Sync, body: str) -> list[str]:
+    _, cal = sync.server_calendar(body)
+    return sorted(str(c).upper() for c in cal.get_supported_components())
+
+
+def test_calendars_are_made_for_events_only_and_carry_no_private_class(sync):
+    counts = sync.run()
+    for body in ("styret", "bystyregruppen", "nord", "sor"):
+        assert supported(sync, body) == ["VEVENT"]
+        assert counts[body].components == ["VEVENT"] and not counts[body].wrongly_made
+    _, cal = sync.server_calendar("styret")
+    for obj in cal.events():
+        obj.load()
+        assert "CLASS:PRIVATE" not in obj.data
+
+
+def test_a_calendar_made_wrongly_is_reported_not_made_again(files, tmp_path, radicale, counting_proxy):
+    import caldav
+
+    client = caldav.DAVClient(url=radicale.url, username=radicale.username, password=radicale.password)
+    client.principal().make_calendar(name="Styret", cal_id="test-org-styret",
+                                     supported_calendar_component_set=["VEVENT", "VTODO"])
+    sync = Sync(files, tmp_path, radicale, counting_proxy(radicale))
+    try:
+        counts = sync.run()
+        assert counts["styret"].wrongly_made and counts["styret"].components == ["VEVENT", "VTODO"]
+        assert not counts["nord"].wrongly_made
+        assert sync.proxy.count("MKCALENDAR") == 3 and sync.proxy.count("DELETE") == 0  # styret's used as it is
+        assert supported(sync, "styret") == ["VEVENT", "VTODO"] and counts["styret"].created > 30
+        again = sync.run(T0 + timedelta(hours=1))  # still reported, from what was read the first time
+        assert again["styret"].wrongly_made and sorted(r.method for r in sync.proxy.requests) == ["REPORT"] * 4
+    finally:
+        sync.engine.dispose()

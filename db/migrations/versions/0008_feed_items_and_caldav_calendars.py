@@ -33,6 +33,7 @@ def upgrade() -> None:
     sa.Column('calendar', sa.String(length=64), nullable=False),
     sa.Column('url', sa.Text(), nullable=False),
     sa.Column('sync_token', sa.Text(), nullable=True),
+    sa.Column('components', sa.String(length=200), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_caldav_calendars')),
     sa.UniqueConstraint('organisation', 'calendar', name=op.f('uq_caldav_calendars_organisation'))
     )
