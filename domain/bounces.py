@@ -13,16 +13,17 @@ HMAC-SHA256 from the installation's secret, as the unsubscribe tokens' keys are
 unsubscribe tokens' AES-GCM format: a local part holds at most 64 octets (RFC 5321
 §4.5.3.1.1) and relays may change its case, so the token is short and case-free. Nobody
 without the secret can read which message a token names or make a token that reads as
-genuine (the check value is an HMAC of the organisation: a forged or altered token
-passes with chance 2^-64, another organisation's never). The same row gives the same
-address every time, so a message sent again after a crash is the same message.
+genuine: the check value is an HMAC of the organisation, so a token altered, forged or
+made for another organisation passes with chance 2^-64; and each token has one spelling
+(base32's two spare bits must be zero). The same row gives the same address every time,
+so a message sent again after a crash is the same message.
 
 A report is classified (`classify`) by its delivery-status fields (RFC 3464 §2.3: Action,
 Status) where it has them, else by Mailman's bounce detectors (flufl.bounce), which read
 the formats of MTAs that write no DSN (Exim's, qmail's, old webmail):
 
-    hard    Action: failed with a Status 5.x.x (RFC 3463: permanent; but those under soft), or a detector's
-            permanent failure: the address does not work
+    hard    Action: failed with a Status 5.x.x (RFC 3463: permanent), but those under soft;
+            or a detector's permanent failure: the address does not work
     soft    Action: delayed, a Status 4.x.x (persistent transient); 5.2.2 (mailbox full),
             5.3.4 (message too big) and 5.7.x (refused by policy: a spam filter, a block
             list with our server on it), permanent by their code but no fault of the
