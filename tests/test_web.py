@@ -73,6 +73,15 @@ def web_env(files, tmp_path):
         s.stop()
 
 
+@pytest.fixture
+def web_env_db(files, tmp_path, database_url):
+    """As web_env, on SQLite and on PostgreSQL (where AARSHJUL_TEST_POSTGRES_URL is set)."""
+    e = Env(files, tmp_path, database_url)
+    yield e
+    for s in e.servers:
+        s.stop()
+
+
 def form_token(html: str) -> str:
     return re.search(r'name="skjema" value="([^"]+)"', html).group(1)
 
@@ -125,7 +134,8 @@ def test_one_click_from_a_sent_letter_unsubscribes_and_the_next_edition_skips_th
         "m1@example.org", "m2@example.org", "m4@example.org"]
 
 
-def test_a_get_never_unsubscribes_the_page_does_and_undo_subscribes_again(web_env):
+def test_a_get_never_unsubscribes_the_page_does_and_undo_subscribes_again(web_env_db):
+    web_env = web_env_db
     server = web_env.web()
     token = web_env.token()
     page = httpx.get(f"{server.url}/avmeld/{token}")

@@ -49,6 +49,16 @@ def answers_env(files, tmp_path):
         s.stop()
 
 
+@pytest.fixture
+def answers_env_db(files, tmp_path, database_url):
+    """As answers_env, on SQLite and on PostgreSQL (where AARSHJUL_TEST_POSTGRES_URL is set)."""
+    e = Env(files, tmp_path, database_url)
+    board(e.url)
+    yield e
+    for s in e.servers:
+        s.stop()
+
+
 def link(e: Env, key: str = KEY, member: str = "00001", expires: date = date(2025, 4, 9), org: str = ORG) -> str:
     return answer_token(e.secret, AnswerLink(org, key, member, expires))
 
@@ -80,7 +90,8 @@ def test_an_answer_link_is_bound_to_person_occurrence_purpose_and_day():
 
 
 def test_the_page_shows_the_occurrence_and_records_the_answer_by_that_person_and_a_second_answer_updates_it(
-        answers_env):
+        answers_env_db):
+    answers_env = answers_env_db
     server = answers_env.web("--today", TODAY.isoformat())
     url = f"{server.url}/svar/{link(answers_env)}"
     page = httpx.get(url)
@@ -207,3 +218,14 @@ def test_the_prefect_form_keeps_its_norwegian_titles_and_has_no_type_switches():
     assert schema["properties"]["date"]["default"] == "2025-03-04"
     assert schema["properties"]["attendance"]["minimum"] == 0
     assert form._description == "### Styremøte"
+
+
+def test_a_bad_evidence_link_in_the_prefect_form_is_asked_again_in_norwegian(minimal):
+    from aarshjul.domain.confirm import check_answer, question
+    from aarshjul.domain.expand import expand
+
+    occ = next(o for o in expand(minimal, date(2025, 3, 1), date(2025, 3, 5)) if o.key == KEY)
+    problem = check_answer(minimal, occ, date(2025, 3, 4), TODAY, "referat.pdf")
+    assert problem == "lenken må være en nettadresse som begynner med https:// eller http://"
+    assert check_answer(minimal, occ, date(2025, 3, 4), TODAY, "https://example.org/referat") is None
+    assert question(minimal, occ, problem).startswith(f"**Svaret kunne ikke lagres:** {problem}. Prøv igjen.")

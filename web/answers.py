@@ -22,7 +22,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -37,6 +37,10 @@ from aarshjul.domain import i18n
 from aarshjul.domain.completion import default_day
 from aarshjul.domain.confirm import BadAnswerLink, check_answer, read_answer_token
 from aarshjul.domain.expand import Occurrence, expand
+
+if TYPE_CHECKING:
+    from .app import Pages, WebConfig
+    from .security import FormTokens
 
 log = logging.getLogger("aarshjul.web")
 
@@ -71,7 +75,7 @@ class Occurrences:
         return self.by_key.get(key)
 
 
-def answer_routes(config: Any, engine: Engine, forms: Any, pages: Any) -> list[Route]:
+def answer_routes(config: WebConfig, engine: Engine, forms: FormTokens, pages: Pages) -> list[Route]:
     plan = config.plan
     organisation = plan.organisation.id
     occurrences = Occurrences(plan)
@@ -86,11 +90,9 @@ def answer_routes(config: Any, engine: Engine, forms: Any, pages: Any) -> list[R
         return text if occ.all_day or not isinstance(occ.start, datetime) else f"{text} kl. {i18n.clock(occ.start)}"
 
     def bad(request: Request, hint: str, message: str | None = None) -> Response:
-        response = pages.bad_link(request, hint)
         if message:
-            response = pages.render(request, "feil.html.j2", "Lenken virker ikke", status=400, message=message,
-                                    hint=hint)
-        return response
+            return pages.render(request, "feil.html.j2", "Lenken virker ikke", status=400, message=message, hint=hint)
+        return pages.bad_link(request, hint)
 
     def lookup(token: str) -> tuple[Any, Occurrence] | str:
         """(link, occurrence), or why not (a Norwegian sentence)."""
