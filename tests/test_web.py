@@ -311,3 +311,20 @@ def test_unknown_rotated_and_hidden_paths_are_the_same_plain_404(web_env, publis
                                                                          "text/plain; charset=utf-8"), r.url
     assert httpx.get(f"{server.url}/calendars/{published.tokens['medlemmer']}/medlemmer.ics").status_code == 200
     assert old not in server.output() and published.tokens["medlemmer"] not in server.output()
+
+
+def test_the_letters_unsubscribe_urls_reach_the_route_aarshjul_web_answers(bundled, minimal):
+    from aarshjul.cli_web import unsubscribe_url_problem
+
+    for plan in (bundled, minimal):
+        assert unsubscribe_url_problem(plan.mail.unsubscribe.url, None) is None, plan.mail.unsubscribe.url
+    assert unsubscribe_url_problem("https://test.example.org/avmeld/{token}", "https://test.example.org/") is None
+    assert "does not end in /avmeld/{token}" in unsubscribe_url_problem("https://x.example.org/unsub?t={token}", None)
+    assert "is not AARSHJUL_SITE_URL" in unsubscribe_url_problem("https://x.example.org/avmeld/{token}",
+                                                                 "https://y.example.org")
+
+
+def test_aarshjul_web_warns_when_the_letters_links_would_not_reach_it(web_env, files):
+    files.edit("mail.yaml", "url: https://test.example.org/avmeld/{token}", "url: https://old.example.org/avmeld/{token}")
+    server = web_env.web()
+    assert "is not AARSHJUL_SITE_URL https://test.example.org followed by /avmeld/{token}" in server.output()
