@@ -198,7 +198,7 @@ MIN_TEXT = 16  # narrower text columns than this, and the table is printed narro
 
 
 class Listing:
-    """The rows of a listing command, printed one of three ways (`print(fmt)`):
+    """The rows of a listing command, printed one of four ways (`print(fmt)`):
 
     table   for people: a Rich table; identifier columns keep their whole text on one
             line at any width, the other columns fold (wrap, breaking long words)
@@ -210,12 +210,11 @@ class Listing:
             address): the title, then per row its other cells on one line and each
             identifier whole on a line of its own, indented, for copying
 
-A table that would leave its text columns under MIN_TEXT characters each at the
-terminal's width (COLUMNS=80 and nine columns) is printed narrow instead: per row one line
-of its head cells (identifiers, and the first text: '3.5  Arrangement under …') and one of
-'Header: value' for the rest, each line whole (the terminal wraps it, Rich never cuts it).
-
-    Values are never read as Rich markup (the consoles have markup off)."""
+    A table that would not fit the terminal, or would leave its text columns under
+    MIN_TEXT characters each (nine columns at COLUMNS=80), is printed narrow instead: per
+    row a line of its head cells (identifiers and the first text: '3.5  Arrangement under
+    …') and a line of 'Header: value' for the rest, each whole (the terminal wraps a long
+    line; Rich never cuts it). Values are never read as Rich markup (markup is off)."""
 
     def __init__(self, title: str, columns: Iterable[Column], empty: str | None = None):
         self.title = title
@@ -265,7 +264,7 @@ of its head cells (identifiers, and the first text: '3.5  Arrangement under …'
         fixed = sum(max(w, len(self.columns[i].header)) + 3 for i, w in enumerate(widths) if self._fixed(i, w))
         text = [i for i, w in enumerate(widths) if not self._fixed(i, w)]
         room = width - 1 - fixed - 3 * len(text)
-        return not text or room >= MIN_TEXT * len(text) or room >= sum(widths[i] for i in text)
+        return room >= 0 and (not text or room >= MIN_TEXT * len(text) or room >= sum(widths[i] for i in text))
 
     def _narrow(self) -> None:
         widths = self._widths()
