@@ -372,6 +372,26 @@ DEFAULT_BRANCH_WORD = {
 }
 
 
+class Place(Strict):
+    """A place events are held (issue 11): its postal address, which the web calendar
+    gives search engines as a schema.org PostalAddress, or for an online meeting the
+    address of the meeting (a VirtualLocation)."""
+
+    street: str | None = None
+    """Street and number."""
+    postcode: str | None = None
+    """The postcode, quoted ("5011")."""
+    city: str | None = None
+    url: Url | None = None
+    """For an online meeting: its web address (http or https)."""
+
+    @model_validator(mode="after")
+    def _address_or_url(self) -> "Place":
+        if not (self.url or (self.street and self.city)):
+            raise ValueError("a place needs 'street' and 'city' (and 'postcode'), or the 'url' of an online meeting")
+        return self
+
+
 class Organisation(Strict):
     id: Slug
     """The organisation's id, part of every UID and calendar address: never change it."""
@@ -384,6 +404,16 @@ class Organisation(Strict):
     """The language of calendars, mail and the report: nb (the default) or en."""
     branch_word: BranchWord | None = None  # default: lag / branch
     """What the organisation calls a branch, in every form (default: lag / branch)."""
+    places: dict[str, Place] = {}
+    """Where events are held, by the name a pin gives as its `place` (issue 11)."""
+    default_place: str | None = None
+    """The place (a name in `places`) of an open event whose pin names none."""
+
+    @model_validator(mode="after")
+    def _default_place_known(self) -> "Organisation":
+        if self.default_place and self.default_place not in self.places:
+            raise ValueError(f"default_place {self.default_place!r} is not one of 'places'")
+        return self
 
     @property
     def branch(self) -> BranchWord:

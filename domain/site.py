@@ -24,7 +24,7 @@ def page_context(plan: Plan, entries: list[Entry], today: date, feed_links: list
     """What index.html shows: upcoming open events from `today`, month by month."""
     lang = plan.organisation.locale
     upcoming = sorted((e for e in entries if e.occurrence.visibility == "public" and e.occurrence.start is not None
-                       and _last_day(e) >= today and not e.removed),
+                       and _last_day(e) >= today),
                       key=lambda e: e.occurrence.sort_key)
     months: list[dict[str, Any]] = []
     for (year, month), group in groupby(upcoming, key=lambda e: (_first_day(e).year, _first_day(e).month)):
@@ -87,33 +87,64 @@ def _event(plan: Plan, e: Entry, lang: str) -> dict[str, Any]:
         "measure": o.measure,
         "note": o.note,
         "url": o.url,
-        "cancelled": o.status == "cancelled",
+        "cancelled": e.cancelled,
     }
 
 
+def event_url(uid: str, site_url: str | None) -> str:
+    """The event's own address: its anchor on the page (the page's <article id="e-UID">)."""
+    return f"{site_url.rstrip('/')}/#e-{uid}" if site_url else f"#e-{uid}"
+
+
+def _location(plan: Plan, o: Occurrence) -> dict[str, Any] | None:
+    """schema.org location: a Place with a PostalAddress from the organisation's place
+    register, a VirtualLocation for an online meeting, or a Place whose address is the
+    pin's text when the register does not know it."""
+    org = plan.organisation
+    name = o.place or org.default_place
+    if not name:
+        return None
+    place = org.places.get(name)
+    if place is None:
+        return {"@type": "Place", "name": name, "address": name}
+    if place.url and not place.street:
+        return {"@type": "VirtualLocation", "name": name, "url": place.url}
+    address: dict[str, Any] = {"@type": "PostalAddress", "streetAddress": place.street}
+    if place.postcode:
+        address["postalCode"] = place.postcode
+    address["addressLocality"] = place.city
+    return {"@type": "Place", "name": name, "address": address}
+
+
 def _json_ld(plan: Plan, e: Entry, site_url: str | None) -> dict[str, Any]:
+    """schema.org Event as Google's event rich results ask for it: name, startDate,
+    location (Place with PostalAddress, or VirtualLocation), and the recommended
+    endDate, eventStatus, eventAttendanceMode, organizer (with its url), description, url."""
     o = e.occurrence
     start, end = _dates(o)
-    org = {"@type": "Organization", "name": plan.organisation.name}
-    if plan.organisation.website:
-        org["url"] = plan.organisation.website
+    org: dict[str, Any] = {"@type": "Organization", "name": plan.organisation.name}
+    if plan.organisation.website or site_url:
+        org["url"] = plan.organisation.website or site_url
+    location = _location(plan, o)
+    online = bool(location and location["@type"] == "VirtualLocation")
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "Event",
         "@id": f"urn:uuid:{o.uid}",
         "name": o.title,
+        "url": event_url(o.uid, site_url),
         "startDate": start.isoformat(),
-        "endDate": end.isoformat(),
-        "eventStatus": "https://schema.org/EventCancelled" if o.status == "cancelled"
-        else "https://schema.org/EventScheduled",
-        "eventAttendanceMode": "https://schema.org/OfflineEventAttendanceMode",
+        "endDate": end.isoformat(),  # an all-day one's last day
+        "eventStatus": "https://schema.org/EventCancelled" if e.cancelled else "https://schema.org/EventScheduled",
+        "eventAttendanceMode": "https://schema.org/OnlineEventAttendanceMode" if online
+        else "https://schema.org/OfflineEventAttendanceMode",
         "organizer": org,
-        "description": plan.measure(o.measure).text,
+        "description": o.note or plan.measure(o.measure).text,
     }
-    if o.place:
-        data["location"] = {"@type": "Place", "name": o.place}
-    if o.url or site_url:
-        data["url"] = o.url or site_url
+    if location:
+        data["location"] = location
+    if o.url:
+        data["sameAs"] = o.url
     return data
 
 
