@@ -17,7 +17,7 @@ from aarshjul.db.models import Completion
 from aarshjul.db.session import make_engine, session_scope
 from aarshjul.domain.confirm import AnswerLink, BadAnswerLink, answer_token, read_answer_token
 from test_mail import add_members, people
-from test_web import ORG, Env, form_token
+from test_web import ORG, Env, form_token, from_address
 
 TODAY = date(2025, 3, 10)
 KEY = "2.3/2025-03-04"  # the minimal plan's board meeting, 4 March 2025 18:00
@@ -146,10 +146,11 @@ def test_bad_expired_foreign_and_role_less_links_get_a_norwegian_400_and_record_
         link(answers_env, key="9.9/2025/1"): "finnes ikke lenger i planen",
         link(answers_env, member="00003"): "Lenken gjelder ikke lenger for deg.",  # holds no role
     }
-    for token, expected in cases.items():
-        for method in ("GET", "POST"):
-            r = httpx.request(method, f"{server.url}/svar/{token}", data={"holdt": "ja"})
-            assert r.status_code == 400 and expected in r.text, (expected, method, r.status_code)
+    for n, (token, expected) in enumerate(cases.items(), start=10):
+        with from_address(n) as client:  # each from its own address (the rate limit counts refusals)
+            for method in ("GET", "POST"):
+                r = client.request(method, f"{server.url}/svar/{token}", data={"holdt": "ja"})
+                assert r.status_code == 400 and expected in r.text, (expected, method, r.status_code)
     assert completions(answers_env.url) == []
 
 

@@ -67,8 +67,10 @@ class WebConfig:
     database_url: str
     secret: bytes
     site_dir: Path
-    rate_per_minute: float = 30
-    rate_burst: int = 20
+    rate_per_minute: float = 120  # requests to /avmeld/ and /svar/ per client address
+    rate_burst: int = 60
+    fail_per_minute: float = 10  # of those, refused ones (a bad token, a forged form)
+    fail_burst: int = 10
     today: date | None = None  # pretend today is this date (aarshjul web --today); None: the clock
     engine: Engine | None = field(default=None, repr=False)
 
@@ -219,7 +221,8 @@ def create_app(config: WebConfig) -> Any:
     routes.append(Mount("/", app=site))
     app = Starlette(routes=routes)
     app.state.engine = engine
-    limited = RateLimit(BodyLimit(app, MAX_BODY), per_minute=config.rate_per_minute, burst=config.rate_burst)
+    limited = RateLimit(BodyLimit(app, MAX_BODY), per_minute=config.rate_per_minute, burst=config.rate_burst,
+                        fail_per_minute=config.fail_per_minute, fail_burst=config.fail_burst)
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
         """The site's files straight to SiteFiles (calendar apps poll them: no routing

@@ -6,8 +6,9 @@
                    our own style sheet, forms posting to ourselves, no scripts, no frames)
     BodyLimit      a request body over `max_body` bytes is refused with 413 before it is
                    read (Content-Length) or as soon as it grows past it (chunked)
-    RateLimit      per client address, a token bucket on the token endpoints (/avmeld/,
-                   /svar/): 429 with Retry-After when a client goes faster
+    RateLimit      per client address, token buckets on the token endpoints (/avmeld/,
+                   /svar/): a generous one for every request, a strict one for requests
+                   refused (400, 403); 429 with Retry-After when either is empty
     AccessLog      one line per request with the path's tokens replaced by `…`, the
                    status and the time taken; no client address, no query string
     FormTokens     CSRF protection without sessions or cookies: a form carries a token
@@ -151,42 +152,78 @@ class _TooBig(Exception):
 
 
 class RateLimit:
-    """A token bucket per client address for the paths starting with one of `prefixes`:
-    `burst` requests at once, then `per_minute` a minute. The address is the one uvicorn
-    puts in the scope: behind a reverse proxy, the forwarded one when the proxy is trusted
-    (uvicorn's --forwarded-allow-ips). The table is bounded (least recently seen dropped)."""
+    """Token buckets per client address for the paths starting with one of `prefixes`:
+    every request draws from one (`burst` at once, then `per_minute` a minute), and a
+    request answered 400 or 403 (a bad token, a forged form) also from a stricter one
+    (`fail_burst`, then `fail_per_minute`). An address with either empty gets 429 with
+    Retry-After. So a mail provider sending many members' one-click POSTs from one
+    address is not held up, while one trying tokens is after a few. The address is the
+    one uvicorn puts in the scope: behind a reverse proxy, the forwarded one when the
+    proxy is trusted (--forwarded-allow-ips). The tables are bounded (least recently
+    seen dropped)."""
 
-    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...] = ("/avmeld/", "/svar/"), per_minute: float = 30,
-                 burst: int = 20, max_clients: int = 100_000) -> None:
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...] = ("/avmeld/", "/svar/"), per_minute: float = 120,
+                 burst: int = 60, fail_per_minute: float = 10, fail_burst: int = 10,
+                 max_clients: int = 100_000) -> None:
         self.app, self.prefixes = app, prefixes
+        self.all = _Buckets(per_minute, burst, max_clients)
+        self.failed = _Buckets(fail_per_minute, fail_burst, max_clients)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        client = (scope.get("client") or ("?", 0))[0]
+        now = time.monotonic()
+        wait = max(self.failed.peek(client, now), self.all.take(client, now))
+        if wait:
+            await plain(send, 429, "For mange forespørsler. Vent litt og prøv igjen.",
+                        [(b"retry-after", str(max(1, round(wait))).encode())])
+            return
+
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (400, 403):
+                self.failed.take(client, time.monotonic())
+            await send(message)
+
+        await self.app(scope, receive, noting)
+
+
+class _Buckets:
+    """A token bucket per key: `burst` tokens, refilled at `per_minute`."""
+
+    def __init__(self, per_minute: float, burst: int, max_clients: int) -> None:
         self.rate, self.burst, self.max_clients = per_minute / 60.0, float(burst), max_clients
-        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.levels: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self.lock = threading.Lock()
 
-    def allow(self, client: str, now: float) -> float:
-        """0 when allowed, else the seconds until the next request would be."""
+    def _level(self, key: str, now: float) -> float:
+        level, last = self.levels.pop(key, (self.burst, now))
+        return min(self.burst, level + (now - last) * self.rate)
+
+    def _store(self, key: str, level: float, now: float) -> None:
+        self.levels[key] = (level, now)
+        while len(self.levels) > self.max_clients:
+            self.levels.popitem(last=False)
+
+    def peek(self, key: str, now: float) -> float:
+        """0 when a token is there, else the seconds until one is (nothing taken)."""
         with self.lock:
-            level, last = self.buckets.pop(client, (self.burst, now))
-            level = min(self.burst, level + (now - last) * self.rate)
+            level = self._level(key, now)
+            self._store(key, level, now)
+            return 0.0 if level >= 1 else (1 - level) / self.rate
+
+    def take(self, key: str, now: float) -> float:
+        """Take a token: 0 when there was one, else the seconds until there is."""
+        with self.lock:
+            level = self._level(key, now)
             wait = 0.0
             if level >= 1:
                 level -= 1
             else:
                 wait = (1 - level) / self.rate
-            self.buckets[client] = (level, now)
-            while len(self.buckets) > self.max_clients:
-                self.buckets.popitem(last=False)
+            self._store(key, level, now)
             return wait
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
-            client = (scope.get("client") or ("?", 0))[0]
-            wait = self.allow(client, time.monotonic())
-            if wait:
-                await plain(send, 429, "For mange forespørsler. Vent litt og prøv igjen.",
-                            [(b"retry-after", str(max(1, round(wait))).encode())])
-                return
-        await self.app(scope, receive, send)
 
 
 class AccessLog:
