@@ -191,7 +191,7 @@ def test_every_commented_example_is_valid_when_uncommented(tmp_path, capsys, lan
     plan = load_plan(tmp_path / "plan.yaml")
     assert plan.organisation.website == "https://example.org" and len(plan.pins) == 2
     assert len(plan.bodies) == 2 and len(plan.groups) == 1 and len(plan.important_dates) == 1
-    assert plan.organisation.branch_word is not None
+    assert plan.organisation.branch_word is not None and plan.organisation.default_place in plan.organisation.places
     from aarshjul.domain.postcodes import load_postcodes
     from aarshjul.domain.targets import load_targets
 
