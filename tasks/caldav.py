@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from sqlalchemy import select
@@ -105,6 +105,11 @@ class CaldavTarget:
             raise CaldavError(f"CalDAV server {self.url} is unreachable: {self.scrub(what)} failed "
                               f"({type(exc).__name__}: {self.scrub(str(exc))}); check AARSHJUL_CALDAV_URL") from None
 
+    def _fail(self, what: str, exc: BaseException) -> NoReturn:
+        """`exc` as the CaldavError `_call` makes of it."""
+        self._call(what, _raise, exc)
+        raise AssertionError("unreachable: _call raised")  # pragma: no cover
+
     def calendar_url(self, cal_id: str, name: str) -> tuple[str, list[str]]:
         """The URL of calendar `cal_id` and the components it accepts. A missing one is
         created for events only (supported-calendar-component-set VEVENT, RFC 4791
@@ -165,18 +170,28 @@ class CaldavTarget:
                     continue
                 if dav.SupportedReport.tag in preconditions:  # no sync-collection here
                     break
-                self._call(f"REPORT {url}", _raise, exc)
-            except (error.ReportError, error.DAVError):
-                break  # no sync-collection: the PROPFIND below
+                self._fail(f"REPORT {url}", exc)
+            except error.NotFoundError:
+                raise CalendarGone(url) from None
+            except error.DAVError as exc:
+                status = getattr(exc, "status", None)
+                if status is not None and (500 <= status != 501):  # the server failing: try again later
+                    self._fail(f"REPORT {url}", exc)
+                break  # no sync-collection (400, 403, 405, 501, …): the PROPFIND below
             except Exception as exc:
-                self._call(f"REPORT {url}", _raise, exc)
+                self._fail(f"REPORT {url}", exc)
             else:
                 deleted = {_path(str(u)) for u in found.deleted_urls}
                 etags = {_path(str(o.url)): o.props.get(dav.GetEtag.tag) for o in found.objects
                          if _path(str(o.url)) not in deleted}
                 return Observed(str(found.sync_token) if found.sync_token else None, etags, deleted,
                                 complete=attempt is None and not found.truncated)
-        response = self._call(f"PROPFIND {url}", cal._query_properties, [dav.GetEtag()], 1)
+        try:
+            response = cal._query_properties([dav.GetEtag()], 1)
+        except error.NotFoundError:
+            raise CalendarGone(url) from None
+        except Exception as exc:
+            self._fail(f"PROPFIND {url}", exc)
         props = response.expand_simple_props([dav.GetEtag()])
         base = _path(url).rstrip("/")
         etags = {_path(str(cal.url.join(href))): p.get(dav.GetEtag.tag) for href, p in props.items()
@@ -194,6 +209,10 @@ class Observed:
     etags: dict[str, str | None]
     deleted: set[str]
     complete: bool
+
+
+class CalendarGone(Exception):
+    """The calendar at this URL is not on the server any more (someone deleted it)."""
 
 
 def _raise(exc: BaseException) -> None:
@@ -262,7 +281,13 @@ def push_calendars(session: Session, target: CaldavTarget, plan: Plan,
         if rows:
             if cal is None:
                 cal = _found(session, target, plan, body, info.calendar or info.name)
-            _learn(target, cal, rows, now, counts)
+            try:
+                _learn(target, cal, rows, now, counts)
+            except CalendarGone:  # deleted on the server: made again, and every event in it reported deleted
+                session.delete(cal)
+                session.flush()
+                cal = _found(session, target, plan, body, info.calendar or info.name)
+                _learn(target, cal, rows, now, counts)
             session.commit()
         if cal is not None and cal.components:
             counts.components = cal.components.split(",")

@@ -256,3 +256,32 @@ def test_a_calendar_made_wrongly_is_reported_not_made_again(files, tmp_path, rad
         assert again["styret"].wrongly_made and sorted(r.method for r in sync.proxy.requests) == ["REPORT"] * 4
     finally:
         sync.engine.dispose()
+
+
+def test_a_calendar_deleted_on_the_server_is_made_again_and_its_events_reported_deleted(sync):
+    sync.run()
+    _, cal = sync.server_calendar("nord")
+    cal.delete()
+    counts = sync.run(T0 + timedelta(hours=1))
+    assert len(counts["nord"].new_conflicts) == counts["nord"].conflicts > 0 and total(counts, "created") == 0
+    assert sync.proxy.count("MKCALENDAR") == 1 and sync.proxy.count("PUT") == 0  # its events are not pushed back
+    assert sync.server_events("nord") == {}
+    listed = json.loads(cli(sync, "calendars", "conflicts", *JSON).stdout)
+    assert {c["server"] for c in listed} == {"deleted"} and {c["calendar"] for c in listed} == {"nord"}
+
+
+def test_a_server_failing_on_report_is_a_transient_error_not_a_server_without_sync(sync):
+    from aarshjul.db.models import CaldavCalendar
+    from aarshjul.db.session import session_scope
+    from aarshjul.tasks.caldav import NO_SYNC, CaldavError
+
+    sync.run()
+    sync.server.stop()
+    with pytest.raises(CaldavError) as caught:
+        sync.run(T0 + timedelta(hours=1))
+    assert caught.value.transient and [r.method for r in sync.proxy.requests] == ["REPORT"]
+    sync.server.start()
+    sync.run(T0 + timedelta(hours=2))
+    assert sorted(r.method for r in sync.proxy.requests) == ["REPORT"] * 4
+    with session_scope(sync.engine) as session:
+        assert NO_SYNC not in {c.sync_token for c in session.query(CaldavCalendar)}
