@@ -71,8 +71,10 @@ def ensure_rows(session: Session, organisation: str, campaign: str, recipients: 
 
     def flush() -> None:
         if chunk:
-            session.execute(_insert(session).values(chunk).on_conflict_do_nothing(
-                index_elements=["organisation", "campaign", "recipient"]))
+            # executemany of one cached statement (SQLAlchemy batches it as insertmanyvalues);
+            # .values(chunk) compiled a new statement of 5,000 parameters for every chunk
+            session.execute(_insert(session).on_conflict_do_nothing(
+                index_elements=["organisation", "campaign", "recipient"]), list(chunk))
             chunk.clear()
 
     for recipient, address in recipients:

@@ -320,6 +320,8 @@ class Mailer:
             transport.close()
 
     def _renderer(self, c: Campaign) -> Renderer:
+        """The campaign's templates, compiled once per Mailer (a task run): an edited
+        template is read again by the next run, even in a long-running `serve`."""
         if c.key not in self.renderers:
             self.renderers[c.key] = Renderer(c.template, c.subject, c.templates)
         return self.renderers[c.key]
@@ -353,7 +355,7 @@ class Mailer:
         renderer = self._renderer(c)
         first = ledger.first_pending(self.session, c.organisation, c.key)
         if first is not None:
-            renderer.render(self._context(c, first, _Names(self.session, c, [first])), who=first)
+            renderer.render(_context(c, self.secret, first, _Names(self.session, c, [first])), who=first)
         result.pending = ledger.counts(self.session, c.organisation, c.key).get("pending", 0)
         return result
 
@@ -422,21 +424,6 @@ class Mailer:
                          ledger.counts(self.session, c.organisation, c.key))
         return result
 
-    def _job(self, c: Campaign, renderer: Renderer, row: ledger.Row, names: "_Names") -> _Job:
-        """One recipient's message, or why it cannot be made: a failure of this row only."""
-        try:
-            address = smtp_address(row.address)
-        except ValueError as exc:
-            return _Job(row, failed=Outcome("failed", str(exc)))
-        try:
-            raw = self._message(c, renderer, row, names, address)
-        except TemplateProblem as exc:
-            return _Job(row, failed=Outcome("failed", f"the template failed for this recipient: {exc}"))
-        except (ValueError, UnicodeError, LookupError) as exc:  # this address or name cannot go in a header
-            return _Job(row, failed=Outcome("failed", "the message could not be built for this recipient "
-                                                      f"({type(exc).__name__})"))
-        return _Job(row, raw, address)
-
     def _judge(self, run: RunTally, row_id: int, outcome: Outcome) -> str | None:
         """Count the outcome in the run; the reason to pause, if the run must."""
         run.waiting.discard(row_id)
@@ -486,37 +473,54 @@ class Mailer:
                 time.sleep(self.retry_delay * 2 ** attempt)
         return outcome
 
-    # --- building messages ------------------------------------------------------------------
 
-    def _context(self, c: Campaign, recipient: str, names: "_Names") -> dict[str, Any]:
-        first = names.first(recipient)
-        context = {**c.context, "first_name": first}
-        if c.audience:
-            if c.unsubscribe_url is None:  # newsletter_campaign sets both; a campaign built otherwise may not
-                raise ValueError(f"{c.key}: sent to audience {c.audience!r}, which one can leave, "
-                                 "but has no unsubscribe URL")
-            context["unsubscribe_url"] = c.unsubscribe_url.replace("{token}", self._token(c, c.audience, recipient))
-        return context
+# --- building messages (in the rendering thread too: nothing below touches the database) -----------
 
-    def _token(self, c: Campaign, audience: str, recipient: str) -> str:
-        return unsubscribe_token(self.secret, c.organisation, audience, recipient)
 
-    def _message(self, c: Campaign, renderer: Renderer, row: ledger.Row, names: "_Names", address: str) -> bytes:
-        context = self._context(c, row.recipient, names)
-        subject, text, html = renderer.render(context, who=row.recipient)
-        token = self._token(c, c.audience, row.recipient) if c.audience else None
-        list_id = f"{c.list_name} <{c.audience.replace('/', '.')}.{c.domain}>" if c.audience and c.list_name else None
-        mailto = f"{c.unsubscribe_mailto}?subject=unsubscribe%20{token}" if token and c.unsubscribe_mailto else None
-        utf8 = not address.isascii()  # a local part in Unicode: the header carries it in UTF-8 (SMTPUTF8)
-        env = Envelope(
-            from_name=c.from_name, from_address=c.from_address, to_name=names.full(row.recipient),
-            to_address=_SENTINEL if utf8 else address, subject=subject, message_id=row.message_id,
-            date=datetime.now(timezone.utc), reply_to=c.reply_to,
-            list_id=list_id, unsubscribe_url=context.get("unsubscribe_url"), unsubscribe_mailto=mailto,
-        )
-        calendar = with_attendee(c.calendar, address, names.full(row.recipient)) if c.calendar else None
-        raw = compose(env, text, html, calendar, c.calendar_method)
-        return _with_address(raw, address) if utf8 else raw
+def _context(c: Campaign, secret: bytes, recipient: str, names: "_Names") -> dict[str, Any]:
+    context = {**c.context, "first_name": names.first(recipient)}
+    if c.audience:
+        if c.unsubscribe_url is None:  # newsletter_campaign sets both; a campaign built otherwise may not
+            raise ValueError(f"{c.key}: sent to audience {c.audience!r}, which one can leave, "
+                             "but has no unsubscribe URL")
+        token = unsubscribe_token(secret, c.organisation, c.audience, recipient)
+        context["unsubscribe_url"] = c.unsubscribe_url.replace("{token}", token)
+    return context
+
+
+def _message(c: Campaign, secret: bytes, renderer: Renderer, row: ledger.Row, names: "_Names",
+             address: str) -> bytes:
+    context = _context(c, secret, row.recipient, names)
+    subject, text, html = renderer.render(context, who=row.recipient)
+    token = unsubscribe_token(secret, c.organisation, c.audience, row.recipient) if c.audience else None
+    list_id = f"{c.list_name} <{c.audience.replace('/', '.')}.{c.domain}>" if c.audience and c.list_name else None
+    mailto = f"{c.unsubscribe_mailto}?subject=unsubscribe%20{token}" if token and c.unsubscribe_mailto else None
+    utf8 = not address.isascii()  # a local part in Unicode: the header carries it in UTF-8 (SMTPUTF8)
+    env = Envelope(
+        from_name=c.from_name, from_address=c.from_address, to_name=names.full(row.recipient),
+        to_address=_SENTINEL if utf8 else address, subject=subject, message_id=row.message_id,
+        date=datetime.now(timezone.utc), reply_to=c.reply_to,
+        list_id=list_id, unsubscribe_url=context.get("unsubscribe_url"), unsubscribe_mailto=mailto,
+    )
+    calendar = with_attendee(c.calendar, address, names.full(row.recipient)) if c.calendar else None
+    raw = compose(env, text, html, calendar, c.calendar_method)
+    return _with_address(raw, address) if utf8 else raw
+
+
+def _job(c: Campaign, secret: bytes, renderer: Renderer, row: ledger.Row, names: "_Names") -> _Job:
+    """One recipient's message, or why it cannot be made: a failure of this row only."""
+    try:
+        address = smtp_address(row.address)
+    except ValueError as exc:
+        return _Job(row, failed=Outcome("failed", str(exc)))
+    try:
+        raw = _message(c, secret, renderer, row, names, address)
+    except TemplateProblem as exc:
+        return _Job(row, failed=Outcome("failed", f"the template failed for this recipient: {exc}"))
+    except (ValueError, UnicodeError, LookupError) as exc:  # this address or name cannot go in a header
+        return _Job(row, failed=Outcome("failed", "the message could not be built for this recipient "
+                                                  f"({type(exc).__name__})"))
+    return _Job(row, raw, address)
 
 
 def _reason(detail: str) -> str:
@@ -533,12 +537,15 @@ def _reason(detail: str) -> str:
 
 
 class _Pipeline:
-    """One batch's messages through the connections: a thread renders them ahead (into a
-    small queue, so memory stays flat), a thread per connection sends them and judges each
-    outcome at once (`judge`, under a lock: the run's tally); iterating gives (row, outcome)
-    as they come. When `judge` gives a reason to pause, no connection takes another message
-    (with one connection, none is sent after the one that decided it; with more, those
-    already handed to the others finish) and the rest of the batch goes back to pending.
+    """One batch's messages through the connections. Over one connection each message is
+    rendered, then sent, in the calling thread (a rendering thread beside it would hold the
+    GIL while the sending one waits for the server's replies). Over several, a thread
+    renders them ahead (into a small queue, so memory stays flat) and a thread per
+    connection sends them. Each outcome is judged at once (`judge`, under a lock: the run's
+    tally); iterating gives (row, outcome) as they come. When `judge` gives a reason to
+    pause, no connection takes another message (with one connection, none is sent after
+    the one that decided it; with more, those already handed to the others finish) and the
+    rest of the batch goes back to pending.
     `stop()` ends the threads and returns what was not given yet, and the first error."""
 
     AHEAD = 8  # messages rendered ahead per connection
@@ -557,12 +564,27 @@ class _Pipeline:
         self.results: queue.Queue[tuple[ledger.Row, Outcome] | BaseException | None] = queue.Queue()
         self.stopping = threading.Event()
         self.given = 0
-        self.threads = [threading.Thread(target=self._render, name="mail-render", daemon=True)]
-        self.threads += [threading.Thread(target=self._send, args=(t,), name=f"mail-send-{i}", daemon=True)
-                         for i, t in enumerate(self.connections)]
+        self.inline = len(self.connections) == 1  # one connection: rendered and sent in turn, no thread
+        self.threads: list[threading.Thread] = []
+        if not self.inline:
+            self.threads = [threading.Thread(target=self._render, name="mail-render", daemon=True)]
+            self.threads += [threading.Thread(target=self._send, args=(t,), name=f"mail-send-{i}", daemon=True)
+                             for i, t in enumerate(self.connections)]
         self.live = len(self.connections)  # senders not yet finished
         for thread in self.threads:
             thread.start()
+
+    def _inline(self) -> Iterator[tuple[ledger.Row, Outcome]]:
+        renderer, transport = self.mailer._renderer(self.c), self.connections[0]
+        for row in self.rows:
+            job = _job(self.c, self.mailer.secret, renderer, row, self.names)
+            outcome = job.failed or self.mailer._deliver(
+                transport, job.raw, self.mailer._sender(self.c, job.row), job.address, job.row.message_id,
+                self.c.key)
+            self.pause = self.pause or self.judge(row.id, outcome)
+            yield row, outcome
+            if self.pause:
+                return
 
     def _put(self, job: _Job | None) -> bool:
         while not self.stopping.is_set():
@@ -577,7 +599,7 @@ class _Pipeline:
         try:
             renderer = self.mailer._renderer(self.c)
             for row in self.rows:
-                if not self._put(self.mailer._job(self.c, renderer, row, self.names)):
+                if not self._put(_job(self.c, self.mailer.secret, renderer, row, self.names)):
                     return
         except BaseException as exc:  # a bug: handed to the caller, which stops the batch
             self.results.put(exc)
@@ -609,6 +631,9 @@ class _Pipeline:
             self.results.put(None)  # this sender is done
 
     def __iter__(self) -> Iterator[tuple[ledger.Row, Outcome]]:
+        if self.inline:
+            yield from self._inline()
+            return
         while self.live:
             item = self.results.get()
             if item is None:
@@ -656,6 +681,7 @@ class _Names:
 
     def first(self, recipient: str) -> str:
         return self._get(recipient)[0]
+
 
     def full(self, recipient: str) -> str:
         first, last = self._get(recipient)
