@@ -75,6 +75,12 @@ def print_publish(s: Published, lang: str) -> None:
                     else "events edited or deleted by people on the CalDAV server")
             fresh = f" ({new} {'nye' if nb else 'new'})" if new else ""
             kit.warn(f"{total['conflicts']} {what}{fresh}; aarshjul calendars conflicts")
+        proposed = sum(len(c.get("proposed", [])) for c in s.caldav.values())
+        if proposed:
+            kit.warn(f"{proposed} " + ("foreslåtte datoer for møter som ikke var berammet; godta med `aarshjul "
+                                       "calendars resolve UID --keep theirs`" if nb else
+                                       "proposed dates for meetings not yet scheduled; accept with `aarshjul "
+                                       "calendars resolve UID --keep theirs`"))
 
 
 @cal_app.command("urls")

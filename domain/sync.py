@@ -35,6 +35,7 @@ class Desired:
     ics: bytes
     hash: str
     cancelled: bool = False
+    placeholder: bool = False  # an unscheduled slot's reminder: a person may move it to a date
 
 
 @dataclass(frozen=True)

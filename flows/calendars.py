@@ -49,6 +49,10 @@ def publish(plan: Plan, today: date) -> Published:
                     logger.warning("CalDAV: the calendar of %s was made for %s, not for events only; apps may show "
                                    "it as a task list. aarshjul leaves it as it is: make it anew for VEVENT only "
                                    "on the server if that matters", body, ", ".join(c.components))
+            proposed = sum(len(c.proposed) for c in caldav.values())
+            if proposed:
+                logger.warning("CalDAV: %d placeholders were moved to a date on the server: proposed pins; see "
+                               "`aarshjul calendars conflicts`", proposed)
             if totals["conflicts"]:
                 logger.warning("CalDAV: %d events were changed on the server by someone else and are left "
                                "alone; see `aarshjul calendars conflicts`", totals["conflicts"])

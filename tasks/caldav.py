@@ -32,7 +32,7 @@ from aarshjul.domain.errors import CaldavError
 from aarshjul.domain.feeds import Entry, feeds, select as select_entries
 from aarshjul.domain.ics import event_calendar
 from aarshjul.domain.plan import Plan
-from aarshjul.domain.sync import Action, Desired, Pushed, plan_sync
+from aarshjul.domain.sync import Action, Desired, Pushed, plan_sync, server_changes
 
 if TYPE_CHECKING:
     from caldav.davclient import DAVClient
@@ -54,6 +54,7 @@ class CalendarCounts:
     unchanged: int = 0
     conflicts: int = 0
     new_conflicts: list[str] = field(default_factory=list)
+    proposed: list[str] = field(default_factory=list)  # of those, placeholders moved to a date: proposed pins
     components: list[str] = field(default_factory=lambda: list(COMPONENTS))  # what the calendar accepts
 
     @property
@@ -249,7 +250,8 @@ def desired_events(plan: Plan, entries: list[Entry] | dict[str, list[Entry]], bo
     for entry in chosen:
         ics = event_calendar(plan, entry, site_url).to_ical()
         out[entry.occurrence.uid] = Desired(entry.occurrence.uid, entry.occurrence.key, ics,
-                                            hashlib.sha256(ics).hexdigest()[:32], entry.cancelled)
+                                            hashlib.sha256(ics).hexdigest()[:32], entry.cancelled,
+                                            entry.occurrence.start is None and not entry.cancelled)
     return out
 
 
@@ -289,6 +291,7 @@ def push_calendars(session: Session, target: CaldavTarget, plan: Plan,
                 cal = _found(session, target, plan, body, info.calendar or info.name)
                 _learn(target, cal, rows, now, counts)
             session.commit()
+            counts.proposed = [uid for uid in counts.new_conflicts if _proposes(plan, desired.get(uid), rows[uid])]
         if cal is not None and cal.components:
             counts.components = cal.components.split(",")
         pushed = {uid: Pushed(uid, r.href, r.etag, r.content_hash, r.conflict_at is not None, r.gone)
@@ -305,6 +308,13 @@ def push_calendars(session: Session, target: CaldavTarget, plan: Plan,
             _apply(session, target, base, org, body, action, rows.get(action.uid), counts, now)
             session.commit()
     return results
+
+
+def _proposes(plan: Plan, want: Desired | None, row: CaldavEvent) -> bool:
+    """A placeholder a person moved to a date or time: a proposed pin."""
+    if want is None or not want.placeholder or not row.server_ics or row.conflict_etag is None:
+        return False
+    return any(c.field in ("date", "time") for c in server_changes(row.pushed_ics, row.server_ics, plan.tz))
 
 
 def _found(session: Session, target: CaldavTarget, plan: Plan, body: str, name: str) -> CaldavCalendar:

@@ -63,6 +63,7 @@ def test_a_persons_edit_is_reported_at_the_next_publish_with_zero_writes(sync):
     person_edits(sync, uid, later_and_elsewhere)
     counts = sync.run(T0 + timedelta(hours=1))  # the plan did not change
     assert counts["styret"].new_conflicts == [uid] and total(counts, "conflicts") == 1
+    assert counts["styret"].proposed == []  # a scheduled event edited: no proposal
     assert writes(sync) == []
     assert sorted(r.method for r in sync.proxy.requests) == ["GET"] + ["REPORT"] * 4  # its server copy, once
 
@@ -161,6 +162,7 @@ def test_a_placeholder_moved_in_the_calendar_app_becomes_a_pin(sync):
     uid = move_placeholder(sync, "1.2/2025/2", "20250918", "1800", "2000", "Folkets hus")
     counts = sync.run(T0 + timedelta(hours=1))
     assert counts["styret"].new_conflicts == [uid] and writes(sync) == []  # seen at once, nothing written
+    assert counts["styret"].proposed == [uid]
 
     [listed] = json.loads(cli(sync, "calendars", "conflicts", *JSON).stdout)
     assert listed["server"] == "proposed" and listed["key"] == "1.2/2025/2"
