@@ -287,3 +287,29 @@ def test_a_server_failing_on_report_is_a_transient_error_not_a_server_without_sy
     assert sorted(r.method for r in sync.proxy.requests) == ["REPORT"] * 4
     with session_scope(sync.engine) as session:
         assert NO_SYNC not in {c.sync_token for c in session.query(CaldavCalendar)}
+
+
+def test_publish_output_reports_conflicts_proposals_and_a_calendar_made_wrongly(monkeypatch):
+    """What `aarshjul publish` prints from the flow's result (the CLI's side of items 3–5)."""
+    import io
+
+    from rich.console import Console
+
+    from aarshjul import cli_kit
+    from aarshjul.cli_calendars import print_publish
+    from aarshjul.domain.results import Published
+    from aarshjul.tasks.caldav import CalendarCounts
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(cli_kit, "out", Console(file=buffer, width=400, markup=False, highlight=False))
+    styret = CalendarCounts(unchanged=40, conflicts=2, new_conflicts=["u1", "u2"], proposed=["u2"],
+                            components=["VEVENT", "VTODO"])
+    published = Published(plan="Testplan", organisation="test-org", occurrences=50, new=0, changed=0, unchanged=50,
+                           removed=0, gaps=0, year=2025, database="sqlite://", site="index.html", files_written=0,
+                           feeds={}, caldav={"styret": vars(styret), "nord": vars(CalendarCounts(unchanged=2))})
+    print_publish(published, "nb")
+    text = buffer.getvalue()
+    assert "CalDAV: 0 nye, 0 endret, 0 avlyst, 0 slettet, 42 uendret" in text
+    assert "styret: kalenderen er laget for VEVENT, VTODO" in text and "nord: kalenderen" not in text
+    assert "2 hendelser endret eller slettet av folk på CalDAV-serveren (2 nye); aarshjul calendars conflicts" in text
+    assert "1 foreslåtte datoer for møter som ikke var berammet" in text
