@@ -269,15 +269,16 @@ class MeasureComment(Base):
 
 
 class RunLock(Base):
-    """One run at a time of a sending flow for a chapter: held while it runs, with an
-    expiry so that a killed process does not block the next run for ever."""
+    """Who holds a run lock on PostgreSQL, for people only (db/locks.py): the lock itself
+    is an advisory lock that dies with its holder; a killed holder's row is replaced by
+    the next holder's and decides nothing."""
 
     __tablename__ = "run_locks"
 
     name: Mapped[str] = mapped_column(String(200), primary_key=True)  # send-newsletter:bergen-sv
     holder: Mapped[str] = mapped_column(String(200))  # host:pid
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # no lease any more: = acquired_at
 
 
 # --- calendars: feed memory and CalDAV collection state (issue 11) -------------------------
