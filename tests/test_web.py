@@ -340,3 +340,13 @@ def test_aarshjul_web_warns_when_the_letters_links_would_not_reach_it(web_env, f
     files.edit("mail.yaml", "url: https://test.example.org/avmeld/{token}", "url: https://old.example.org/avmeld/{token}")
     server = web_env.web()
     assert "is not AARSHJUL_SITE_URL https://test.example.org followed by /avmeld/{token}" in server.output()
+
+
+def test_the_web_service_never_imports_prefect():
+    import subprocess
+    import sys
+
+    code = ("import sys, aarshjul.cli_web, aarshjul.web.app, aarshjul.web.answers, aarshjul.web.site; "
+            "print('prefect' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
