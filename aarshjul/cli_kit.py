@@ -2,7 +2,9 @@
 
     Plan, Today, Format, Lang      the options every command shares (Annotated types)
     Day                            a date option: YYYY-MM-DD or DD.MM.YYYY
-    today(day) lang(code)          the option's value, or its default (the clock, AARSHJUL_LANG)
+    today(day) lang(code)          the option's value, or its default (the clock, --lang, AARSHJUL_LANG)
+    LangGroup                      the app's group class: gives every command --lang (with_lang)
+    tr(msgid, **params) ntr(…)     a sentence in the command's language (domain/i18n.py's catalogs)
     plan_path(plan) load(plan)     the plan file (--plan, AARSHJUL_PLAN) and the plan read from it
     out err                        Rich consoles, stdout and stderr, markup and highlighting off
     say ok warn table print_json   output; a value is never read as Rich markup
@@ -36,6 +38,7 @@ from rich.table import Table
 from rich.style import StyleType
 from rich.text import Text
 
+from .domain import i18n
 from .domain.errors import BadInput, DatabaseError
 from .settings import get_settings, per_organisation
 
@@ -44,7 +47,7 @@ if TYPE_CHECKING:
 
     from .domain.plan import Plan as PlanT
 
-LANGS = ("nb", "en")
+LANGS = i18n.LANGS
 
 # Markup and highlighting off: a name like "[/x]" from a plan, an export or a server is
 # printed as it is. Styles are given as Text or style= only.
@@ -63,15 +66,91 @@ def parse_day(text: str, option: str = "the date") -> date:
     try:
         return parse(text, option)
     except AarshjulError as exc:
-        raise typer.BadParameter(str(exc).removeprefix(f"{option} ")) from None
+        raise typer.BadParameter(exc.say(current_lang()).removeprefix(f"{option} ")) from None
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value not in choices:
-            raise typer.BadParameter(f"{value!r}: use {' or '.join(choices)}")
+            raise typer.BadParameter(i18n._(current_lang(), "{value!r}: use {choices}", value=value,
+                                            choices=i18n._(current_lang(), " or ").join(choices)))
         return value
     return check
+
+
+# --- the command's language ----------------------------------------------------------------
+# --lang, given to any command, is remembered here for the rest of the process (the
+# command's output, its errors, and cli.main()'s last line); unset, AARSHJUL_LANG, else nb.
+
+_chosen: list[str | None] = [None]
+
+
+def _remember_lang(value: str | None) -> str | None:
+    _chosen[0] = value
+    return value
+
+
+def current_lang() -> str:
+    """The language of this command: --lang, else AARSHJUL_LANG, else nb (a bad
+    AARSHJUL_LANG: nb, so that the error saying so can be printed)."""
+    if _chosen[0]:
+        return _chosen[0]
+    try:
+        return get_settings().lang
+    except Exception:  # noqa: BLE001 - the invalid setting is reported by the command itself
+        return i18n.DEFAULT
+
+
+def reset_lang(value: str | None = None) -> None:
+    _chosen[0] = value
+
+
+def tr(msgid: str, **params: Any) -> str:
+    """`msgid` in the command's language (current_lang())."""
+    return i18n._(current_lang(), msgid, **params)
+
+
+def ntr(singular: str, plural: str, n: int, **params: Any) -> str:
+    return i18n.ngettext(current_lang(), singular, plural, n, **params)
+
+
+LANG_HELP = "nb or en (default: AARSHJUL_LANG, else nb)."
+
+
+def with_lang(command: Any, template: Any = None) -> None:
+    """Give every command under `command` (a click group of Typer's copy of click) a --lang
+    option, unless it declares one (kit.Lang): a copy of a declared one, not passed to the
+    function but remembered for current_lang(); eager, so that the other options' errors
+    are already in that language."""
+    import copy
+
+    template = template or _declared_lang(command)
+    if template is None:
+        return
+    for sub in getattr(command, "commands", {}).values():
+        if getattr(sub, "commands", None) is not None:
+            with_lang(sub, template)
+        elif not any("--lang" in getattr(p, "opts", ()) for p in sub.params):
+            option = copy.copy(template)
+            option.expose_value = False
+            sub.params.append(option)
+
+
+def _declared_lang(command: Any) -> Any:
+    for sub in getattr(command, "commands", {}).values():
+        found = _declared_lang(sub) if getattr(sub, "commands", None) is not None else next(
+            (p for p in sub.params if "--lang" in getattr(p, "opts", ())), None)
+        if found is not None:
+            return found
+    return None
+
+
+class LangGroup(typer.core.TyperGroup):
+    """The app's group: every command under it takes --lang (with_lang), declared or not."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        with_lang(self)
 
 
 def _day_param(option: str) -> Callable[[str], date]:
@@ -87,7 +166,8 @@ Format = Annotated[str, typer.Option(
     "--format", parser=_choice(FORMATS), metavar="table|json|plain",
     help="table (for people), json (every field, for scripts) or plain (one tab-separated line per row).")]
 Lang = Annotated[Optional[str], typer.Option(
-    "--lang", parser=_choice(LANGS), metavar="nb|en", help="nb or en (default: AARSHJUL_LANG, else nb).")]
+    "--lang", parser=_choice(LANGS), metavar="nb|en", is_eager=True,
+    callback=lambda value: _remember_lang(value), help=LANG_HELP)]
 
 
 def Day(option: str, help: str) -> Any:  # noqa: N802 - an option type, like typer.Option
@@ -104,8 +184,9 @@ def today(value: date | None) -> date:
     return value or date.today()
 
 
-def lang(value: str | None) -> str:
-    return value or get_settings().lang
+def lang(value: str | None = None) -> str:
+    """The command's language: `value` (its --lang), else current_lang()."""
+    return value or current_lang()
 
 
 def fail(message: str) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from . import cli_kit as kit
+from .domain.i18n import Msg
 from .domain.results import Delivery
 from .settings import get_settings
 
@@ -167,12 +168,14 @@ def unsubscribe(token: Annotated[str, typer.Argument(help="The token from a List
     try:
         org, audience, member = read_token(secret_key(get_settings().secret_key_file), token)
     except BadToken as exc:
-        raise BadToken(f"{exc}; copy the whole token from the link") from None
+        raise BadToken(Msg("{reason}; copy the whole token from the link", reason=exc)) from None
     if org != p.organisation.id:
-        kit.fail(f"the token is for organisation {org!r}, not {p.organisation.id!r}")
+        kit.fail(kit.tr("the token is for organisation {org!r}, not {ours!r}", org=org, ours=p.organisation.id))
     with kit.session() as session:
         new = record_unsubscribe(session, org, audience, member, datetime.now().astimezone(), "cli")
-    kit.ok(f"medlem {member} er meldt av {audience}" + ("" if new else " (var allerede meldt av)"))
+    kit.ok(kit.tr("member {member} is unsubscribed from {audience}", member=member, audience=audience)
+           if new else kit.tr("member {member} was already unsubscribed from {audience}", member=member,
+                              audience=audience))
 
 
 # why rows failed (tasks/mailer.py _reason), in bokmål

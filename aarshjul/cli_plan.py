@@ -45,8 +45,9 @@ def check(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None)
     year = day.year if p.period.start.year <= day.year <= p.period.end.year else p.period.end.year
     gaps = [g for g in find_gaps(expand(p, date(year, 1, 1), date(year, 12, 31)), day, kit.held(p))
             if g.overdue or g.kind == "quota"]
-    counts = (f"{len(p.goals)} mål, {len(p.measures)} tiltak, {len(expand(p))} forekomster" if lang == "nb" else
-              f"{len(p.goals)} goals, {len(p.measures)} measures, {len(expand(p))} occurrences")
+    counts = ", ".join((i18n.ngettext(lang, "{n} goal", "{n} goals", len(p.goals)),
+                        i18n.ngettext(lang, "{n} measure", "{n} measures", len(p.measures)),
+                        i18n.ngettext(lang, "{n} occurrence", "{n} occurrences", len(expand(p)))))
     kit.ok(f"{i18n.word('plan_ok', lang)}: {p.meta.title} — {counts} ({p.files[0]})")
     if gaps:
         kit.say((f"{len(gaps)} {i18n.word('warnings', lang)} ({year}):", "yellow"))
@@ -96,7 +97,7 @@ def agenda(
     p = kit.load(plan)
     start, end = from_ or day, to or p.period.end
     if end < start:
-        kit.fail(f"--to {end} is before --from {start}")
+        kit.fail(kit.tr("--to {end} is before --from {start}", end=end, start=start))
     if body and body not in p.bodies and body not in p.groups:
         raise NotFound("body", body, [*p.bodies, *p.groups])
     if measure:
@@ -130,7 +131,8 @@ def gaps(
     p = kit.load(plan)
     year = year or day.year
     if not p.period.start.year <= year <= p.period.end.year:
-        kit.fail(f"--year {year} is outside the plan period {p.period.start.year}–{p.period.end.year}")
+        kit.fail(kit.tr("--year {year} is outside the plan period {first}–{last}", year=year,
+                        first=p.period.start.year, last=p.period.end.year))
     found = find_gaps(expand(p, date(year, 1, 1), date(year, 12, 31)), day, kit.held(p))
     listing = kit.Listing(f"{i18n.word('gaps', lang)} {year}", [
         kit.Column(k, i18n.word(k, lang), ident=k in ("measure", "window"),
@@ -253,12 +255,12 @@ def rrule_text(rule: str, lang: str) -> str:
 
 def gap_line(g: Gap, lang: str) -> str:
     if g.kind == "quota":
-        if lang == "nb":
-            return (f"{g.measure} {g.title}{' (' + g.body + ')' if g.body else ''}: {g.required} kreves i {g.window}, "
-                    f"{g.pinned} berammet, {g.held} holdt, {g.missing} ikke berammet, "
-                    f"{'fristen gikk ut' if g.overdue else 'frist'} {i18n.day(g.closes, lang)}")
-        return (f"{g.measure} {g.title}{' (' + g.body + ')' if g.body else ''}: {g.required} required in {g.window}, "
-                f"{g.pinned} pinned, {g.held} held, {g.missing} unscheduled, "
-                f"window {'closed' if g.overdue else 'closes'} {i18n.day(g.closes, lang)}")
-    return (f"{g.measure} {g.title}: {'frist' if lang == 'nb' else 'due'} {i18n.day(g.closes, lang)} "
-            f"{'passert uten registrert gjennomføring' if lang == 'nb' else 'passed with no completion recorded'}")
+        what = f"{g.measure} {g.title}{' (' + g.body + ')' if g.body else ''}"
+        counts = i18n._(lang, "{what}: {required} required in {window}, {pinned} pinned, {held} held, "
+                              "{missing} unscheduled", what=what, required=g.required, window=g.window,
+                        pinned=g.pinned, held=g.held, missing=g.missing)
+        closes = (i18n._(lang, "window closed {day}", day=i18n.day(g.closes, lang)) if g.overdue else
+                  i18n._(lang, "window closes {day}", day=i18n.day(g.closes, lang)))
+        return f"{counts}, {closes}"
+    return i18n._(lang, "{measure} {title}: due {day} passed with no completion recorded", measure=g.measure,
+                  title=g.title, day=i18n.day(g.closes, lang))

@@ -32,10 +32,21 @@ from typing import Iterable, Sequence
 
 from . import i18n
 from .errors import AarshjulError, NotFound, nearest
+from .i18n import Msg
 from .expand import Occurrence
 from .plan import Plan
 
 SLOT_KINDS = ("deadline", "annual", "quota", "series")
+
+
+@dataclass(frozen=True)
+class _Day:
+    """A date in a message, written in the language it is said in."""
+
+    value: date
+
+    def say(self, lang: str | None) -> str:
+        return i18n.day(self.value, lang or i18n.DEFAULT)
 _ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 _NORWEGIAN = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 
@@ -43,11 +54,12 @@ _NORWEGIAN = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 class UnknownRef(NotFound):
     """A key or measure that is not in the plan; the message lists the nearest ones."""
 
-    def __init__(self, what: str, name: str, known: Iterable[str], hint: str):
+    def __init__(self, what: str | Msg, name: str, known: Iterable[str], hint: str | Msg):
         self.name = name
         self.suggestions = nearest(name, list(known))
-        message = f"ukjent {what} {name!r}"
-        message += f"; mente du {', '.join(self.suggestions)}?" if self.suggestions else f"; {hint}"
+        message = (Msg("unknown {what} {name!r}; did you mean {names}?", what=what, name=name,
+                       names=", ".join(self.suggestions)) if self.suggestions else
+                   Msg("unknown {what} {name!r}; {hint}", what=what, name=name, hint=hint))
         AarshjulError.__init__(self, message)
 
 
@@ -79,8 +91,8 @@ def resolve(plan: Plan, occurrences: Sequence[Occurrence], text: str, *, allow_m
         if text not in by_key:
             number = text.split("/", 1)[0]
             known = [k for k in by_key if k.startswith(number + "/")] or list(by_key)
-            raise UnknownRef("forekomst", text, known,
-                             "se nøklene med `aarshjul agenda --measure TILTAK --format json`")
+            raise UnknownRef(Msg("occurrence"), text, known,
+                             Msg("see the keys with `aarshjul agenda --measure MEASURE --format json`"))
         occ = by_key[text]
         return Ref(occ.key, occ.measure, occ)
     measure = _measure(plan, occurrences, text, allow_measure)
@@ -97,16 +109,17 @@ def dated(ref: Ref, on: date) -> Ref:
 def _measure(plan: Plan, occurrences: Sequence[Occurrence], number: str, allow: bool) -> str:
     numbers = [m.number for _, m in plan.measures]
     if number not in numbers:
-        raise UnknownRef("tiltak", number, numbers, "se tiltakene med `aarshjul measures`")
+        raise UnknownRef(Msg("measure"), number, numbers, Msg("see the measures with `aarshjul measures`"))
     m = plan.measure(number)
     if m.cadence.kind in SLOT_KINDS:
         keys = [o.key for o in occurrences if o.measure == number]
         shown = ", ".join(keys[:6]) + (", …" if len(keys) > 6 else "")
-        raise AarshjulError(f"tiltak {number} har forekomster i planen ({m.cadence.kind}); oppgi nøkkelen, "
-                            f"f.eks. {shown} (alle: `aarshjul agenda --measure {number}`)")
+        raise AarshjulError(Msg("measure {number} has occurrences in the plan ({kind}); give the key, e.g. "
+                                "{shown} (all: `aarshjul agenda --measure {number}`)",
+                                number=number, kind=Msg(i18n.WORDS.get(m.cadence.kind, m.cadence.kind)), shown=shown))
     if not allow:
-        raise AarshjulError(f"tiltak {number} har ingen forekomster å avlyse; `cancel` gjelder en forekomst "
-                            "(en nøkkel som 1.5/2025/1)")
+        raise AarshjulError(Msg("measure {number} has no occurrences to cancel; `cancel` is for an occurrence "
+                                "(a key like 1.5/2025/1)", number=number))
     return number
 
 
@@ -122,25 +135,28 @@ def parse_day(text: str, option: str) -> date:
         year, month, day = value.split("-")  # three parts: _ISO matched
         parts = (int(year), int(month), int(day))
     if parts is None:
-        raise AarshjulError(f"{option} {text!r} er ikke en dato; skriv ÅÅÅÅ-MM-DD, som 2025-03-26")
+        raise AarshjulError(Msg("{option} {text!r} is not a date; write YYYY-MM-DD, like 2025-03-26",
+                                option=option, text=text))
     try:
         return date(*parts)
     except ValueError:
-        raise AarshjulError(f"{option} {text!r} finnes ikke i kalenderen (sjekk dag og måned); "
-                            "skriv ÅÅÅÅ-MM-DD") from None
+        raise AarshjulError(Msg("{option} {text!r} is not in the calendar (check day and month); write YYYY-MM-DD",
+                                option=option, text=text)) from None
 
 
 def check_in_period(plan: Plan, on: date, option: str) -> date:
     if on not in plan.period:
-        raise AarshjulError(f"{option} {on.isoformat()} er utenfor planperioden "
-                            f"({i18n.day(plan.period.start)} – {i18n.day(plan.period.end)})")
+        raise AarshjulError(Msg("{option} {day} is outside the plan's period ({start} – {end})",
+                                option=option, day=on.isoformat(), start=_Day(plan.period.start),
+                                end=_Day(plan.period.end)))
     return on
 
 
 def check_not_future(on: date, today: date, option: str) -> date:
     if on > today:
-        raise AarshjulError(f"{option} {on.isoformat()} er etter i dag ({today.isoformat()}); registrer det som "
-                            "er gjennomført når det har skjedd (eller bruk --today)")
+        raise AarshjulError(Msg("{option} {day} is after today ({today}); record what was done once it has "
+                                "happened (or use --today)", option=option, day=on.isoformat(),
+                                today=today.isoformat()))
     return on
 
 
@@ -154,17 +170,19 @@ def check_not_ahead(occ: Occurrence | None, today: date, target: str, outcome: s
         else occ.window_start
     if first <= today:
         return
-    when = (f"er planlagt {i18n.day(first)}" if occ.start is not None else f"gjelder fra {i18n.day(first)}")
+    when = (Msg("is scheduled for {day}", day=_Day(first)) if occ.start is not None else
+            Msg("applies from {day}", day=_Day(first)))
     if outcome == "held":
-        raise AarshjulError(f"{target} {when}, etter i dag ({i18n.day(today)}); oppgi datoen den ble holdt "
-                            f"med --date ÅÅÅÅ-MM-DD (eller bruk --today)")
-    raise AarshjulError(f"{target} {when}, etter i dag ({i18n.day(today)}); er den avlyst, bruk "
-                        f"`aarshjul cancel {target} --reason …`, ellers oppgi datoen med --date")
+        raise AarshjulError(Msg("{target} {when}, after today ({today}); give the date it was held with "
+                                "--date YYYY-MM-DD (or use --today)", target=target, when=when, today=_Day(today)))
+    raise AarshjulError(Msg("{target} {when}, after today ({today}); if it was cancelled, use "
+                            "`aarshjul cancel {target} --reason …`, else give the date with --date",
+                            target=target, when=when, today=_Day(today)))
 
 
 def check_attendance(value: int | None) -> int | None:
     if value is not None and value < 0:
-        raise AarshjulError(f"--attendance {value}: antall deltakere kan ikke være negativt")
+        raise AarshjulError(Msg("--attendance {value}: the number of people cannot be negative", value=value))
     return value
 
 
@@ -173,8 +191,8 @@ def check_url(value: str | None) -> str | None:
         return None
     value = value.strip()
     if not re.match(r"^https?://[^\s/]+\S*$", value):
-        raise AarshjulError(f"--evidence {value!r} er ikke en nettadresse; skriv hele lenken, som "
-                            "https://bergen.sv.no/referat/2025-03")
+        raise AarshjulError(Msg("--evidence {value!r} is not a web address; write the whole link, like "
+                                "https://example.org/minutes/2025-03", value=value))
     return value
 
 

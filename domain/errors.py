@@ -41,8 +41,10 @@ traceback, is a bug.
 
 Library errors (YAML, pydantic, SQLAlchemy, smtplib, caldav) are converted at the boundary
 into these, with the place (file, line, field) or the server and setting, and a hint a
-person can act on. A class raised in one place only may live beside it (the module is
-named above); it subclasses a class here.
+person can act on. Their words come from the message catalogs (domain/i18n.py): an error
+raised with a Msg (or a Problem holding one) is said in the language of whoever prints it,
+`exc.say(lang)`; str() says it in the default language. A class raised in one place only
+may live beside it (the module is named above); it subclasses a class here.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from .i18n import N_, Msg, _
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -60,17 +64,23 @@ class Problem:
     file: Path | None
     line: int | None  # 1-based
     field: str | None  # dotted path, e.g. goals[0].measures[3].cadence.count
-    message: str
-    hint: str | None = None
+    message: str | Msg
+    hint: str | Msg | None = None
 
-    def __str__(self) -> str:
-        place = str(self.file) if self.file else "<plan>"
+    def say(self, lang: str | None) -> str:
+        """The problem in `lang`: place, field, message, and the hint on a line of its own."""
+        place = str(self.file) if self.file else _(lang, "<plan>")
         if self.line:
             place += f":{self.line}"
-        text = f"{place}: {self.field + ': ' if self.field else ''}{self.message}"
+        message = self.message.say(lang) if isinstance(self.message, Msg) else self.message
+        text = f"{place}: {self.field + ': ' if self.field else ''}{message}"
         if self.hint:
-            text += f"\n    hint: {self.hint}"
+            hint = self.hint.say(lang) if isinstance(self.hint, Msg) else self.hint
+            text += "\n    " + _(lang, "hint: {hint}", hint=hint)
         return text
+
+    def __str__(self) -> str:
+        return self.say(None)
 
 
 class AarshjulError(Exception):
@@ -88,6 +98,17 @@ class AarshjulError(Exception):
             self.transient = transient
         super().__init__(*args)
 
+    def say(self, lang: str | None) -> str:
+        """The message in `lang` (a Msg given as the message is said in it; a str as it is)."""
+        if len(self.args) == 1 and isinstance(self.args[0], Msg):
+            return self.args[0].say(lang)
+        return str(self)
+
+    def __str__(self) -> str:
+        if len(self.args) == 1 and isinstance(self.args[0], Msg):
+            return self.args[0].say(None)
+        return super().__str__()
+
 
 # --- exit 2: the input is wrong ----------------------------------------------------------
 
@@ -98,6 +119,9 @@ class PlanError(AarshjulError):
     def __init__(self, problems: Iterable[Problem]):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def say(self, lang: str | None) -> str:
+        return "\n".join(p.say(lang) for p in self.problems)
 
 
 class BadInput(AarshjulError):
@@ -110,10 +134,20 @@ class NotFound(BadInput):
     def __init__(self, what: str, name: str, known: Iterable[str]):
         self.name = name
         self.suggestions = nearest(name, known)
-        message = f"unknown {what} {name!r}"
-        if self.suggestions:
-            message += f"; did you mean {', '.join(self.suggestions)}?"
+        thing = Msg(WHAT.get(what, what))
+        message = (Msg("unknown {what} {name!r}; did you mean {names}?", what=thing, name=name,
+                       names=", ".join(self.suggestions)) if self.suggestions else
+                   Msg("unknown {what} {name!r}", what=thing, name=name))
         super().__init__(message)
+
+
+# The things NotFound names, as msgids (said in the reader's language).
+WHAT = {
+    "body": N_("body"), "measure": N_("measure"), "key": N_("key"), "feed": N_("feed"),
+    "private feed": N_("private feed"), "conflict": N_("conflict"), "newsletter": N_("newsletter"),
+    "calendar": N_("calendar"), "group": N_("group"), "goal": N_("goal"), "template": N_("template"),
+    "member": N_("member"), "target": N_("target"),
+}
 
 
 class BadEdition(BadInput, ValueError):

@@ -29,6 +29,7 @@ from email.policy import compat32
 from email.utils import format_datetime, formataddr
 
 from .errors import BadInput
+from .i18n import Msg
 
 _QP = charset.Charset("utf-8")
 _QP.body_encoding = charset.QP  # quoted-printable: readable, and safe for 7-bit relays
@@ -100,7 +101,7 @@ def read_token(secret: bytes, token: str) -> tuple[str, str, str]:
         first_text, tag_text = token.strip().split(".")
         first, tag = _unb64(first_text), _unb64(tag_text)
     except (ValueError, TypeError):
-        raise BadToken("not an unsubscribe token") from None
+        raise BadToken(Msg("not an unsubscribe token")) from None
     if first[:1] == _VERSION:
         payload = _open(secret, first, tag)
     else:  # the earlier format: the payload readable, signed with HMAC
@@ -110,11 +111,11 @@ def read_token(secret: bytes, token: str) -> tuple[str, str, str]:
         payload = first
     parts = payload.decode("utf-8", "replace").split("\0")
     if len(parts) != 3:
-        raise BadToken("not an unsubscribe token")
+        raise BadToken(Msg("not an unsubscribe token"))
     return parts[0], parts[1], parts[2]
 
 
-_FORGED = "the token's signature does not match (altered, or from another installation)"
+_FORGED = Msg("the token's signature does not match (altered, or from another installation)")
 
 
 def _open(secret: bytes, first: bytes, tag: bytes) -> bytes:
@@ -122,7 +123,7 @@ def _open(secret: bytes, first: bytes, tag: bytes) -> bytes:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     if len(first) < 1 + 12 or len(tag) != 16:
-        raise BadToken("not an unsubscribe token")
+        raise BadToken(Msg("not an unsubscribe token"))
     nonce, ciphertext = first[1:13], first[13:]
     try:
         return AESGCM(_token_keys(secret)[0]).decrypt(nonce, ciphertext + tag, _AAD)

@@ -87,11 +87,11 @@ def test_gaps_json():
 
 
 @pytest.mark.parametrize("args,expect", [
-    (("agenda", "--body", "arnaa"), "did you mean arna"),
-    (("agenda", "--measure", "1.55"), "unknown measure '1.55'"),
-    (("agenda", "--from", "2026-02-30"), "Invalid value for '--from': '2026-02-30' finnes ikke i kalenderen"),
-    (("gaps", "--year", "2031"), "outside the plan period"),
-    (("agenda", "--format", "xml"), "Invalid value for '--format': 'xml': use table or json"),
+    (("agenda", "--body", "arnaa"), "mente du arna"),
+    (("agenda", "--measure", "1.55"), "ukjent tiltak '1.55'"),
+    (("agenda", "--from", "2026-02-30"), "Ugyldig verdi for '--from': '2026-02-30' finnes ikke i kalenderen"),
+    (("gaps", "--year", "2031"), "utenfor planperioden"),
+    (("agenda", "--format", "xml"), "Ugyldig verdi for '--format': 'xml': bruk table eller json"),
     (("check", "--plan", "nowhere/plan.yaml"), "file not found"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(args, expect):
@@ -139,7 +139,7 @@ def test_calendar_commands(tmp_path):
     assert rotated.returncode == 0
     assert first[0] not in aarshjul("calendars", "urls", env=env).stdout
     bad = aarshjul("calendars", "rotate", "offentlig", env=env)
-    assert bad.returncode == 2 and "unknown private feed 'offentlig'" in bad.stderr
+    assert bad.returncode == 2 and "ukjent privat kalenderstrøm 'offentlig'" in bad.stderr
     none = aarshjul("calendars", "conflicts", env=env)
     assert none.returncode == 0 and "Ingen konflikter." in none.stdout
     missing = aarshjul("calendars", "resolve", "nope", "--keep", "ours", env=env)

@@ -24,7 +24,8 @@ TODAY = ("--today", "2026-02-10")
 
 def aarshjul(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "aarshjul", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})}, timeout=120)
+                          env={**os.environ, "COLUMNS": "200", "AARSHJUL_LANG": "en", **(env or {})},
+                          timeout=120)  # English words asserted; both languages: tests/test_i18n.py
 
 
 @pytest.fixture
@@ -44,10 +45,10 @@ USAGE = [
     (("agenda", "--frm", "2026-01-01"), "No such option: --frm"),
     (("report",), "Missing argument"),
     (("newsletter", "list", "--lang", "de"), "Invalid value for '--lang': 'de': use nb or en"),
-    (("check", "--today", "2026-13-01"), "Invalid value for '--today': '2026-13-01' finnes ikke i kalenderen"),
+    (("check", "--today", "2026-13-01"), "Invalid value for '--today': '2026-13-01' is not in the calendar"),
     (("measures", "--format", "xml"), "Invalid value for '--format': 'xml': use table or json"),
     (("gaps", "--year", "neste"), "Invalid value for '--year'"),
-    (("run", "--today", "i morgen"), "Invalid value for '--today': 'i morgen' er ikke en dato"),
+    (("run", "--today", "i morgen"), "Invalid value for '--today': 'i morgen' is not a date"),
     (("publish", "--bogus"), "No such option: --bogus"),
     (("serve", "--chapters"), "Option '--chapters' requires an argument"),
     (("db", "upgrade", "extra"), "Got unexpected extra argument"),
@@ -115,7 +116,7 @@ def test_a_plan_error_exits_2_listing_its_problems_without_a_traceback(files):
     result = aarshjul("agenda", "--plan", str(files.plan))
     assert result.returncode == 2 and "Traceback" not in result.stderr and result.stdout == ""
     heading, problem, *rest = lines(result.stderr)
-    assert heading == "The plan has 1 problem(s):"
+    assert heading == "The plan has 1 problem:"
     assert "unknown body 'bystyregrupen'" in problem
 
 

@@ -100,7 +100,7 @@ def test_a_date_outside_the_occurrences_window_is_recorded_with_a_warning(env):
 @pytest.mark.parametrize("args, message", [
     (("done", "1.5/2025/3"), "ukjent forekomst '1.5/2025/3'; mente du 1.5/2025/2, 1.5/2025/1"),
     (("done", "1.55"), "ukjent tiltak '1.55'; mente du 1.5"),
-    (("done", "1.5"), "tiltak 1.5 har forekomster i planen (quota); oppgi nøkkelen, f.eks. 1.5/2024/1"),
+    (("done", "1.5"), "tiltak 1.5 har forekomster i planen (kvote); oppgi nøkkelen, f.eks. 1.5/2024/1"),
     (("done", "1.2", "--date", "2023-12-31"),
      "--date 2023-12-31 er utenfor planperioden (1. januar 2024 – 31. desember 2027)"),
     (("done", "1.2", "--date", "2028-01-02", "--today", "2028-02-01"), "--date 2028-01-02 er utenfor planperioden"),
@@ -123,7 +123,7 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_is_stored(env, ar
     (("done", "1.5/2025/1", "--date", "31/12/2025"), "'--date': '31/12/2025' er ikke en dato; skriv ÅÅÅÅ-MM-DD"),
     (("done", "1.2", "--today", "2025-13-01"), "'--today': '2025-13-01' finnes ikke i kalenderen"),
     (("kpi", "record", "inntekt", "5", "--date", "2025-02-29"), "'--date': '2025-02-29' finnes ikke i kalenderen"),
-    (("report", "2025", "--format", "docx"), "'--format': 'docx': use html or pdf or md"),
+    (("report", "2025", "--format", "docx"), "'--format': 'docx': bruk html eller pdf eller md"),
 ])
 def test_an_impossible_date_or_format_is_a_usage_error(env, args, message):
     """Dates and formats are checked by the option itself, the same way in every command."""

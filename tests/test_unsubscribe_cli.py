@@ -67,7 +67,7 @@ def test_a_real_token_unsubscribes_the_member_and_forged_ones_record_nothing(pre
         assert result.returncode == 2, (what, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr and result.stdout == ""
         [line] = [line for line in result.stderr.splitlines() if line.strip()]
-        assert line.startswith("error: ") and line.endswith("; copy the whole token from the link"), (what, line)
+        assert line.startswith("feil: ") and line.endswith("; kopier hele nøkkelen fra lenken"), (what, line)
     assert unsubscribed(cli.url) == []  # nothing recorded
 
     result = aarshjul("unsubscribe", token, env=env)

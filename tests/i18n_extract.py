@@ -1,0 +1,24 @@
+"""The msgids the code uses, found with Babel's extractor as pybabel would (babel.cfg's
+keywords): {msgid: plural or None}. Shared by tests/test_i18n.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+
+# the message functions, and which of their arguments are the msgids (domain/i18n.py, cli_kit.tr)
+KEYWORDS = {"_": (2,), "ngettext": (2, 3), "N_": None, "Msg": None, "tr": None, "ntr": (1, 2)}
+PACKAGES = ("aarshjul", "domain", "db", "tasks", "flows", "web")
+
+
+def extract_msgids(root: Path) -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for package in PACKAGES:
+        for _file, _line, message, _comments, _context in extract_from_dir(
+                str(root / package), method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()):
+            if isinstance(message, tuple):
+                found[message[0]] = message[1]
+            else:
+                found[message] = None
+    return found
