@@ -43,8 +43,8 @@ Library errors (YAML, pydantic, SQLAlchemy, smtplib, caldav) are converted at th
 into these, with the place (file, line, field) or the server and setting, and a hint a
 person can act on. Their words come from the message catalogs (domain/i18n.py): an error
 raised with a Msg (or a Problem holding one) is said in the language of whoever prints it,
-`exc.say(lang)`; str() says it in the default language. A class raised in one place only
-may live beside it (the module is named above); it subclasses a class here.
+`exc.say(lang)`; str() is the English sentence (for logs and tests). A class raised in one
+place only may live beside it (the module is named above); it subclasses a class here.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class Problem:
         return text
 
     def __str__(self) -> str:
-        return self.say(None)
+        return self.say("en")
 
 
 class AarshjulError(Exception):
@@ -103,11 +103,6 @@ class AarshjulError(Exception):
         if len(self.args) == 1 and isinstance(self.args[0], Msg):
             return self.args[0].say(lang)
         return str(self)
-
-    def __str__(self) -> str:
-        if len(self.args) == 1 and isinstance(self.args[0], Msg):
-            return self.args[0].say(None)
-        return super().__str__()
 
 
 # --- exit 2: the input is wrong ----------------------------------------------------------
@@ -146,7 +141,7 @@ WHAT = {
     "body": N_("body"), "measure": N_("measure"), "key": N_("key"), "feed": N_("feed"),
     "private feed": N_("private feed"), "conflict": N_("conflict"), "newsletter": N_("newsletter"),
     "calendar": N_("calendar"), "group": N_("group"), "goal": N_("goal"), "template": N_("template"),
-    "member": N_("member"), "target": N_("target"),
+    "member": N_("member"), "target": N_("target"), "important date": N_("important date"), "branch": N_("branch"),
 }
 
 

@@ -21,7 +21,6 @@ tests/test_i18n.py fails when a msgid used in the code is missing, empty or fuzz
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -89,24 +88,28 @@ def ngettext(lang: str | None, singular: str, plural: str, n: int, **params: Any
     return text.format(n=number(n, lang), **{k: say(v, lang) for k, v in params.items()})
 
 
-@dataclass(frozen=True, init=False)
-class Msg:
+class Msg(str):
     """A sentence to be said later, in the language of whoever prints it: an error raised
-    deep in the domain, a plan problem. `Msg(msgid, **params)`; str() says it in the
-    default language."""
+    deep in the domain, a plan problem. `Msg(msgid, **params)`. It is the English sentence
+    as a str (compared, searched and logged as one); `.say(lang)` says it in `lang`."""
 
     msgid: str
-    params: tuple[tuple[str, Any], ...]
+    params: dict[str, Any]
 
-    def __init__(self, msgid: str, /, **params: Any):
-        object.__setattr__(self, "msgid", msgid)
-        object.__setattr__(self, "params", tuple(params.items()))
+    def __new__(cls, msgid: str, /, **params: Any) -> Msg:
+        self = super().__new__(cls, _("en", msgid, **params))
+        self.msgid, self.params = msgid, params
+        return self
+
+    def __reduce__(self) -> Any:  # pickled (a flow's exception) as what it is
+        return (_msg, (self.msgid, self.params))
 
     def say(self, lang: str | None) -> str:
-        return _(lang, self.msgid, **dict(self.params))
+        return _(lang, self.msgid, **self.params)
 
-    def __str__(self) -> str:
-        return self.say(DEFAULT)
+
+def _msg(msgid: str, params: dict[str, Any]) -> Msg:
+    return Msg(msgid, **params)
 
 
 def say(value: Any, lang: str | None) -> Any:

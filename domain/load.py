@@ -21,7 +21,8 @@ from typing import Annotated, Any, Iterable, TypeVar, Union, get_args, get_origi
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .errors import PlanError, Problem, nearest
+from .errors import WHAT, PlanError, Problem, nearest
+from .i18n import N_, Msg
 from .expand import SEARCH_YEARS, Slot, TooManyOccurrences, all_keys, first_date, quota_windows, slots
 from .mail_model import MailFile
 from .model import Annual, ChaptersFile, Deadline, OnEvent, OrganisationFile, PlanFile, Quota, ScheduleFile, Series
@@ -176,36 +177,74 @@ def _fields_at(annotation: Any, loc: tuple[int | str, ...]) -> list[str] | None:
     return None
 
 
-def _explain(err: ErrorDetails, path: Path_, model_cls: type[BaseModel] | None = None) -> tuple[str, str | None]:
-    kind, msg = err["type"], err["msg"]
+def _explain(err: ErrorDetails, path: Path_,
+             model_cls: type[BaseModel] | None = None) -> tuple[str | Msg, str | Msg | None]:
+    """pydantic's error in our words, by its type, in the language of whoever prints it
+    (pydantic's own text never reaches a person, except a model validator's, which is ours)."""
+    kind, msg, ctx = err["type"], err["msg"], err.get("ctx") or {}
     name = path[-1] if path else None
+    value = err.get("input")
+    shown = repr(value) if isinstance(value, (str, int, float, bool)) or value is None else type(value).__name__
+    kinds = "deadline, annual, quota, series, on_event, standing"
     if kind == "extra_forbidden":
         allowed = _fields_at(model_cls, tuple(err["loc"][:-1])) if model_cls else None
         close = nearest(str(name), allowed or [], n=1)
-        hint = (f"did you mean {close[0]!r}?" if close else
-                f"the keys allowed here: {', '.join(allowed)}" if allowed else
-                "see docs/plan-format.md for the keys allowed here")
-        return f"unknown key {name!r}", hint
+        hint = (Msg("did you mean {name!r}?", name=close[0]) if close else
+                Msg("the keys allowed here: {keys}", keys=", ".join(allowed)) if allowed else
+                Msg("see docs/plan-format.md for the keys allowed here"))
+        return Msg("unknown key {name!r}", name=str(name)), hint
     if kind == "missing":
-        return f"required key {name!r} is missing", "see docs/plan-format.md"
+        return Msg("required key {name!r} is missing", name=str(name)), Msg("see docs/plan-format.md")
     if kind == "union_tag_invalid":
-        return msg, "kind is one of deadline, annual, quota, series, on_event, standing"
+        return (Msg("{tag!r} is not a valid {what}", tag=str(ctx.get("tag")), what=str(ctx.get("discriminator",
+                    "kind")).strip("'")), Msg("kind is one of {kinds}", kinds=ctx.get("expected_tags") or kinds))
     if kind == "union_tag_not_found":
-        return "a cadence needs a 'kind'", "kind is one of deadline, annual, quota, series, on_event, standing"
+        return Msg("a cadence needs a 'kind'"), Msg("kind is one of {kinds}", kinds=kinds)
+    if kind == "literal_error":
+        return Msg("{value} is not allowed here", value=shown), Msg("write one of {expected}",
+                                                                    expected=str(ctx.get("expected", "")))
     if kind == "string_pattern_mismatch":
-        return f"{err.get('input')!r} has the wrong form ({msg})", _pattern_hint(name)
-    if kind.startswith("date"):
-        return f"{err.get('input')!r}: {msg}", "write a real date as YYYY-MM-DD, in quotes"
-    error = (err.get("ctx") or {}).get("error")  # a model.Hinted carries its hint
-    return msg.removeprefix("Value error, "), getattr(error, "hint", None)
+        return Msg("{value} has the wrong form", value=shown), _pattern_hint(name)
+    if kind.startswith("date") or kind.startswith("datetime"):
+        return Msg("{value} is not a date", value=shown), Msg("write a real date as YYYY-MM-DD, in quotes")
+    if kind.startswith("time"):
+        return Msg("{value} is not a time of day", value=shown), Msg("write a time as HH:MM, in quotes")
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return Msg("{value} is not a whole number", value=shown), None
+    if kind in ("float_parsing", "float_type", "decimal_parsing", "decimal_type"):
+        return Msg("{value} is not a number", value=shown), None
+    if kind in ("bool_parsing", "bool_type"):
+        return Msg("{value} is not yes or no", value=shown), Msg("write true or false")
+    if kind in ("string_type", "string_sub_type"):
+        return Msg("{value} should be a text", value=shown), None
+    if kind in ("list_type", "tuple_type", "set_type"):
+        return Msg("{value} should be a list", value=shown), Msg("write a list: [a, b] or one item a line after -")
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return Msg("{value} should be a mapping of keys", value=shown), Msg("see docs/plan-format.md")
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        limit = next((str(ctx[k]) for k in ("gt", "ge", "lt", "le") if k in ctx), "")
+        words = {"greater_than": N_("{value} must be more than {limit}"),
+                 "greater_than_equal": N_("{value} must be at least {limit}"),
+                 "less_than": N_("{value} must be less than {limit}"),
+                 "less_than_equal": N_("{value} must be at most {limit}")}
+        return Msg(words[kind], value=shown, limit=limit), None
+    if kind in ("too_short", "too_long"):
+        return (Msg("{value} has too few items", value=shown) if kind == "too_short" else
+                Msg("{value} has too many items", value=shown)), None
+    if kind in ("string_too_short", "string_too_long"):
+        return (Msg("{value} is too short", value=shown) if kind == "string_too_short" else
+                Msg("{value} is too long", value=shown)), None
+    error = ctx.get("error")  # a model.Hinted carries its hint; the message is a validator's own
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, "), getattr(error, "hint", None)
 
 
-def _pattern_hint(name: object) -> str | None:
-    return {
-        "number": 'a measure number is written "1.5", in quotes',
-        "contact": "an e-mail address like styret@example.org",
-        "letter": "a sub-goal letter is one lower-case letter",
-    }.get(str(name), "lower-case letters, digits, - and _ only" if isinstance(name, str) else None)
+def _pattern_hint(name: object) -> Msg | None:
+    hints = {
+        "number": Msg('a measure number is written "1.5", in quotes'),
+        "contact": Msg("an e-mail address like styret@example.org"),
+        "letter": Msg("a sub-goal letter is one lower-case letter"),
+    }
+    return hints.get(str(name), Msg("lower-case letters, digits, - and _ only") if isinstance(name, str) else None)
 
 
 # --- cross-file checks -----------------------------------------------------------------
@@ -498,5 +537,7 @@ SUBJECT_VALUES = {"organisation": "Organisasjonen", "newsletter": "Nyhetsbrev", 
 
 def _unknown(src: Located, path: Path_, what: str, name: str, known: Iterable[str]) -> Problem:
     close = nearest(name, known)
-    hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(known))}"
-    return Problem(src.file, src.line_of(path), dotted(path), f"unknown {what} {name!r}", hint)
+    hint = (Msg("did you mean {names}?", names=", ".join(close)) if close else
+            Msg("known: {names}", names=", ".join(sorted(known))))
+    return Problem(src.file, src.line_of(path), dotted(path),
+                   Msg("unknown {what} {name!r}", what=Msg(WHAT.get(what, what)), name=name), hint)
