@@ -87,15 +87,15 @@ def unassigned(plan: kit.Plan = None, format: kit.Format = "table", today: kit.T
         listing.print(format)
         return
     if not rows:
-        out.print(f"Ingen aktive medlemmer står uten {ctx.word.singular}.")
+        out.print(kit.tr("No active member is without a {group}.", group=ctx.word.singular))
         return
-    table = Table(title=f"Medlemmer uten {ctx.word.singular} ({len(rows)})")
-    for col in ("Medlemsnummer", "Postnummer", "Årsak"):
+    table = Table(title=kit.tr("Members without a {group} ({n})", group=ctx.word.singular, n=len(rows)))
+    for col in (kit.tr("Member number"), kit.tr("Postcode"), kit.tr("Reason")):
         table.add_column(col)
     for r in rows:
         table.add_row(r.number, r.postcode or "", r.reason)
     out.print(table)
-    out.print(f"Rett opp i {_table_name(ctx)} eller i medlemsregisteret, og importer på nytt.")
+    out.print(kit.tr("Correct {table} or the member register, and import again.", table=_table_name(ctx)))
 
 
 @members_app.command("follow-ups")
@@ -114,7 +114,7 @@ def follow_ups(
             if format != "table":
                 kit.Listing("", []).print(format)  # [] or nothing
                 return
-            out.print("Ingen medlemmer i databasen ennå (aarshjul members import FIL.csv).")
+            out.print(kit.tr("No members in the database yet (aarshjul members import FILE.csv)."))
             return
         groups = open_follow_ups(session, ctx.organisation, day)
         rates = contact_rate(session, ctx.organisation, year or day.year)
@@ -126,21 +126,23 @@ def follow_ups(
                                 f.escalated_on.isoformat() if f.escalated_on else "")
             listing.print(format)
             return
-        table = Table(title=f"Nye medlemmer som ikke er kontaktet ({sum(len(g) for g in groups.values())})")
-        for col in (ctx.word.singular.capitalize(), "Medlemsnummer", "Innmeldt", "Frist", "Status"):
+        table = Table(title=kit.tr("New members not yet contacted ({n})", n=sum(len(g) for g in groups.values())))
+        for col in (ctx.word.singular.capitalize(), kit.tr("Member number"), kit.tr("Joined"), kit.tr("Due"),
+                    kit.tr("Status")):
             table.add_column(col)
         for branch, rows in groups.items():
             for f in rows:
-                status = ("eskalert " + f.escalated_on.isoformat() if f.escalated_on else
-                          "forfalt" if f.due < day else f"{(f.due - day).days} dager igjen")
+                status = (kit.tr("escalated {day}", day=f.escalated_on.isoformat()) if f.escalated_on else
+                          kit.tr("overdue") if f.due < day else
+                          kit.ntr("{n} day left", "{n} days left", (f.due - day).days))
                 table.add_row(ctx.branch_name(branch), f.member_number, f.joined.isoformat(), f.due.isoformat(), status)
     out.print(table)
-    rate = Table(title=f"Kontaktet innen fristen, {year or day.year}" + ctx.promise)
-    for i, col in enumerate((ctx.word.singular.capitalize(), "Nye", "Kontaktet", "Andel")):
+    rate = Table(title=kit.tr("Contacted in time, {year}", year=year or day.year) + ctx.promise)
+    for i, col in enumerate((ctx.word.singular.capitalize(), kit.tr("New"), kit.tr("Contacted"), kit.tr("Share"))):
         rate.add_column(col, justify="left" if i == 0 else "right")
     for branch, r in rates.per_branch.items():
         rate.add_row(ctx.branch_name(branch), str(r.new), str(r.contacted), _share(r.share))
-    rate.add_row("Totalt", str(rates.total.new), str(rates.total.contacted), _share(rates.total.share))
+    rate.add_row(kit.tr("Total"), str(rates.total.new), str(rates.total.contacted), _share(rates.total.share))
     out.print(rate)
 
 
@@ -158,14 +160,17 @@ def contacted(
     day = kit.today(today)
     when = on or day
     if when > day:
-        raise BadInput(f"--date {when.isoformat()} er i fremtiden (i dag er {day.isoformat()})")
+        raise BadInput(kit.tr("--date {day} is in the future (today is {today})", day=when.isoformat(),
+                              today=day.isoformat()))
     ctx = _context(plan)
     with kit.session() as session:
         f = record_contact(session, ctx.organisation, number.strip(), when, by, note,
                            within_days=ctx.follow_up_days)
         late = (when - f.due).days
-    kit.ok(f"medlem {f.member_number} kontaktet {when.isoformat()}"
-           + (f" ({late} dager etter fristen {f.due.isoformat()})" if late > 0 else " (innen fristen)"))
+    kit.ok(kit.ntr("member {number} contacted {day} ({n} day after the deadline {due})",
+                   "member {number} contacted {day} ({n} days after the deadline {due})", late,
+                   number=f.member_number, day=when.isoformat(), due=f.due.isoformat()) if late > 0 else
+           kit.tr("member {number} contacted {day} (in time)", number=f.member_number, day=when.isoformat()))
 
 
 @members_app.command("counts")
@@ -187,10 +192,11 @@ def counts(plan: kit.Plan = None, format: kit.Format = "table", today: kit.Today
         listing.print(format)
         return
     if not rows:
-        out.print("Ingen tellinger ennå (de lagres ved hver import).")
+        out.print(kit.tr("No counts yet (one is kept at every import)."))
         return
-    table = Table(title="Medlemstall")
-    for i, col in enumerate(("Dato", ctx.word.singular.capitalize(), "Medlemmer", "Nye", "Utmeldt", "Aktivister")):
+    table = Table(title=kit.tr("Member counts"))
+    for i, col in enumerate((kit.tr("Date"), ctx.word.singular.capitalize(), kit.tr("Members"), kit.tr("New"),
+                             kit.tr("Left"), kit.tr("Activists"))):
         table.add_column(col, justify="right" if i > 1 else "left")
     for d, b, m, n, lft, a in rows:
         table.add_row(d.isoformat(), ctx.branch_name(b), str(m), str(n), str(lft), str(a))
@@ -301,10 +307,11 @@ class _Context:
         self.word = p.branch_word  # organisation.yaml's word for a branch (its branch_word)
         driver = p.driven_by("member_joined")  # the plan's promise to new members, if it makes one
         self.follow_up_days = p.within_days("member_joined")
-        self.promise = f" (tiltak {driver.number}, innen {self.follow_up_days} dager)" if driver else ""
+        self.promise = (" " + kit.ntr("(measure {number}, within {n} day)", "(measure {number}, within {n} days)",
+                                      self.follow_up_days, number=driver.number)) if driver else ""
 
     def branch_name(self, ident: str) -> str:
-        return self.branches.get(ident, ident) if ident else f"(uten {self.word.singular})"
+        return self.branches.get(ident, ident) if ident else kit.tr("(without a {group})", group=self.word.singular)
 
 
 def _context(plan: Path | None) -> _Context:

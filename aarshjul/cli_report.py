@@ -41,6 +41,7 @@ import typer
 
 from . import cli_kit as kit
 from .domain.errors import BadInput
+from .domain.i18n import N_, Msg
 
 if TYPE_CHECKING:
     from .domain.plan import Plan
@@ -52,7 +53,11 @@ kpi_app = typer.Typer(help="Targets (KPIs): record values by hand, list where ea
 report_cli.add_typer(kpi_app, name="kpi")
 
 REPORT_DIR = Path("var/rapport")
-OUTCOME = {"held": "gjennomført", "not_held": "ikke gjennomført", "cancelled": "avlyst"}
+# a target's progress (domain/targets.py's status), as msgids
+TARGET_STATUS = {"reached": N_("reached"), "not_reached": N_("not reached"), "ahead": N_("ahead of schedule"),
+                 "behind": N_("behind schedule"), "rising": N_("rising"), "not_rising": N_("not rising"),
+                 "no_data": N_("no measurements"), "no_baseline": N_("no baseline")}
+OUTCOME = {"held": N_("held"), "not_held": N_("not held"), "cancelled": N_("cancelled")}  # msgids: kit.tr(…)
 
 Target = Annotated[str, typer.Argument(metavar="KEY|MEASURE", help="An occurrence key (1.5/2025/1, see `aarshjul "
                                        "agenda`) or the number of a measure without occurrences (1.2).")]
@@ -102,7 +107,7 @@ def cancel(
 def _reason(text: str) -> str:
     text = text.strip()
     if not text:
-        raise BadInput("--reason er tom; skriv kort hvorfor (det står i årsrapporten)")
+        raise BadInput(kit.tr("--reason is empty; write briefly why (it is shown in the yearly report)"))
     return text
 
 
@@ -122,8 +127,8 @@ def _record(target: str, outcome: str, given_day: date | None, plan_path: Path |
     if given_day is not None:
         on = given_day
         if ref.on is not None and ref.on != on:
-            raise BadInput(f"{target} har datoen {ref.on.isoformat()}, men --date sier {on.isoformat()}; "
-                                "oppgi datoen bare én gang")
+            raise BadInput(kit.tr("{target} has the date {day}, but --date says {other}; give the date once only",
+                                  target=target, day=ref.on.isoformat(), other=on.isoformat()))
     else:
         if outcome != "cancelled":
             check_not_ahead(ref.occurrence, day, target, outcome)
@@ -139,26 +144,30 @@ def _record(target: str, outcome: str, given_day: date | None, plan_path: Path |
                                  outcome=outcome, occurrence_key=ref.key, attendance=attendance, note=note,
                                  evidence_url=evidence_url, recorded_by=by.strip() if by else None, source="cli")
         before, row = done.before, done.row
-        given = {"deltakertallet": attendance, "merknaden": note, "lenken": evidence_url}
-        stored = {"deltakertallet": row.attendance, "merknaden": row.note, "lenken": row.evidence_url}
+        given = {N_("the attendance"): attendance, N_("the note"): note, N_("the link"): evidence_url}
+        stored = {N_("the attendance"): row.attendance, N_("the note"): row.note, N_("the link"): row.evidence_url}
         kept = [name for name in given if before is not None and given[name] is None and stored[name] is not None]
     title = ref.occurrence.title if ref.occurrence else p.measure(ref.measure).title
     what = f"{ref.ref} {title}"
-    line = f"{OUTCOME[outcome]}" + (f" {i18n.day(on)}" if on else "")
+    lang = kit.lang()
+    line = kit.tr(OUTCOME[outcome]) + (f" {i18n.day(on, lang)}" if on else "")
     if row.attendance is not None:
-        line += f", {row.attendance} deltakere"
+        line += ", " + kit.ntr("{n} person", "{n} people", row.attendance)
     if before is None:
-        kit.ok(f"{what}: registrert som {line}")
+        kit.ok(kit.tr("{what}: recorded as {line}", what=what, line=line))
     else:
-        was = OUTCOME[before.outcome] + (f" {i18n.day(before.on_date)}" if before.on_date else "")
-        kit.warn(f"{what}: var allerede registrert ({was}, fra {before.source}); oppdatert til {line}"
-                 + (f" (beholdt {' og '.join(kept)})" if kept else "") + ". Fortsatt én registrering.", mark="✓ ")
+        was = kit.tr(OUTCOME[before.outcome]) + (f" {i18n.day(before.on_date, lang)}" if before.on_date else "")
+        kit.warn(kit.tr("{what}: already recorded ({was}, from {source}); updated to {line}", what=what, was=was,
+                        source=before.source, line=line)
+                 + (" " + kit.tr("(kept {names})", names=kit.tr(" and ").join(kit.tr(k) for k in kept)) if kept else "")
+                 + ". " + kit.tr("Still one record."), mark="✓ ")
     if ref.occurrence is not None and on is not None and outcome == "held" and outside_window(ref.occurrence, on):
         o = ref.occurrence
-        kit.warn(f"{i18n.day(on)} er utenfor perioden forekomsten gjelder "
-                 f"({i18n.day(o.window_start)} – {i18n.day(o.window_end)}); sjekk datoen og nøkkelen.")
+        kit.warn(kit.tr("{day} is outside the period the occurrence is for ({start} – {end}); check the date and "
+                        "the key.", day=i18n.day(on, lang), start=i18n.day(o.window_start, lang),
+                        end=i18n.day(o.window_end, lang)))
     if outcome == "cancelled":
-        kit.say("  Kalenderne viser den som avlyst etter neste `aarshjul publish`.")
+        kit.say("  " + kit.tr("The calendars show it as cancelled after the next `aarshjul publish`."))
 
 
 @report_cli.command()
@@ -181,18 +190,18 @@ def revoke(
         if find_completion(session, p.organisation.id, text) is None:  # a ref as the flows write it is taken as it is
             ref = resolve(p, expand(p), text)
             if ref.occurrence is None and "@" not in ref.ref:
-                raise BadInput(f"tiltak {ref.measure} registreres per dato; oppgi hvilken: "
-                               f"{ref.measure}@ÅÅÅÅ-MM-DD (datoen den ble registrert for)")
+                raise BadInput(kit.tr("measure {number} is recorded by date; say which: {number}@YYYY-MM-DD (the "
+                                      "date it was recorded for)", number=ref.measure))
             text = ref.ref
         row = revoke_completion(session, p.organisation.id, text, datetime.now(timezone.utc),
                                 by.strip() if by else _login())
         if row is None:
-            raise BadInput(f"{text}: ingenting er registrert å trekke tilbake (se `aarshjul report`)")
-        was = OUTCOME[row.outcome] + (f" {i18n.day(row.on_date)}" if row.on_date else "")
-    kit.ok(f"{text}: registreringen ({was}) er trukket tilbake; den står i loggen som tilbaketrukket, "
-           "og teller ikke lenger i rapporten")
+            raise BadInput(kit.tr("{text}: nothing is recorded to take back (see `aarshjul report`)", text=text))
+        was = kit.tr(OUTCOME[row.outcome]) + (f" {i18n.day(row.on_date, kit.lang())}" if row.on_date else "")
+    kit.ok(kit.tr("{text}: the record ({was}) is taken back; the log keeps it as revoked, and the report no longer "
+                  "counts it", text=text, was=was))
     if row.outcome == "cancelled":
-        kit.say("  Kalenderne viser den som planlagt igjen etter neste `aarshjul publish`.")
+        kit.say("  " + kit.tr("The calendars show it as scheduled again after the next `aarshjul publish`."))
 
 
 @report_cli.command()
@@ -209,11 +218,11 @@ def comment(
     p = kit.load(plan)
     numbers = [m.number for _, m in p.measures]
     if measure not in numbers:
-        raise UnknownRef("tiltak", measure, numbers, "se tiltakene med `aarshjul measures`")
+        raise UnknownRef(Msg("measure"), measure, numbers, Msg("see the measures with `aarshjul measures`"))
     _check_year(p, year)
     text = text.strip()
     if not text:
-        raise BadInput("kommentaren er tom; skriv teksten som skal stå i rapporten")
+        raise BadInput(kit.tr("the comment is empty; write the text the report should show"))
     with kit.session() as session:
         _, replaced = set_comment(session, p.organisation.id, measure, year, text, datetime.now(timezone.utc))
     kit.ok(f"kommentar til {measure} {p.measure(measure).title} i årsrapporten {year}"
@@ -240,24 +249,26 @@ def kpi_record(
     p = kit.load(plan)
     targets = _targets(p)
     if name not in targets.names:
-        raise UnknownRef("måltall", name, targets.names, f"måltallene står i {targets.file}")
+        raise UnknownRef(Msg("target"), name, targets.names, Msg("the targets are in {file}", file=str(targets.file)))
     target = targets.get(name)
     if target.source != "manual":
         manual = [t.name for t in targets.targets if t.source == "manual"]
-        origin = "medlemstallene" if target.source == "members" else "oppfølgingen av nye medlemmer"
-        raise BadInput(f"{name} måles fra {origin} og registreres ikke for hånd; "
-                            f"for hånd: {', '.join(manual) or 'ingen'}")
+        origin = kit.tr("the member counts") if target.source == "members" else kit.tr("the new members' follow-up")
+        raise BadInput(kit.tr("{name} is measured from {origin} and not recorded by hand; by hand: {names}",
+                              name=name, origin=origin, names=", ".join(manual) or kit.tr("none")))
     number = _number(value, share=target.kind == "share")
     on = date_ or day
     check_not_future(on, day, "--date")
     if on > p.period.end:
-        raise BadInput(f"--date {on.isoformat()} er etter planperioden (slutt {i18n.day(p.period.end)})")
+        raise BadInput(kit.tr("--date {day} is after the plan's period (end {end})", day=on.isoformat(),
+                              end=i18n.day(p.period.end, kit.lang())))
     with kit.session() as session:
         _, before = record_kpi(session, p.organisation.id, name, on, number, datetime.now(timezone.utc), note=note)
     shown = f"{number:g} %" if target.kind == "share" else f"{number:,.2f}".rstrip("0").rstrip(".").replace(",", " ")
     if target.unit and target.kind != "share":
         shown += f" {target.unit}"
-    kit.ok(f"{target.title}: {shown} per {i18n.day(on)}" + (f" (erstattet {before:g})" if before is not None else ""))
+    kit.ok(kit.tr("{title}: {value} on {day}", title=target.title, value=shown, day=i18n.day(on, kit.lang()))
+           + (" " + kit.tr("(replaced {value})", value=format(before, "g")) if before is not None else ""))
 
 
 def _number(text: str, share: bool) -> float:
@@ -266,13 +277,13 @@ def _number(text: str, share: bool) -> float:
     try:
         number = float(cleaned)
     except ValueError:
-        raise BadInput(f"VALUE {text!r} er ikke et tall; skriv 204250, 204 250 eller 12,5") from None
+        raise BadInput(kit.tr("VALUE {text!r} is not a number; write 204250, 204 250 or 12,5", text=text)) from None
     if number != number or number in (float("inf"), float("-inf")):
-        raise BadInput(f"VALUE {text!r} er ikke et tall")
+        raise BadInput(kit.tr("VALUE {text!r} is not a number", text=text))
     if number < 0:
-        raise BadInput(f"VALUE {text!r} er negativ; et måltall registreres som et tall fra 0 og opp")
+        raise BadInput(kit.tr("VALUE {text!r} is negative; a target is recorded as a number from 0 up", text=text))
     if share and number > 100:
-        raise BadInput(f"VALUE {text!r}: en andel skrives i prosent, fra 0 til 100")
+        raise BadInput(kit.tr("VALUE {text!r}: a share is written in per cent, from 0 to 100", text=text))
     return number
 
 
@@ -293,15 +304,17 @@ def kpi_list(
         for t in targets.targets:
             points = series(session, p.organisation.id, t, p.period.start.year, day) if session is not None else []
             rows.append(progress(t, points, year, day, (p.period.start, p.period.end)))
-    source = {"members": "medlemstall", "manual": "for hånd", "follow_ups": "oppfølging"}
-    listing = kit.Listing(f"Måltall {year}", [
-        kit.Column("name", "Navn", ident=True), kit.Column("title", "Måltall"),
-        kit.Column("belongs_to", "Hører til", ident=True), kit.Column("source", "Kilde"),
-        kit.Column("latest", "Siste måling"), kit.Column("status", "Status")])
+    source = {"members": kit.tr("member counts"), "manual": kit.tr("by hand"), "follow_ups": kit.tr("follow-up")}
+    listing = kit.Listing(kit.tr("Targets {year}", year=year), [
+        kit.Column("name", kit.tr("Name"), ident=True), kit.Column("title", kit.tr("Target")),
+        kit.Column("belongs_to", kit.tr("Belongs to"), ident=True), kit.Column("source", kit.tr("Source")),
+        kit.Column("latest", kit.tr("Latest")), kit.Column("status", kit.tr("Status"))])
     for r in rows:
         latest = f"{r.show(r.current.value)} ({r.current.on.isoformat()})" if r.current else "–"
-        listing.add(r.target.name, r.target.title, r.target.belongs_to, source[r.target.source], latest,
-                    r.status_text, record={
+        belongs = (kit.tr("sub-goal {id}", id=r.target.subgoal) if r.target.subgoal else
+                   kit.tr("measure {number}", number=r.target.measure))
+        listing.add(r.target.name, r.target.title, belongs, source[r.target.source], latest,
+                    kit.tr(TARGET_STATUS.get(r.status, r.status)), record={
                         "name": r.target.name, "title": r.target.title, "belongs_to": r.target.belongs_to,
                         "source": r.target.source, "kind": r.target.kind, "status": r.status,
                         "status_text": r.status_text, "detail": r.detail,

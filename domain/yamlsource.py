@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from .errors import PlanError, Problem
+from .i18n import Msg
 
 Path_ = tuple[str | int, ...]
 
@@ -100,15 +101,15 @@ def load_yaml(file: Path) -> Located:
     anchors and aliases, or too deep nesting."""
     try:
         if file.stat().st_size > MAX_BYTES:
-            raise PlanError([Problem(file, None, None, f"the file is larger than {MAX_BYTES // 2**20} MB",
-                                     "a plan file is a few hundred kilobytes at most; is this the right file?")])
+            raise PlanError([Problem(file, None, None, Msg("the file is larger than {n} MB", n=MAX_BYTES // 2**20),
+                                     Msg("a plan file is a few hundred kilobytes at most; is this the right file?"))])
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PlanError([Problem(file, None, None, "file not found",
-                                 "check the path, or set AARSHJUL_PLAN")]) from None
+        raise PlanError([Problem(file, None, None, Msg("file not found"),
+                                 Msg("check the path, or set AARSHJUL_PLAN"))]) from None
     except UnicodeDecodeError as exc:
-        raise PlanError([Problem(file, None, None, f"not UTF-8 text ({exc.reason})",
-                                 "save the file as UTF-8")]) from None
+        raise PlanError([Problem(file, None, None, Msg("not UTF-8 text ({reason})", reason=exc.reason),
+                                 Msg("save the file as UTF-8"))]) from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -118,8 +119,8 @@ def load_yaml(file: Path) -> Located:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise PlanError([Problem(file, line, None, f"invalid YAML: {exc.problem or exc}",
-                                 "check indentation, colons and quotes on this line")]) from None
+        raise PlanError([Problem(file, line, None, Msg("invalid YAML: {problem}", problem=str(exc.problem or exc)),
+                                 Msg("check indentation, colons and quotes on this line"))]) from None
     finally:
         loader.dispose()
     located = Located(file, None)
@@ -143,12 +144,12 @@ def _build(node: yaml.Node, path: Path_, out: Located, problems: list[Problem], 
             key = loader.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if not isinstance(key, (str, int)):
-                problems.append(Problem(out.file, line, _dotted(path), f"a key must be text, not {key!r}"))
+                problems.append(Problem(out.file, line, _dotted(path), Msg("a key must be text, not {key!r}", key=key)))
                 continue
             if key in seen:
                 problems.append(Problem(out.file, line, _dotted(path + (key,)),
-                                        f"duplicate key {key!r} (first on line {seen[key]})",
-                                        "remove or rename one of them; YAML would silently keep only the last"))
+                                        Msg("duplicate key {key!r} (first on line {line})", key=key, line=seen[key]),
+                                        Msg("remove or rename one of them; YAML would silently keep only the last")))
                 continue
             seen[key] = line
             result[key] = _build(value_node, path + (key,), out, problems, loader)

@@ -92,7 +92,7 @@ def test_gaps_json():
     (("agenda", "--from", "2026-02-30"), "Ugyldig verdi for '--from': '2026-02-30' finnes ikke i kalenderen"),
     (("gaps", "--year", "2031"), "utenfor planperioden"),
     (("agenda", "--format", "xml"), "Ugyldig verdi for '--format': 'xml': bruk table eller json"),
-    (("check", "--plan", "nowhere/plan.yaml"), "file not found"),
+    (("check", "--plan", "nowhere/plan.yaml"), "filen finnes ikke"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(args, expect):
     result = aarshjul(*args)

@@ -202,7 +202,8 @@ ENGLISH = re.compile(r"\b(the|unknown|did you mean|error|invalid|missing|warning
                      r"write|outside|before|after|No such|Got unexpected|hint)\b")
 NORWEGIAN = re.compile(r"\b(ikke|mente du|ukjent|feil|Feil|Planen|advarsler|kreves|berammet|forekomster?|"
                        r"Hyppighet|Ansvar|Tittel|Nøkkel|hele dagen|skriv|Ugyldig|utenfor|frist|fristen|"
-                       r"innen|tips|kvote|løpende|planlagt|avlyst|mål|tiltak|Tiltak)\b")
+                       r"innen|tips|kvote|løpende|planlagt|avlyst|mål|tiltak|Tiltak|ingen|delmål|målinger|medlemmer|"
+                       r"Medlemmer|dager|registrert|Nye|Totalt)\b")
 
 
 def _plan_words() -> list[str]:
@@ -234,12 +235,18 @@ def _ours(text: str, words: list[str]) -> str:
 
 
 READ_ONLY = [("check", "--today", "2026-02-10"), ("measures",), ("agenda", "--today", "2026-02-10"),
-             ("gaps", "--year", "2026", "--today", "2026-11-29")]
+             ("gaps", "--year", "2026", "--today", "2026-11-29"), ("members", "counts"), ("members", "unassigned"),
+             ("members", "follow-ups", "--today", "2026-02-10"), ("kpi", "list", "--today", "2026-02-10"),
+             ("newsletter", "list", "--today", "2026-02-10"), ("calendars", "conflicts")]
 ERRORS = [("agenda", "--body", "nobody"), ("agenda", "--measure", "9.99"), ("agenda", "--from", "2026-02-30"),
           ("agenda", "--from", "i morgen"), ("agenda", "--frm", "2026-01-01"), ("agenda", "x"),
           ("agenda", "--format", "xml"), ("gaps", "--year", "2031"), ("agenda", "--to", "2020-01-01"),
           ("done", "1.5", "--today", "2025-11-29"), ("cancel", "1.1"), ("unsubscribe", "abc.def"),
-          ("done", "1.5/2024/1", "--evidence", "ftp:nope", "--today", "2025-11-29"), ("nosuch",)]
+          ("done", "1.5/2024/1", "--evidence", "ftp:nope", "--today", "2025-11-29"), ("nosuch",),
+          ("done", "1.7/2025-12-25", "--today", "2025-11-29"), ("revoke", "1.5/2025/9"),
+          ("kpi", "record", "nosuch", "5"), ("kpi", "record", "inntekt", "mye"), ("members", "contacted", "1",
+                                                                                  "--date", "2099-01-01"),
+          ("comment", "1.5", "2025", " "), ("not-held", "1.5/2025/1", "--reason", " ")]
 
 
 @pytest.mark.parametrize("args", READ_ONLY + ERRORS, ids=[" ".join(a) for a in READ_ONLY + ERRORS])
