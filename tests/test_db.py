@@ -107,3 +107,10 @@ def test_migrations_match_the_models(database_url):
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_migrations_form_one_line():
+    """Every migration has one successor at most: branches opened in parallel work are joined before they land."""
+    from aarshjul.db.migrate import current_heads
+
+    assert len(current_heads()) == 1, sorted(current_heads())

@@ -1,7 +1,7 @@
 """feed memory and CalDAV calendars' sync state (issue 11)
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-29 22:40:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
