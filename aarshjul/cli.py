@@ -159,5 +159,8 @@ _CLICK_WORDS = [
 def click_words(message: str, lang: str) -> str:
     """click's usage message with its fixed words in `lang` (the values as they are)."""
     for pattern, msgid in _CLICK_WORDS:
-        message = pattern.sub(lambda m, msgid=msgid: i18n._(lang, msgid, **m.groupdict()), message, count=1)
+        def said(m: re.Match[str], msgid: str = msgid) -> str:
+            return i18n._(lang, msgid, **m.groupdict())
+
+        message = pattern.sub(said, message, count=1)
     return message

@@ -383,7 +383,7 @@ def _one_line(text: str) -> str:
 
 
 @contextmanager
-def database_errors(what: str = "databasefeil") -> Iterator[None]:
+def database_errors(what: str = i18n.N_("database error")) -> Iterator[None]:
     """SQLAlchemy's errors as DatabaseError (exit 3), in one line without their parameters
     (they may hold personal data); a locked SQLite database and a file that is not one say
     so, where the file is, and what to do."""
@@ -409,12 +409,14 @@ def database_message(what: str, exc: Exception) -> str:
     url = get_settings().database_url
     path = sqlite_path(url)
     where = str(path) if path is not None else redact_url(url)
+    what = tr(what)  # a msgid
     if any(text in reason for text in LOCKED):
-        return (f"{what}: databasen {where} er låst: en annen kjøring har holdt låsen i over "
-                f"{BUSY_TIMEOUT_SECONDS} s ({reason}); prøv igjen om litt")
+        return tr("{what}: the database {where} is locked: another run has held the lock for over {seconds} s "
+                  "({reason}); try again in a while", what=what, where=where, seconds=BUSY_TIMEOUT_SECONDS,
+                  reason=reason)
     if path is not None and any(text in reason for text in NOT_A_DATABASE):
-        return (f"{what}: {where} er ikke en SQLite-database, eller filen er skadet ({reason}); sjekk "
-                "AARSHJUL_DATABASE_URL, eller legg tilbake en sikkerhetskopi av filen")
+        return tr("{what}: {where} is not an SQLite database, or the file is damaged ({reason}); check "
+                  "AARSHJUL_DATABASE_URL, or put back a backup of the file", what=what, where=where, reason=reason)
     return f"{what}: {reason}"
 
 
@@ -425,7 +427,7 @@ def session() -> Iterator[Session]:
     from .db.session import transaction
 
     url = get_settings().database_url
-    with database_errors("databasefeil, ingenting er lagret"):
+    with database_errors(i18n.N_("database error, nothing is stored")):
         upgrade(url)
         with transaction(url) as s:
             yield s
@@ -504,5 +506,5 @@ def run_flow(flow: Any, **parameters: Any) -> Any:
     a database error inside it ends like any other (one line, exit 3, no parameters)."""
     from .runtime import run_flow as run
 
-    with database_errors("databasefeil under kjøringen"):
+    with database_errors(i18n.N_("database error during the run")):
         return run(flow, **parameters)

@@ -308,7 +308,7 @@ class _Context:
         driver = p.driven_by("member_joined")  # the plan's promise to new members, if it makes one
         self.follow_up_days = p.within_days("member_joined")
         self.promise = (" " + kit.ntr("(measure {number}, within {n} day)", "(measure {number}, within {n} days)",
-                                      self.follow_up_days, number=driver.number)) if driver else ""
+                                      self.follow_up_days or 0, number=driver.number)) if driver else ""
 
     def branch_name(self, ident: str) -> str:
         return self.branches.get(ident, ident) if ident else kit.tr("(without a {group})", group=self.word.singular)

@@ -42,6 +42,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from ..domain.errors import DatabaseError, TryLater
+from ..domain.i18n import Msg
 from .models import RunLock
 from .session import sqlite_path
 
@@ -82,7 +83,7 @@ class Busy(TryLater):
     def __init__(self, holder: Holder | None = None, name: str = "") -> None:
         self.holder, self.name = holder or UNKNOWN, name
         self.since = self.holder.since
-        super().__init__(f"another run is in progress ({self.holder}); run it again later")
+        super().__init__(Msg("another run is in progress ({holder}); run it again later", holder=str(self.holder)))
 
     def __reduce__(self) -> tuple[Any, ...]:  # kept whole when Prefect stores or copies the exception
         return (type(self), (self.holder, self.name))

@@ -134,7 +134,7 @@ def test_a_database_that_cannot_be_reached_exits_3(tmp_path):
     assert result.returncode == 3, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     [line] = lines(result.stderr)
-    assert line.startswith("error: databasefeil")
+    assert line.startswith("error: database error")
 
 
 # --- another run holds the lock: exit 75, before Prefect starts ----------------------------------

@@ -49,7 +49,7 @@ def refused(result: subprocess.CompletedProcess[str], *words: str) -> str:
     """Exit 2, one line on stderr starting with `error:`, no traceback, nothing on stdout."""
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert len(lines) == 1 and lines[0].startswith("feil: "), result.stderr
     assert "Traceback" not in result.stderr and not result.stdout.strip()
     for word in words:
         assert word in lines[0], (word, lines[0])

@@ -58,10 +58,10 @@ def one_line(result: subprocess.CompletedProcess[str], status: int, *words: str,
     lines = result.stderr.strip().splitlines()
     if flow:
         assert 'aarshjul/cli.py", line' not in result.stderr, result.stderr
-        errors = [line for line in lines if line.startswith("error: ")]
+        errors = [line for line in lines if line.startswith("feil: ")]
         assert errors == lines[-1:], result.stderr
         lines = lines[-1:]
-    assert "Traceback" not in "\n".join(lines) and len(lines) == 1 and lines[0].startswith("error: "), \
+    assert "Traceback" not in "\n".join(lines) and len(lines) == 1 and lines[0].startswith("feil: "), \
         result.stderr
     for word in words:
         assert word in lines[0], (word, lines[0])

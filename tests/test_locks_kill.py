@@ -117,7 +117,7 @@ def test_a_second_send_while_one_runs_exits_75_naming_the_first(files, tmp_path,
     assert second.returncode == 75, (second.stdout, second.stderr)
     assert "Traceback" not in second.stderr
     [line] = [x for x in second.stderr.splitlines() if x.strip()]
-    assert line.startswith("error: another run is in progress (")
+    assert line.startswith("feil: en annen kjøring pågår (")
     assert f"{socket.gethostname()}:{first.pid}, since " in line  # the holder: host:pid, and since when
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, (out, err)

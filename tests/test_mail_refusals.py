@@ -219,8 +219,8 @@ def test_a_paused_newsletter_send_prints_the_counts_in_its_error_line_and_exits_
     finally:
         sink.stop()
     assert code == 3, (out, err)
-    lines = [line for line in err.splitlines() if line.startswith("error:")]  # Prefect's own log aside
-    assert lines == ["error: stoppet, resten venter til neste kjøring: nyhetsbrev/2025-03"], err
+    lines = [line for line in err.splitlines() if line.startswith("feil:")]  # Prefect's own log aside
+    assert lines == ["feil: stoppet, resten venter til neste kjøring: nyhetsbrev/2025-03"], err
     [why] = [line for line in out.splitlines() if line.startswith("! nyhetsbrev/2025-03:")]  # printed first
     assert "5 failures of the mail server in a row" in why and "550 5.7.1 Sender address rejected" in why
     assert "this run: 0 sent, 0 refused, 0 unknown, 5 left pending; the edition: 12 pending" in why

@@ -101,5 +101,5 @@ def test_newsletter_send_of_an_unknown_newsletter_exits_2_before_anything(cli, s
     code, out, err = cli("newsletter", "send", "nyhetsbrv", "--edition", "2025-03", *TODAY)
     assert code == 2 and out == ""
     assert [line for line in err.splitlines() if line.strip()] == [
-        "error: unknown newsletter 'nyhetsbrv'; did you mean nyhetsbrev?"]
+        "feil: ukjent nyhetsbrev 'nyhetsbrv'; mente du nyhetsbrev?"]
     assert sink.messages == [] and not cli.db.exists()

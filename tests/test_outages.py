@@ -57,7 +57,7 @@ def test_run_with_the_database_unreachable_exits_3_before_writing_anything(files
     result = aarshjul("run", "--plan", str(files.plan), *TODAY, env=env, cwd=cwd)
     assert result.returncode == 3, (result.stdout, result.stderr)
     line = one_line(result.stderr)
-    assert line.startswith("error: databasefeil") and "127.0.0.1" in line and "prefect" not in line.lower()
+    assert line.startswith("feil: databasefeil") and "127.0.0.1" in line and "prefect" not in line.lower()
     assert result.stdout == ""
     assert not (tmp_path / "site").exists() and not (tmp_path / "outbox").exists()
     assert not (tmp_path / "secret.key").exists() and list(cwd.iterdir()) == []
@@ -88,7 +88,7 @@ def test_a_database_that_refuses_writes_exits_3_in_one_line_and_stores_nothing(f
         result = aarshjul(*args, *TODAY, env=ro, cwd=cwd)
         assert result.returncode == 3, (args, result.stdout, result.stderr)
         line = one_line(result.stderr)
-        assert line.startswith("error: databasefeil, ingenting er lagret: ") and "read" in line.lower(), line
+        assert line.startswith("feil: databasefeil, ingenting er lagret: ") and "read" in line.lower(), line
     assert count(database_url, Completion) == 1  # nothing of the refused commands stored
     # the database still works as before once it takes writes again
     again = aarshjul("done", "1.2/2025/2", "--date", "2025-05-30", *TODAY, env=env, cwd=cwd)

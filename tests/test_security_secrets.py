@@ -166,7 +166,7 @@ def test_smtp_auth_without_tls_is_refused_naming_the_setting(prefect_harness, cl
     add_members(os.environ["AARSHJUL_DATABASE_URL"], people(2))
     code, out, err = cli("newsletter", "send", "nyhetsbrev", "--edition", "2025-03", *TODAY)
     assert code == 2, (out, err)
-    [line] = [line for line in err.splitlines() if line.startswith("error: ")]  # (Prefect's console may add noise)
+    [line] = [line for line in err.splitlines() if line.startswith("feil: ")]  # (Prefect's console may add noise)
     assert "AARSHJUL_SMTP_URL" in line and "starttls=true" in line and "insecure_auth=true" in line
     assert PASSWORD not in out + err and "board:***@" in line
     assert sink.logins == [] and sink.messages == []
