@@ -317,36 +317,36 @@ def test_refs_are_keys_or_measures_without_occurrences(bundled, occurrences):
 
 
 def test_an_unknown_key_or_measure_names_the_nearest(bundled, occurrences):
-    with pytest.raises(NotFound, match=r"ukjent forekomst '1.5/2025/3'; mente du 1.5/2025/2, 1.5/2025/1") as caught:
+    with pytest.raises(NotFound, match=r"unknown occurrence '1.5/2025/3'; did you mean 1.5/2025/2, 1.5/2025/1") as caught:
         resolve(bundled, occurrences, "1.5/2025/3")
     assert caught.value.suggestions[0] == "1.5/2025/2"
-    with pytest.raises(UnknownRef, match=r"ukjent tiltak '1.55'; mente du 1.5"):
+    with pytest.raises(UnknownRef, match=r"unknown measure '1.55'; did you mean 1.5"):
         resolve(bundled, occurrences, "1.55")
-    with pytest.raises(UnknownRef, match="ukjent forekomst '9.9/2025'"):
+    with pytest.raises(UnknownRef, match="unknown occurrence '9.9/2025'"):
         resolve(bundled, occurrences, "9.9/2025")
 
 
 def test_a_measure_with_occurrences_must_be_given_by_key(bundled, occurrences):
-    with pytest.raises(AarshjulError, match=r"tiltak 1.5 har forekomster .* 1.5/2024/1, .*`aarshjul agenda --measure 1.5`"):
+    with pytest.raises(AarshjulError, match=r"measure 1.5 has occurrences .* 1.5/2024/1, .*`aarshjul agenda --measure 1.5`"):
         resolve(bundled, occurrences, "1.5")
-    with pytest.raises(AarshjulError, match="ingen forekomster å avlyse"):
+    with pytest.raises(AarshjulError, match="no occurrences to cancel"):
         resolve(bundled, occurrences, "1.2", allow_measure=False)
 
 
 def test_dates_are_checked(bundled):
     assert parse_day("2025-03-26", "--date") == parse_day("26.03.2025", "--date") == date(2025, 3, 26)
-    with pytest.raises(AarshjulError, match="'2025-02-30' finnes ikke i kalenderen"):
+    with pytest.raises(AarshjulError, match="'2025-02-30' is not in the calendar"):
         parse_day("2025-02-30", "--date")
-    with pytest.raises(AarshjulError, match="'i går' er ikke en dato"):
+    with pytest.raises(AarshjulError, match="'i går' is not a date"):
         parse_day("i går", "--date")
-    with pytest.raises(AarshjulError, match=r"2023-12-31 er utenfor planperioden \(1. januar 2024 – 31. desember 2027\)"):
+    with pytest.raises(AarshjulError, match=r"2023-12-31 is outside the plan's period \(1 January 2024 – 31 December 2027\)"):
         check_in_period(bundled, date(2023, 12, 31), "--date")
-    with pytest.raises(AarshjulError, match="er etter i dag"):
+    with pytest.raises(AarshjulError, match="is after today"):
         check_not_future(date(2025, 5, 2), date(2025, 5, 1), "--date")
-    with pytest.raises(AarshjulError, match="kan ikke være negativt"):
+    with pytest.raises(AarshjulError, match="cannot be negative"):
         check_attendance(-1)
     assert check_attendance(0) == 0
-    with pytest.raises(AarshjulError, match="er ikke en nettadresse"):
+    with pytest.raises(AarshjulError, match="is not a web address"):
         check_url("referat.pdf")
     assert check_url(" https://example.org/r ") == "https://example.org/r"
 
