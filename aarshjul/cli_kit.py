@@ -82,19 +82,39 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
 # --lang, given to any command, is remembered here for the rest of the process (the
 # command's output, its errors, and cli.main()'s last line); unset, AARSHJUL_LANG, else nb.
 
+# Kept in the command's click context (so one command's --lang never outlives it, however
+# it is invoked); outside a command (cli.main() reporting an error), the --lang main() found.
 _chosen: list[str | None] = [None]
+_KEY = "aarshjul.lang"
+
+
+def _context() -> Any:
+    import importlib
+
+    for name in ("typer._click.globals", "click.globals"):
+        try:
+            ctx = importlib.import_module(name).get_current_context(silent=True)
+        except ImportError:
+            continue
+        if ctx is not None:
+            return ctx
+    return None
 
 
 def _remember_lang(value: str | None) -> str | None:
-    _chosen[0] = value
+    ctx = _context()
+    if ctx is not None:
+        ctx.meta[_KEY] = value
     return value
 
 
 def current_lang() -> str:
     """The language of this command: --lang, else AARSHJUL_LANG, else nb (a bad
     AARSHJUL_LANG: nb, so that the error saying so can be printed)."""
-    if _chosen[0]:
-        return _chosen[0]
+    ctx = _context()
+    chosen = ctx.meta.get(_KEY) if ctx is not None else _chosen[0]
+    if chosen:
+        return str(chosen)
     try:
         return get_settings().lang
     except Exception:  # noqa: BLE001 - the invalid setting is reported by the command itself

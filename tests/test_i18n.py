@@ -286,3 +286,16 @@ def test_numbers_and_plurals_by_babel():
     assert i18n.ngettext("nb", "{n} occurrence", "{n} occurrences", 1234) == "1\u00a0234 forekomster"
     assert i18n.ngettext("en", "{n} occurrence", "{n} occurrences", 1234) == "1,234 occurrences"
     assert i18n.word("quota", "nb") == "kvote" and i18n.word("quota", "en") == "quota"
+
+
+def test_one_commands_lang_does_not_outlive_it(cli, monkeypatch):
+    """Regression: --lang en given to one command (in this process) made the next command,
+    invoked without it on a command group, answer in English."""
+    from typer.testing import CliRunner
+
+    from aarshjul.cli_report import report_cli
+
+    code, _, err = cli("agenda", "--body", "nobody", "--lang", "en")
+    assert code == 2 and err.startswith("error: unknown body")
+    result = CliRunner().invoke(report_cli, ["comment", "1.5", "2025", " "])
+    assert "kommentaren er tom" in str(result.exception), result.exception
