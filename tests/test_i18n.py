@@ -246,7 +246,7 @@ ERRORS = [("agenda", "--body", "nobody"), ("agenda", "--measure", "9.99"), ("age
           ("done", "1.7/2025-12-25", "--today", "2025-11-29"), ("revoke", "1.5/2025/9"),
           ("kpi", "record", "nosuch", "5"), ("kpi", "record", "inntekt", "mye"), ("members", "contacted", "1",
                                                                                   "--date", "2099-01-01"),
-          ("comment", "1.5", "2025", " "), ("not-held", "1.5/2025/1", "--reason", " ")]
+          ("comment", "1.5", " ", "--year", "2025"), ("not-held", "1.5/2025/1", "--reason", " ")]
 
 
 @pytest.mark.parametrize("args", READ_ONLY + ERRORS, ids=[" ".join(a) for a in READ_ONLY + ERRORS])
@@ -297,5 +297,5 @@ def test_one_commands_lang_does_not_outlive_it(cli, monkeypatch):
 
     code, _, err = cli("agenda", "--body", "nobody", "--lang", "en")
     assert code == 2 and err.startswith("error: unknown body")
-    result = CliRunner().invoke(report_cli, ["comment", "1.5", "2025", " "])
+    result = CliRunner().invoke(report_cli, ["comment", "1.5", " ", "--year", "2025"])
     assert "kommentaren er tom" in str(result.exception), result.exception
