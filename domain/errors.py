@@ -15,6 +15,8 @@
     │   ├── MemberNotFound           2  no         a member number not in the database (db/members.py)
     │   ├── BadEdition               2  no         `--edition 2026-13`, or a branch that does not exist
     │   ├── BadToken                 2  no         an unsubscribe token malformed or not ours (domain/messages.py)
+    │   ├── BadAnswerLink            2  no         a board member's answer link forged, altered or expired
+    │   │                                          (domain/confirm.py)
     │   ├── ExportError              2  no         a file that is not a member export (domain/members_csv.py)
     │   ├── TooManyLeft              2  no         an export that would mark most members as left (db/members.py)
     │   ├── TemplateProblem          2  no         a mail template or subject that does not render

@@ -182,7 +182,7 @@ def _all_errors() -> set[type]:
     import aarshjul
     from aarshjul.domain.errors import AarshjulError
 
-    for sub in ("domain", "db", "tasks"):
+    for sub in ("domain", "db", "tasks", "web"):
         package = importlib.import_module(f"aarshjul.{sub}")
         for info in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"aarshjul.{sub}.{info.name}")
