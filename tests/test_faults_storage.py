@@ -193,7 +193,7 @@ def test_a_database_locked_longer_than_the_timeout_ends_in_one_line_naming_the_l
         holder.execute("BEGIN EXCLUSIVE")
         started = time.monotonic()
         with ThreadPoolExecutor(2) as pool:
-            done = pool.submit(aarshjul, env, "done", "1.1/2025", *TODAY)
+            done = pool.submit(aarshjul, env, "done", "1.1/2025", "--date", "2025-11-20", *TODAY)
             counts = pool.submit(aarshjul, env, "members", "counts", *TODAY)
             results = [done.result(), counts.result()]
         elapsed = time.monotonic() - started
@@ -221,7 +221,7 @@ def corrupted(database):
 
 
 @pytest.mark.parametrize("command", [("members", "counts"), ("report", "2025", "--format", "md"),
-                                     ("done", "1.1/2025")], ids=["members-counts", "report", "done"])
+                                     ("done", "1.1/2025", "--date", "2025-11-20")], ids=["members-counts", "report", "done"])
 def test_a_corrupted_database_file_ends_in_one_line_naming_it(corrupted, command):
     env, db = corrupted
     one_line(aarshjul(env, *command, *TODAY), 3, str(db), "ikke en SQLite-database", "AARSHJUL_DATABASE_URL")
