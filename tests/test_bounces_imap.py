@@ -158,7 +158,7 @@ def test_a_missing_folder_is_named(db, dovecot):
 
 @pytest.fixture
 def cli(monkeypatch, tmp_path, files, capsys):
-    from aarshjul.cli import main
+    from cli_runner import invoke
     from aarshjul.settings import get_settings
 
     files.edit("mail.yaml", "batch_size: 50\n", "bounces:\n  address: bounce@test.example.org\nbatch_size: 50\n")
@@ -172,15 +172,7 @@ def cli(monkeypatch, tmp_path, files, capsys):
     monkeypatch.chdir(tmp_path)
 
     def run(*args: str) -> tuple[int, str, str]:
-        get_settings.cache_clear()
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
+        return invoke(capsys, *args)
 
     run.url = f"sqlite:///{db}"
     run.folder = files.folder

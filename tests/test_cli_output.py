@@ -18,7 +18,7 @@ from conftest import BUNDLED_PLAN
 def cli(monkeypatch, tmp_path, capsys):
     """run(*args, columns=80) -> (exit status, stdout, stderr), with a temporary database."""
     from aarshjul import cli_kit
-    from aarshjul.cli import main
+    from cli_runner import invoke
     from aarshjul.settings import get_settings
 
     db = tmp_path / "a.db"
@@ -33,15 +33,7 @@ def cli(monkeypatch, tmp_path, capsys):
 
     def run(*args: str, columns: int = 80) -> tuple[int, str, str]:
         monkeypatch.setenv("COLUMNS", str(columns))
-        get_settings.cache_clear()
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
+        return invoke(capsys, *args)
 
     yield run
     get_settings.cache_clear()

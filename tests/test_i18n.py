@@ -136,7 +136,7 @@ def test_every_command_has_lang_in_its_help(capsys):
 
 @pytest.fixture
 def cli(monkeypatch, tmp_path, capsys):
-    from aarshjul.cli import main
+    from cli_runner import invoke
     from aarshjul.settings import get_settings
 
     monkeypatch.setenv("AARSHJUL_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
@@ -152,15 +152,7 @@ def cli(monkeypatch, tmp_path, capsys):
             monkeypatch.setenv("AARSHJUL_LANG", env_lang)
         else:
             monkeypatch.delenv("AARSHJUL_LANG", raising=False)
-        get_settings.cache_clear()
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
+        return invoke(capsys, *args)
 
     yield run
     get_settings.cache_clear()

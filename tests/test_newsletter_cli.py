@@ -20,7 +20,7 @@ TODAY = ("--today", "2025-03-02")
 @pytest.fixture
 def cli(monkeypatch, tmp_path, files, capsys):
     """run(*args) -> (exit status, stdout, stderr); the minimal plan, a temporary database and outbox."""
-    from aarshjul.cli import main
+    from cli_runner import invoke
     from aarshjul.settings import get_settings
 
     db = tmp_path / "db" / "a.db"
@@ -35,15 +35,7 @@ def cli(monkeypatch, tmp_path, files, capsys):
     get_settings.cache_clear()
 
     def run(*args: str) -> tuple[int, str, str]:
-        get_settings.cache_clear()  # a test may change the environment between commands
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
+        return invoke(capsys, *args)
 
     run.db = db
     run.url = f"sqlite:///{db}"
