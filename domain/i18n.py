@@ -13,9 +13,13 @@ domain is pure, nothing here reads a setting.
     Msg("unknown key {name}", name=…)                    a sentence said later, in the language
                                                          of whoever prints it (errors, problems)
     word(name, lang)                                     the fixed words of the CLI (WORDS)
+    {% trans %}Hello {{ name }}{% endtrans %}           in a template (Jinja's i18n extension,
+                                                         tasks/templates.py install_i18n); its msgid
+                                                         is "Hello %(name)s", found by Jinja's extractor
     day(d, lang) clock(t, lang) number(x, lang)          dates, times and numbers by Babel
 
-pybabel finds the msgids with the keywords `_:2 ngettext:2,3 N_ Msg tr ntr:1,2` (babel.cfg, README);
+pybabel finds the msgids in templates with Jinja's extractor (babel.cfg), and in Python with
+the keywords `_:2 ngettext:2,3 N_ Msg tr ntr:1,2` (babel.cfg, README);
 tests/test_i18n.py fails when a msgid used in the code is missing, empty or fuzzy in a catalog.
 """
 
@@ -24,7 +28,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from babel.dates import format_date, format_time
 from babel.numbers import format_decimal
@@ -86,6 +90,22 @@ def ngettext(lang: str | None, singular: str, plural: str, n: int, **params: Any
     else:
         text = singular if n == 1 else plural
     return text.format(n=number(n, lang), **{k: say(v, lang) for k, v in params.items()})
+
+
+def template_gettext(lang: str | None) -> tuple[Callable[[str], str], Callable[[str, str, int], str]]:
+    """gettext and ngettext in `lang` for Jinja's i18n extension, newstyle: Jinja fills the
+    %(name)s placeholders of a {% trans %} msgid itself (and escapes them in HTML)."""
+    def gettext(msgid: str) -> str:
+        found = catalog(_lang(lang)).get(msgid, msgid)
+        return found if isinstance(found, str) else found[0]
+
+    def ngettext_(singular: str, plural: str, n: int) -> str:
+        found = catalog(_lang(lang)).get(singular)
+        if isinstance(found, tuple):
+            return found[0 if n == 1 else min(1, len(found) - 1)]
+        return singular if n == 1 else plural
+
+    return gettext, ngettext_
 
 
 class Msg(str):

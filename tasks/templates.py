@@ -17,9 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
-from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader
 
 import aarshjul.templates
+from aarshjul.domain.i18n import _lang, template_gettext
 
 BUNDLED = Path(aarshjul.templates.__file__).parent
 
@@ -30,6 +31,20 @@ def loader(overrides: str | Path | None = None) -> BaseLoader:
     if overrides is not None and Path(overrides).is_dir():
         return ChoiceLoader([FileSystemLoader(str(overrides)), bundled])
     return bundled
+
+
+def install_i18n(env: Environment, lang: str | None) -> Environment:
+    """Words in templates come from the catalogs, in `lang`: `{% trans %}…{% endtrans %}`
+    (whitespace trimmed, so a sentence may wrap over lines), `{{ _("…") }}` and
+    `{% trans count=n %}…{% pluralize %}…{% endtrans %}`. One environment per language:
+    the callables are bound here, so a compiled template is never shared across languages.
+    `lang` is also a global (`{{ lang }}`, e.g. for <html lang>)."""
+    env.add_extension("jinja2.ext.i18n")
+    env.policies["ext.i18n.trimmed"] = True
+    gettext, ngettext = template_gettext(lang)
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["lang"] = _lang(lang)
+    return env
 
 
 def overrides_of(folder: str | Path | None) -> str | None:

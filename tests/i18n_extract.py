@@ -9,6 +9,7 @@ from babel.messages.extract import extract_from_dir
 
 # the message functions, and which of their arguments are the msgids (domain/i18n.py, cli_kit.tr)
 KEYWORDS = {"_": (2,), "ngettext": (2, 3), "N_": None, "Msg": None, "tr": None, "ntr": (1, 2)}
+JINJA_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
 PACKAGES = ("aarshjul", "domain", "db", "tasks", "flows", "web")
 
 
@@ -21,4 +22,11 @@ def extract_msgids(root: Path) -> dict[str, str | None]:
                 found[message[0]] = message[1]
             else:
                 found[message] = None
+    for _file, _line, message, _comments, _context in extract_from_dir(
+            str(root / "templates"), method_map=[("**.j2", "jinja2")], keywords=JINJA_KEYWORDS,
+            options_map={"**.j2": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}, comment_tags=()):
+        if isinstance(message, tuple):
+            found[message[0]] = message[1]
+        else:
+            found[message] = None
     return found
