@@ -178,8 +178,7 @@ def _pg_write(conn: Connection, name: str, mine: Holder) -> None:
     """The holder's row, for people (a killed holder's row is replaced here)."""
     assert mine.since is not None
     conn.execute(delete(RunLock).where(RunLock.name == name))
-    conn.execute(insert(RunLock).values(name=name, holder=mine.who, acquired_at=mine.since,
-                                        expires_at=mine.since))
+    conn.execute(insert(RunLock).values(name=name, holder=mine.who, acquired_at=mine.since))
 
 
 def _pg_row(conn: Connection, name: str) -> Holder | None:

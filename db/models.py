@@ -278,7 +278,6 @@ class RunLock(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)  # send-newsletter:bergen-sv
     holder: Mapped[str] = mapped_column(String(200))  # host:pid
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # no lease any more: = acquired_at
 
 
 # --- calendars: feed memory and CalDAV collection state (issue 11) -------------------------

@@ -129,7 +129,7 @@ def test_a_crashed_runs_leftover_lock_row_blocks_nothing(prefect_harness, files,
     try:
         with session_scope(engine) as session:  # a run that died a minute ago, mid-edition
             session.add(RunLock(name="send-reminders:test-org", holder="gone-host:4242",
-                                acquired_at=now - timedelta(minutes=1), expires_at=now - timedelta(minutes=1)))
+                                acquired_at=now - timedelta(minutes=1)))
         assert run("reminders", "send") == 0, capsys.readouterr()
         assert len(list((tmp_path / "outbox").rglob("*.eml"))) == 3  # the reminders due on 5 June
         with session_scope(engine) as session:
