@@ -172,6 +172,28 @@ def recipients_by_member(occurrences: list[Occurrence], holders: dict[str, list[
     return out
 
 
+REMIND_EVERY_DAYS = 7
+
+
+def to_remind(mine: list[Occurrence], last_asked: date | None, today: date,
+              every_days: int = REMIND_EVERY_DAYS) -> bool:
+    """Whether a role holder is mailed today: the first time something waits for their
+    answer, whenever something new has passed since their last mail, and otherwise at most
+    once every `every_days` days while it stays unanswered (not every day)."""
+    if not mine:
+        return False
+    if last_asked is None or (today - last_asked).days >= every_days:
+        return True
+    return any(_day_of(o) >= last_asked for o in mine)
+
+
+def _day_of(occ: Occurrence) -> date:
+    start = occ.start
+    if start is None:
+        return occ.window_end
+    return start.date() if isinstance(start, datetime) else start
+
+
 def confirm_items(plan: Plan, occurrences: list[Occurrence], links: dict[str, str]) -> list[dict[str, str]]:
     """The mail's list: one item per occurrence (title, measure, when, place, bodies, and
     the personal link `links[key]`); plan text as values, never template source."""

@@ -66,11 +66,14 @@ def passed_occurrences(plan: Plan, today: date, days: int) -> list[Occurrence]:
 def mail_confirm_links(plan: Plan, occurrences: list[Occurrence], today: date) -> int:
     """Mail each holder of a responsible body's role (found as the invitations find them)
     the occurrences that passed with nothing recorded, each with a personal answer link to
-    `aarshjul web` (AARSHJUL_SITE_URL/svar/TOKEN); returns how many were sent. Nothing
+    `aarshjul web` (AARSHJUL_SITE_URL/svar/TOKEN); returns how many were sent. A role
+    holder asked in the last 7 days is not asked again unless something new has passed
+    (domain/confirm.py to_remind): a weekly reminder, not a daily one. Nothing
     without mail.yaml or AARSHJUL_SITE_URL (the links need the service's address)."""
     from aarshjul.db.audiences import audience_candidates
+    from aarshjul.db.confirm import last_asked
     from aarshjul.domain.confirm import (AnswerLink, answer_expiry, answer_token, confirm_campaign, confirm_items,
-                                         recipients_by_member)
+                                         recipients_by_member, to_remind)
     from aarshjul.settings import per_organisation
     from aarshjul.tasks.mailer import secret_key
 
@@ -84,8 +87,9 @@ def mail_confirm_links(plan: Plan, occurrences: list[Occurrence], today: date) -
     secret = secret_key(settings.secret_key_file)
     expires = answer_expiry(today)
     org = plan.organisation.id
-    sent = 0
+    sent = skipped = 0
     with transaction(settings.database_url) as session:
+        asked = last_asked(session, org)
         bodies = sorted({b for o in occurrences for b in o.bodies})
         addresses: dict[str, str | None] = {}
         holders: dict[str, list[str]] = {}
@@ -94,13 +98,16 @@ def mail_confirm_links(plan: Plan, occurrences: list[Occurrence], today: date) -
                 holders.setdefault(body, []).append(number)
                 addresses[number] = address
         for member, mine in recipients_by_member(occurrences, holders).items():
+            if not to_remind(mine, asked.get(member), today):
+                skipped += 1  # asked this week already, and nothing new since
+                continue
             base = site_url.rstrip("/") + "/svar/"
             links = {o.key: base + answer_token(secret, AnswerLink(org, o.key, member, expires)) for o in mine}
             their_bodies = [b for b in bodies if member in holders.get(b, [])]
             campaign = confirm_campaign(plan, member, confirm_items(plan, mine, links), their_bodies, today, expires)
             sent += send_now(session, limits(plan), campaign, [(member, addresses[member])])
-    get_run_logger().info("answer links mailed to %d role holders (%d messages sent)",
-                          len({m for ms in holders.values() for m in ms}), sent)
+    get_run_logger().info("answer links mailed to %d role holders (%d messages sent, %d asked this week already)",
+                          len({m for ms in holders.values() for m in ms}) - skipped, sent, skipped)
     return sent
 
 
