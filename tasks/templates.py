@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader
 
 import aarshjul.templates
 from aarshjul.domain.i18n import _lang, template_gettext
+
+E = TypeVar("E", bound=Environment)
 
 BUNDLED = Path(aarshjul.templates.__file__).parent
 
@@ -33,7 +36,7 @@ def loader(overrides: str | Path | None = None) -> BaseLoader:
     return bundled
 
 
-def install_i18n(env: Environment, lang: str | None) -> Environment:
+def install_i18n(env: E, lang: str | None) -> E:
     """Words in templates come from the catalogs, in `lang`: `{% trans %}…{% endtrans %}`
     (whitespace trimmed, so a sentence may wrap over lines), `{{ _("…") }}` and
     `{% trans count=n %}…{% pluralize %}…{% endtrans %}`. One environment per language:
