@@ -56,7 +56,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .i18n import N_, Msg, _
+from .i18n import N_, Msg, _, number
+
+
+class Number(int):
+    """A whole number given to a Msg, written by Babel in the reader's language (1,000 / 1 000)."""
+
+    def say(self, lang: str | None) -> str:
+        return number(self, lang)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from typing import Any, Iterator
 
 from dateutil.rrule import rrulestr
 
-from .errors import PlanError, Problem
+from .errors import Number, PlanError, Problem
+from .i18n import Msg
 from .model import Annual, Deadline, Measure, Pin, Quota, Series
 from .periods import Span, windows
 from .plan import Plan
@@ -151,12 +152,14 @@ class TooManyOccurrences(PlanError):
                                   too_many_message(m.number, limit), TOO_MANY_HINT)])
 
 
-TOO_MANY_HINT = ("a measure may give at most 1,000 occurrences over its period; use a rarer rule "
-                 "(FREQ=WEEKLY rather than DAILY), a lower count, or a shorter period")
+TOO_MANY_HINT = Msg("a measure may give at most {limit} occurrences over its period; use a rarer rule "
+                    "(FREQ=WEEKLY rather than DAILY), a lower count, or a shorter period",
+                    limit=Number(MAX_OCCURRENCES))
 
 
-def too_many_message(number: str, limit: int = MAX_OCCURRENCES) -> str:
-    return f"measure {number} gives more than {limit:,} occurrences over its period"
+def too_many_message(number: str, limit: int = MAX_OCCURRENCES) -> Msg:
+    return Msg("measure {number} gives more than {limit} occurrences over its period", number=number,
+               limit=Number(limit))
 
 
 def _field(plan: Plan, m: Measure) -> str | None:

@@ -76,17 +76,13 @@ def load_chapters(path: Path | str) -> list[Path]:
         plan = path.parent / chapter.plan
         if not plan.is_file():
             at: Path_ = ("chapters", i, "plan")
-            problems.append(Problem(path, src.line_of(at), dotted(at), f"{chapter.plan}: no such file ({plan})",
-                                    f"write the plan's path relative to {path.name}, like plan.yaml"))
+            problems.append(Problem(path, src.line_of(at), dotted(at),
+                                    Msg("{plan}: no such file ({path})", plan=chapter.plan, path=str(plan)),
+                                    Msg("write the plan's path relative to {name}, like plan.yaml", name=path.name)))
         plans.append(plan)
     if problems:
         raise PlanError(problems)
     return plans
-
-
-def _say(lang: str, nb: str, en: str) -> str:
-    """A new message in the organisation's language (the older ones wait for the catalogs)."""
-    return en if lang == "en" else nb
 
 
 # The files plan.yaml may name, and the name each has when plan.yaml names none.
@@ -234,7 +230,9 @@ def _explain(err: ErrorDetails, path: Path_,
     if kind in ("string_too_short", "string_too_long"):
         return (Msg("{value} is too short", value=shown) if kind == "string_too_short" else
                 Msg("{value} is too long", value=shown)), None
-    error = ctx.get("error")  # a model.Hinted carries its hint; the message is a validator's own
+    error = ctx.get("error")  # a model.Hinted carries its hint; the message is a validator's own (a Msg)
+    if isinstance(error, Exception) and error.args and isinstance(error.args[0], Msg):
+        return error.args[0], getattr(error, "hint", None)
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, "), getattr(error, "hint", None)
 
 
@@ -254,7 +252,7 @@ def _check_organisation(org: OrganisationFile, src: Located) -> Iterable[Problem
     for gid, group in org.groups.items():
         if gid in org.bodies:
             yield Problem(src.file, src.line_of(("groups", gid)), f"groups.{gid}",
-                          f"{gid!r} is both a body and a group", "rename the group")
+                          Msg("{name!r} is both a body and a group", name=gid), Msg("rename the group"))
         for i, member in enumerate(group.members):
             if member not in org.bodies:
                 yield _unknown(src, ("groups", gid, "members", i), "body", member, org.bodies)
@@ -265,48 +263,46 @@ def _check_plan(pf: PlanFile, org: OrganisationFile, src: Located) -> Iterable[P
     goal_numbers = Counter(g.number for g in pf.goals)
     numbers = Counter(m.number for g in pf.goals for m in g.measures)
     events = Counter(m.cadence.event for g in pf.goals for m in g.measures if isinstance(m.cadence, OnEvent))
-    lang = org.organisation.locale
     whole = Span(pf.plan.period[0].start, pf.plan.period[-1].end)
     for gi, goal in enumerate(pf.goals):
         at = ("goals", gi)
         if goal_numbers[goal.number] > 1:
             yield Problem(src.file, src.line_of(at + ("number",)), dotted(at + ("number",)),
-                          f"goal number {goal.number} is used more than once", "give each goal its own number")
+                          Msg("goal number {number} is used more than once", number=goal.number),
+                          Msg("give each goal its own number"))
         letters = Counter(s.letter for s in goal.subgoals)
         for si, sub in enumerate(goal.subgoals):
             if letters[sub.letter] > 1:
                 yield Problem(src.file, src.line_of(at + ("subgoals", si)), dotted(at + ("subgoals", si, "letter")),
-                              f"sub-goal letter {sub.letter!r} is used more than once in goal {goal.number}")
+                              Msg("sub-goal letter {letter!r} is used more than once in goal {number}",
+                                  letter=sub.letter, number=goal.number))
         for mi, m in enumerate(goal.measures):
             here = at + ("measures", mi)
             written = src.written.get(here + ("number",))
             if written is not None and written != m.number:
                 yield Problem(src.file, src.line_of(here + ("number",)), dotted(here + ("number",)),
-                              _say(lang, f"tiltaksnummeret {written} leses som tallet {m.number}",
-                                   f"the measure number {written} is read as the number {m.number}"),
-                              _say(lang, f'skriv det i anførselstegn: number: "{written}"',
-                                   f'write it in quotes: number: "{written}"'))
+                              Msg("the measure number {written} is read as the number {number}", written=written,
+                                  number=m.number),
+                              Msg('write it in quotes: number: "{written}"', written=written))
             elif numbers[m.number] > 1:
                 yield Problem(src.file, src.line_of(here + ("number",)), dotted(here + ("number",)),
-                              f"measure number {m.number} is used more than once",
-                              "every measure needs its own number; renumber one of them")
+                              Msg("measure number {number} is used more than once", number=m.number),
+                              Msg("every measure needs its own number; renumber one of them"))
             if isinstance(m.cadence, OnEvent) and events[m.cadence.event] > 1:
                 yield Problem(src.file, src.line_of(here + ("cadence", "event")), dotted(here + ("cadence", "event")),
-                              _say(lang, f"mer enn ett tiltak drives av hendelsen {m.cadence.event}",
-                                   f"more than one measure is driven by the event {m.cadence.event}"),
-                              _say(lang, "ett tiltak per hendelse: oppfølgingen logges mot nummeret",
-                                   "one measure per event: its number is what the follow-ups are logged against"))
+                              Msg("more than one measure is driven by the event {event}", event=m.cadence.event),
+                              Msg("one measure per event: its number is what the follow-ups are logged against"))
             if m.number.split(".")[0] != str(goal.number):
                 yield Problem(src.file, src.line_of(here + ("number",)), dotted(here + ("number",)),
-                              f"measure {m.number} is listed under goal {goal.number}",
-                              f"move it to goal {m.number.split('.')[0]} or renumber it")
+                              Msg("measure {number} is listed under goal {goal}", number=m.number, goal=goal.number),
+                              Msg("move it to goal {goal} or renumber it", goal=m.number.split(".")[0]))
             for bi, body in enumerate(m.bodies):
                 if body not in known_bodies:
                     yield _unknown(src, here + ("bodies", bi), "body", body, known_bodies)
             for span in m.period:
                 if not span.overlaps(whole):
                     yield Problem(src.file, src.line_of(here + ("period",)), dotted(here + ("period",)),
-                                  f"{span} lies outside the plan period {whole}")
+                                  Msg("{span} lies outside the plan period {whole}", span=str(span), whole=str(whole)))
             c = m.cadence
             for ei, body in enumerate(getattr(c, "each", [])):
                 if body not in known_bodies:
@@ -324,13 +320,13 @@ def _check_plan(pf: PlanFile, org: OrganisationFile, src: Located) -> Iterable[P
                 for due in dues:
                     if not any(due in s for s in m.period):
                         yield Problem(src.file, src.line_of(due_at), dotted(due_at),
-                                      f"due date {due} is outside the measure's period",
-                                      "move the date into the period, or widen the period")
+                                      Msg("due date {due} is outside the measure's period", due=str(due)),
+                                      Msg("move the date into the period, or widen the period"))
                 years = Counter(d.year for d in dues)
                 if any(n > 1 for n in years.values()):
                     yield Problem(src.file, src.line_of(due_at), dotted(due_at),
-                                  "two due dates in the same year",
-                                  "a deadline is keyed by its year; keep one per year")
+                                  Msg("two due dates in the same year"),
+                                  Msg("a deadline is keyed by its year; keep one per year"))
 
 
 def _check_slots(plan: Plan, src: Located) -> Iterable[Problem]:
@@ -345,19 +341,22 @@ def _check_slots(plan: Plan, src: Located) -> Iterable[Problem]:
             found = list(quota_windows(plan, m))
             if not found:
                 yield Problem(src.file, src.line_of(at), dotted(at),
-                              f"the quota of measure {m.number} has no window inside its period",
-                              "check the period and the window's important date")
+                              Msg("the quota of measure {number} has no window inside its period", number=m.number),
+                              Msg("check the period and the window's important date"))
             for label, span, _ in found:
                 if span.days < need:
                     yield Problem(src.file, src.line_of(at + ("count",)), dotted(at + ("count",)),
-                                  f"{c.count} occurrences cannot fit {label} ({span}, {span.days} days"
-                                  f"{f', {c.min_days_apart} days apart' if c.min_days_apart else ''})",
-                                  "lower the count, widen the window, or shorten min_days_apart")
+                                  Msg("{count} occurrences cannot fit {label} ({span}, {days} days, {apart} days "
+                                      "apart)", count=c.count, label=label, span=str(span), days=span.days,
+                                      apart=c.min_days_apart) if c.min_days_apart else
+                                  Msg("{count} occurrences cannot fit {label} ({span}, {days} days)", count=c.count,
+                                      label=label, span=str(span), days=span.days),
+                                  Msg("lower the count, widen the window, or shorten min_days_apart"))
                     break
 
 
-_NEVER_HINT = ("the first date is the measure's `dtstart` (or the start of its period); with INTERVAL the rule "
-               "only counts from there: FREQ=DAILY;INTERVAL=7;BYDAY=MO gives nothing unless that day is a Monday")
+_NEVER_HINT = N_("the first date is the measure's `dtstart` (or the start of its period); with INTERVAL the rule "
+                 "only counts from there: FREQ=DAILY;INTERVAL=7;BYDAY=MO gives nothing unless that day is a Monday")
 
 
 def _check_bounds(plan: Plan, src: Located, mail_src: Located | None) -> Iterable[Problem]:
@@ -374,7 +373,8 @@ def _check_bounds(plan: Plan, src: Located, mail_src: Located | None) -> Iterabl
                 never = [d for d in starts if first_date(c.rrule, datetime.combine(d, c.start or time(0))) is None]
                 if never:
                     yield Problem(src.file, src.line_of(at + ("rrule",)), dotted(at + ("rrule",)),
-                                  f"the rule gives no date in {SEARCH_YEARS} years from {never[0]}", _NEVER_HINT)
+                                  Msg("the rule gives no date in {years} years from {start}", years=SEARCH_YEARS,
+                                      start=str(never[0])), Msg(_NEVER_HINT))
                     continue
             try:
                 for _ in slots(plan, m):
@@ -388,8 +388,9 @@ def _check_bounds(plan: Plan, src: Located, mail_src: Located | None) -> Iterabl
             if first_date(n.schedule, start) is None:
                 at = ("newsletters", i, "schedule")
                 yield Problem(mail_src.file, mail_src.line_of(at), dotted(at),
-                              f"the schedule gives no date in {SEARCH_YEARS} years from the plan's start "
-                              f"{plan.period.start}", "check INTERVAL and BYDAY against the plan's first day")
+                              Msg("the schedule gives no date in {years} years from the plan's start {start}",
+                                  years=SEARCH_YEARS, start=str(plan.period.start)),
+                              Msg("check INTERVAL and BYDAY against the plan's first day"))
 
 
 def _check_keys(plan: Plan, src: Located) -> Iterable[Problem]:
@@ -403,18 +404,14 @@ def _check_keys(plan: Plan, src: Located) -> Iterable[Problem]:
             for slot in slots(plan, m):
                 if slot.key in seen:
                     at: Path_ = ("goals", gi, "measures", mi, "cadence")
-                    lang = plan.organisation.locale
-                    hint = (_say(lang, "tell per kvartal, måned eller navngitt sesong i stedet (`per: quarter`, "
-                                       "`per: month`, `per: season` med `seasons:`), eller slå tidsrommene sammen",
-                                 "count per quarter, month or named season instead (`per: quarter`, `per: month`, "
-                                 "`per: season` with `seasons:`), or join the spans into one")
+                    hint = (Msg("count per quarter, month or named season instead (`per: quarter`, `per: month`, "
+                                "`per: season` with `seasons:`), or join the spans into one")
                             if isinstance(m.cadence, Quota) else
-                            _say(lang, "gi hvert år én dato, eller del tiltaket i to",
-                                 "give each year one date, or split the measure in two"))
+                            Msg("give each year one date, or split the measure in two"))
                     yield Problem(src.file, src.line_of(at + ("per",) if isinstance(m.cadence, Quota) else at),
                                   dotted(at),
-                                  _say(lang, f"tiltak {m.number} gir to forekomster med nøkkelen {slot.key!r}",
-                                       f"measure {m.number} gives two occurrences with the key {slot.key!r}"),
+                                  Msg("measure {number} gives two occurrences with the key {key!r}", number=m.number,
+                                      key=slot.key),
                                   hint)
                     break
                 seen.add(slot.key)
@@ -424,7 +421,7 @@ def _pin_warnings(plan: Plan, src: Located) -> Iterable[Problem]:
     """What `check` warns about in schedule.yaml without refusing it: a pinned time
     the clock skips (it moves to the time after the gap) or shows twice (the first is
     taken) on a daylight-saving night, and quota pins closer than `min_days_apart`."""
-    lang, zone = plan.organisation.locale, plan.organisation.timezone
+    zone = plan.organisation.timezone
     for key, pin in plan.pins.items():
         if not (pin.date and pin.start):
             continue
@@ -439,20 +436,15 @@ def _pin_warnings(plan: Plan, src: Located) -> Iterable[Problem]:
             at = ("occurrences", key, name)
             if shown.replace(tzinfo=None) != naive:
                 yield Problem(src.file, src.line_of(at), f"occurrences[{key!r}].{name}",
-                              _say(lang, f"{clock:%H:%M} den {pin.date} finnes ikke i {zone} (klokka hopper over "
-                                         f"den); det blir {shown:%H:%M}",
-                                   f"{clock:%H:%M} on {pin.date} does not exist in {zone} (the clocks skip it); "
-                                   f"it becomes {shown:%H:%M}"),
-                              _say(lang, "velg et klokkeslett utenfor timen klokka hopper over",
-                                   "choose a time outside the hour the clocks skip"))
+                              Msg("{clock} on {date} does not exist in {zone} (the clocks skip it); it becomes "
+                                  "{shown}", clock=clock.strftime("%H:%M"), date=str(pin.date), zone=zone,
+                                  shown=shown.strftime("%H:%M")),
+                              Msg("choose a time outside the hour the clocks skip"))
             else:
                 yield Problem(src.file, src.line_of(at), f"occurrences[{key!r}].{name}",
-                              _say(lang, f"{clock:%H:%M} den {pin.date} kommer to ganger i {zone} (klokka stilles "
-                                         "tilbake); den første gjelder",
-                                   f"{clock:%H:%M} on {pin.date} happens twice in {zone} (the clocks go back); "
-                                   "the first is taken"),
-                              _say(lang, "velg et klokkeslett utenfor timen som gjentas",
-                                   "choose a time outside the hour the clocks repeat"))
+                              Msg("{clock} on {date} happens twice in {zone} (the clocks go back); the first is "
+                                  "taken", clock=clock.strftime("%H:%M"), date=str(pin.date), zone=zone),
+                              Msg("choose a time outside the hour the clocks repeat"))
     for _, m in plan.measures:
         c = m.cadence
         if not isinstance(c, Quota) or c.min_days_apart < 1:
@@ -467,12 +459,10 @@ def _pin_warnings(plan: Plan, src: Located) -> Iterable[Problem]:
             for (k1, d1), (k2, d2) in zip(pinned, pinned[1:]):
                 if d2 - d1 < timedelta(days=c.min_days_apart):
                     yield Problem(src.file, src.line_of(("occurrences", k2, "date")), f"occurrences[{k2!r}].date",
-                                  _say(lang, f"{k1} og {k2} er berammet med {(d2 - d1).days} dagers mellomrom; "
-                                             f"tiltak {m.number} krever minst {c.min_days_apart}",
-                                       f"{k1} and {k2} are pinned {(d2 - d1).days} days apart; measure {m.number} "
-                                       f"asks for at least {c.min_days_apart}"),
-                                  _say(lang, "flytt en av dem, eller senk min_days_apart i planen",
-                                       "move one of them, or lower min_days_apart in the plan"))
+                                  Msg("{first} and {second} are pinned {days} days apart; measure {number} asks for "
+                                      "at least {apart}", first=k1, second=k2, days=(d2 - d1).days, number=m.number,
+                                      apart=c.min_days_apart),
+                                  Msg("move one of them, or lower min_days_apart in the plan"))
 
 
 def _check_pins(plan: Plan, src: Located | None) -> Iterable[Problem]:
@@ -486,13 +476,15 @@ def _check_pins(plan: Plan, src: Located | None) -> Iterable[Problem]:
         if slot is None:
             close = nearest(key, keys)
             yield Problem(src.file, src.line_of(at), dotted(("occurrences",)) + f"[{key!r}]",
-                          f"no occurrence has the key {key!r}",
-                          f"did you mean {', '.join(close)}?" if close else "`aarshjul agenda` lists the keys")
+                          Msg("no occurrence has the key {key!r}", key=key),
+                          Msg("did you mean {names}?", names=", ".join(close)) if close else
+                          Msg("`aarshjul agenda` lists the keys"))
             continue
         if pin.date and pin.date not in slot.window and slot.window.days > 1:
             yield Problem(src.file, src.line_of(at + ("date",)), f"occurrences[{key!r}].date",
-                          f"{pin.date} is outside the window {slot.window} of {key}",
-                          "pin a date inside the window, or choose the slot of the right period")
+                          Msg("{date} is outside the window {window} of {key}", date=str(pin.date),
+                              window=str(slot.window), key=key),
+                          Msg("pin a date inside the window, or choose the slot of the right period"))
 
 
 def _check_mail(plan: Plan, src: Located | None) -> Iterable[Problem]:
@@ -519,15 +511,16 @@ def _check_mail(plan: Plan, src: Located | None) -> Iterable[Problem]:
         try:
             unknown = sorted(meta.find_undeclared_variables(env.parse(n.subject)) - SUBJECT_VALUES.keys())
             if unknown:
-                yield Problem(*where, f"the subject uses unknown value(s) {', '.join(unknown)}",
-                              f"a subject may use {', '.join(sorted(SUBJECT_VALUES))}")
+                yield Problem(*where, Msg("the subject uses unknown value(s) {names}", names=", ".join(unknown)),
+                              Msg("a subject may use {names}", names=", ".join(sorted(SUBJECT_VALUES))))
                 continue
             compile_subject(n.subject).render(SUBJECT_VALUES)  # the sandbox refuses unsafe access here
         except TemplateSyntaxError as exc:
-            yield Problem(*where, f"the subject does not parse: {exc.message}", "check the {{ }} brackets")
+            yield Problem(*where, Msg("the subject does not parse: {error}", error=str(exc.message)),
+                          Msg("check the {{ }} brackets"))
         except TemplateError as exc:
-            yield Problem(*where, f"the subject does not render: {exc}",
-                          f"use only plain values: {', '.join(sorted(SUBJECT_VALUES))}")
+            yield Problem(*where, Msg("the subject does not render: {error}", error=str(exc)),
+                          Msg("use only plain values: {names}", names=", ".join(sorted(SUBJECT_VALUES))))
 
 
 # The values a newsletter subject may name, with sample values to try it with.

@@ -30,16 +30,16 @@ Path_ = tuple[str | int, ...]
 
 MAX_DEPTH = 32  # a plan nests about eight levels deep
 MAX_BYTES = 16 * 1024 * 1024  # the bundled plan is 40 kB; a 5,000-measure plan about 1.5 MB
-_ALIAS_HINT = ("aarshjul does not read YAML anchors (&) and aliases (*, also in `<<: *name`); "
-               "write the value out in full where it is used")
+_ALIAS_HINT = Msg("aarshjul does not read YAML anchors (&) and aliases (*, also in `<<: *name`); "
+                  "write the value out in full where it is used")
 
 
 class _Refused(yaml.MarkedYAMLError):
     """Valid YAML that aarshjul does not read; `problem` says what, `hint` what to do."""
 
-    problem: str  # always given, unlike a MarkedYAMLError's
+    problem: Msg  # always given, unlike a MarkedYAMLError's
 
-    def __init__(self, problem: str, event: yaml.Event, hint: str):
+    def __init__(self, problem: Msg, event: yaml.Event, hint: Msg):
         # types-PyYAML's MarkedYAMLError takes only yaml.error.Mark, though an event's mark
         # may also be libyaml's yaml._yaml.Mark (which the C parser does pass to it)
         super().__init__(problem=problem, problem_mark=event.start_mark)  # type: ignore[arg-type]
@@ -56,12 +56,12 @@ class _Loader(yaml.SafeLoader):
         # types-PyYAML leaves Parser.peek_event unannotated
         event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
-            raise _Refused(f"an alias (*{event.anchor}) is not allowed", event, _ALIAS_HINT)
+            raise _Refused(Msg("an alias (*{name}) is not allowed", name=event.anchor), event, _ALIAS_HINT)
         if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
-            raise _Refused(f"an anchor (&{event.anchor}) is not allowed", event, _ALIAS_HINT)
+            raise _Refused(Msg("an anchor (&{name}) is not allowed", name=event.anchor), event, _ALIAS_HINT)
         if self._depth >= MAX_DEPTH:
-            raise _Refused(f"values are nested more than {MAX_DEPTH} levels deep", event,
-                           "a plan file needs far fewer levels; check the brackets and indentation here")
+            raise _Refused(Msg("values are nested more than {n} levels deep", n=MAX_DEPTH), event,
+                           Msg("a plan file needs far fewer levels; check the brackets and indentation here"))
         self._depth += 1
         try:
             return super().compose_node(parent, index)

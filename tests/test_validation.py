@@ -179,3 +179,72 @@ def test_a_hostile_subject_that_slips_past_check_still_cannot_run(tmp_path):
     with pytest.raises(TemplateProblem, match="SecurityError"):
         renderer.render({"f": problems})
     assert not marker.exists()
+
+
+# --- every cross-file problem is said in the reader's language (issue 14 item 8) ----------
+
+# (file, old, new, words of the Norwegian message, words of the English one)
+CROSS_FILE = [
+    ("plan.yaml", '- number: "1.3"', '- number: "1.2"', "tiltaksnummer 1.2 er brukt mer enn én gang",
+     "measure number 1.2 is used more than once"),
+    ("plan.yaml", "  - number: 2\n", "  - number: 1\n", "målnummer 1 er brukt mer enn én gang",
+     "goal number 1 is used more than once"),
+    ("plan.yaml", '- number: "2.1"', "- number: 2.10", "tiltaksnummeret 2.10 leses som tallet 2.1",
+     "the measure number 2.10 is read as the number 2.1"),
+    ("organisation.yaml", "groups:\n", "groups:\n  styret: {name: Styret, members: [nord]}\n",
+     "er både et organ og en gruppe", "is both a body and a group"),
+    ("schedule.yaml", "occurrences: {}", 'occurrences:\n  "1.2/2031/1": {date: "2031-03-01"}',
+     "ingen forekomst har nøkkelen '1.2/2031/1'", "no occurrence has the key '1.2/2031/1'"),
+    ("schedule.yaml", "occurrences: {}", 'occurrences:\n  "1.2/2025/1": {date: "2026-03-01"}',
+     "ligger utenfor vinduet", "is outside the window"),
+    ("plan.yaml", "cadence: {kind: quota, count: 2, per: year}",
+     "cadence: {kind: quota, count: 2, per: year, min_days_apart: 400}", "får ikke plass i",
+     "occurrences cannot fit"),
+    ("plan.yaml", 'period: "2025-2026"\n        bodies: [styret]\n        cadence: {kind: quota, count: 2, per: year}',
+     'period: ["2025-01-01/2025-03-31", "2025-04-01/2025-06-30"]\n        bodies: [styret]\n'
+     '        cadence: {kind: quota, count: 1, per: period}', "gir to forekomster med nøkkelen",
+     "gives two occurrences with the key"),
+    ("mail.yaml", 'subject: "Nyhetsbrev – {{ month }}"', 'subject: "Nyhetsbrev – {{ maaned }}"',
+     "emnet bruker ukjente verdier: maaned", "the subject uses unknown value(s) maaned"),
+    ("mail.yaml", 'subject: "Nyhetsbrev – {{ month }}"', 'subject: "Nyhetsbrev – {{ month }"',
+     "emnet kan ikke tolkes", "the subject does not parse"),
+    ("plan.yaml", "version: 1\n", "version: 1\nx: &a 1\n", "et anker (&a) er ikke tillatt",
+     "an anchor (&a) is not allowed"),
+    ("plan.yaml", 'period: "2025-2026"\ngoals:\n  - number: 1\n    title: Første mål\n    subgoals:\n      - letter: a\n'
+     '        text: Et delmål\n    measures:\n      - number: "1.1"\n        title: Engangsfrist\n'
+     '        text: Noe skal gjøres i 2025.\n        period: "2025"\n        bodies: [styret]\n'
+     '        cadence: {kind: deadline}',
+     'period: "2024-2027"\ngoals:\n  - number: 1\n    title: Første mål\n    subgoals:\n      - letter: a\n'
+     '        text: Et delmål\n    measures:\n      - number: "1.1"\n        title: Engangsfrist\n'
+     '        text: Noe skal gjøres i 2025.\n        period: "2024-2027"\n        bodies: [styret]\n'
+     '        cadence: {kind: series, rrule: FREQ=DAILY}',
+     "gir mer enn 1\u00a0000 forekomster", "gives more than 1,000 occurrences"),
+    ("plan.yaml", "cadence: {kind: deadline}", "cadence: {kind: deadline, due: 2027-01-01}",
+     "fristen 2027-01-01 ligger utenfor tiltakets periode", "due date 2027-01-01 is outside the measure's period"),
+]
+
+
+@pytest.fixture
+def check(monkeypatch, tmp_path, capsys):
+    from cli_runner import invoke
+
+    monkeypatch.setenv("AARSHJUL_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    monkeypatch.delenv("AARSHJUL_LANG", raising=False)
+
+    def run(files, lang: str) -> tuple[int, str]:
+        code, out, err = invoke(capsys, "check", "--plan", str(files.plan), "--lang", lang)
+        return code, out + err
+
+    return run
+
+
+@pytest.mark.parametrize("name, old, new, nb, en", CROSS_FILE, ids=[c[4] for c in CROSS_FILE])
+def test_a_cross_file_problem_is_said_in_norwegian_and_in_english(files, check, name, old, new, nb, en):
+    files.edit(name, old, new)
+    code_nb, said_nb = check(files, "nb")
+    code_en, said_en = check(files, "en")
+    assert code_nb == code_en == 2
+    assert nb in said_nb and en not in said_nb, said_nb
+    assert en in said_en and nb not in said_en, said_en
+    assert "tips:" in said_nb and "hint:" not in said_nb, said_nb
+    assert "hint:" in said_en and "tips:" not in said_en, said_en
