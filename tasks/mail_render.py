@@ -16,51 +16,78 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, select_autoescape
+from jinja2 import StrictUndefined, Template, TemplateError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import aarshjul.templates
 from aarshjul.domain.errors import TemplateProblem
 from aarshjul.domain.subjects import compile_subject
-from aarshjul.tasks.templates import loader, overrides_of
+from aarshjul.domain.i18n import DEFAULT, LANGS
+from aarshjul.tasks.templates import install_i18n, loader, overrides_of
 
 TEMPLATES = Path(aarshjul.templates.__file__).parent
 
 
-def environment(overrides: str | Path | None = None) -> ImmutableSandboxedEnvironment:
-    """The e-mail environment: the organisation's templates folder (if any) over the bundled one."""
-    return _environment(overrides_of(overrides))
+def environment(overrides: str | Path | None = None, lang: str | None = None) -> ImmutableSandboxedEnvironment:
+    """The e-mail environment in `lang` (the organisation's locale; nb when None): the
+    organisation's templates folder (if any) over the bundled one, the words of
+    `{% trans %}` and `_()` from that language's catalog."""
+    return _environment(overrides_of(overrides), lang if lang in LANGS else DEFAULT)
 
 
-@lru_cache(maxsize=8)
-def _environment(overrides: str | None) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
+@lru_cache(maxsize=16)
+def _environment(overrides: str | None, lang: str) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
         loader=loader(overrides), undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return install_i18n(env, lang)
 
 
 class Renderer:
-    """Subject, text and HTML of one campaign's template, compiled once."""
+    """Subject, text and HTML of one campaign's template, compiled once per language."""
 
-    def __init__(self, template: str, subject: str, overrides: str | Path | None = None) -> None:
+    def __init__(self, template: str, subject: str, overrides: str | Path | None = None,
+                 lang: str | None = None) -> None:
         """`subject` is template source from the code or mail.yaml, never plan text:
         plan text goes into the campaign's context and is referred to by name.
-        `overrides`: the organisation's templates folder (Campaign.templates)."""
-        env = environment(overrides)
+        `overrides`: the organisation's templates folder (Campaign.templates).
+        `lang`: the organisation's locale; None takes the context's `lang` (every
+        Campaign's context carries the organisation's locale), else nb."""
+        self.name, self.overrides, self.lang = template, overrides, lang
+        self.parts: dict[str, tuple[Template, Template]] = {}
         try:
-            self.html = env.get_template(f"email/{template}.html.j2")
-            self.text = env.get_template(f"email/{template}.txt.j2")
             self.subject = compile_subject(subject)
         except TemplateError as exc:
             raise TemplateProblem(f"template {template!r}: {exc}") from None
-        self.name = template
+        self._parts(lang)  # a template missing or broken is said here, before anything is sent
+
+    def _parts(self, lang: str | None) -> tuple[Template, Template]:
+        """(text, html) compiled in `lang`, once."""
+        lang = lang if lang in LANGS else DEFAULT
+        if lang not in self.parts:
+            env = environment(self.overrides, lang)
+            try:
+                self.parts[lang] = (env.get_template(f"email/{self.name}.txt.j2"),
+                                    env.get_template(f"email/{self.name}.html.j2"))
+            except TemplateError as exc:
+                raise TemplateProblem(f"template {self.name!r}: {exc}") from None
+        return self.parts[lang]
+
+    @property
+    def text(self) -> Template:
+        return self._parts(self.lang)[0]
+
+    @property
+    def html(self) -> Template:
+        return self._parts(self.lang)[1]
 
     def render(self, context: dict[str, Any], who: str = "") -> tuple[str, str, str]:
         """(subject, text, html); TemplateProblem naming the template (and member number)."""
+        text, html = self._parts(self.lang or context.get("lang"))
         try:
             subject = self.subject.render(context)
-            return subject, self.text.render(context, subject=subject), self.html.render(context, subject=subject)
+            return subject, text.render(context, subject=subject), html.render(context, subject=subject)
         except TemplateError as exc:
             raise TemplateProblem(f"template {self.name!r} failed{' for ' + who if who else ''}: "
                                   f"{type(exc).__name__}: {exc}") from None
