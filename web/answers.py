@@ -5,14 +5,15 @@ personal link per occurrence that passed with nothing recorded (tasks/report.py
 mail_confirm_links). The token (domain/confirm.py answer_token) is single purpose (its
 own key and purpose: an unsubscribe token never opens here), expiring (30 days), and
 bound to that person and that occurrence. The page shows the occurrence (measure, date,
-time, place, body) and asks, in Norwegian: held or not held (and why), the date it was
-actually held, attendance, a short note, a link to minutes or pictures. Submitting
+time, place, body) and asks: held or not held (and why), the date it was
+actually held, attendance, a short note, a link to minutes or pictures, in the
+organisation's language (organisation.locale). Submitting
 records a completion (db/completions.py record_completion) `recorded_by` that member
 number, source 'web'; answering again updates the same record (one per occurrence key),
 and the page shows what is recorded. The form carries a signed form token (CSRF).
 
 A link that is forged, cut short or of another organisation, an occurrence no longer in
-the plan, or a person who no longer holds the role: a 400 page in Norwegian that says
+the plan, or a person who no longer holds the role: a 400 page that says
 what to do; nothing is recorded.
 """
 
@@ -35,16 +36,15 @@ from aarshjul.db.session import session_scope
 from aarshjul.db.web import holds_role
 from aarshjul.domain import i18n
 from aarshjul.domain.completion import default_day
-from aarshjul.domain.confirm import BadAnswerLink, check_answer, read_answer_token
+from aarshjul.domain.confirm import EVIDENCE_URL, BadAnswerLink, check_answer, read_answer_token
 from aarshjul.domain.expand import Occurrence, expand
+from aarshjul.domain.i18n import _
 
 if TYPE_CHECKING:
     from .app import Pages, WebConfig
     from .security import FormTokens
 
 log = logging.getLogger("aarshjul.web")
-
-OUTCOME = {"held": "Holdt", "not_held": "Ikke holdt", "cancelled": "Avlyst"}
 
 
 @dataclass
@@ -79,23 +79,27 @@ def answer_routes(config: WebConfig, engine: Engine, forms: FormTokens, pages: P
     plan = config.plan
     organisation = plan.organisation.id
     occurrences = Occurrences(plan)
+    lang = pages.lang
 
     def today() -> date:
         return config.today or datetime.now(plan.tz).date()
 
     def when(occ: Occurrence) -> str:
         if occ.start is None:
-            return f"innen {i18n.day(occ.window_end)}"
-        text = i18n.day(occ.start)
-        return text if occ.all_day or not isinstance(occ.start, datetime) else f"{text} kl. {i18n.clock(occ.start)}"
+            return _(lang, "by {day}", day=i18n.day(occ.window_end, lang))
+        text = i18n.day(occ.start, lang)
+        if occ.all_day or not isinstance(occ.start, datetime):
+            return text
+        return _(lang, "{day} at {time}", day=text, time=i18n.clock(occ.start, lang))
 
     def bad(request: Request, hint: str, message: str | None = None) -> Response:
         if message:
-            return pages.render(request, "feil.html.j2", "Lenken virker ikke", status=400, message=message, hint=hint)
+            return pages.render(request, "feil.html.j2", _(lang, "The link does not work"), status=400,
+                                message=message, hint=hint)
         return pages.bad_link(request, hint)
 
     def lookup(token: str) -> tuple[Any, Occurrence] | str:
-        """(link, occurrence), or why not (a Norwegian sentence)."""
+        """(link, occurrence), or why not (a key of `reasons`, or "bad")."""
         try:
             link = read_answer_token(config.secret, token, today())
         except BadAnswerLink as exc:
@@ -119,26 +123,29 @@ def answer_routes(config: WebConfig, engine: Engine, forms: FormTokens, pages: P
             return Answer(held="ja" if held else "nei", on=row.on_date.isoformat() if row.on_date else "",
                           attendance=str(row.attendance) if row.attendance is not None else "",
                           reason="" if held else (row.note or ""), note=(row.note or "") if held else "",
-                          evidence=row.evidence_url or "", day_text=i18n.day(row.on_date) if row.on_date else "")
+                          evidence=row.evidence_url or "", day_text=i18n.day(row.on_date, lang) if row.on_date else "")
 
     def page(request: Request, token: str, occ: Occurrence, answer: Answer, problems: list[str],
              recorded: Answer | None, saved: bool = False, status: int = 200) -> Response:
         measure = plan.measure(occ.measure)
         return pages.render(
-            request, "svar.html.j2", "Ble det holdt?", status=status, occ=occ, when=when(occ),
+            request, "svar.html.j2", _(lang, "Was it held?"), status=status, occ=occ, when=when(occ),
             bodies=", ".join(plan.body_name(b) for b in occ.bodies), measure_text=measure.text,
             answer=answer, problems=problems, recorded=recorded, saved=saved, today=today().isoformat(),
             form_token=forms.make("svar", token))
 
     reasons = {
-        "expired": ("Lenken er utløpt.", "Lenkene i e-posten virker i 30 dager. Du får en ny lenke i neste e-post "
-                                         "om det fortsatt mangler svar, eller spør styret."),
-        "gone": ("Denne aktiviteten finnes ikke lenger i planen.", "Ingenting er registrert. Spør styret om det "
-                                                                   "trengs."),
-        "role": ("Lenken gjelder ikke lenger for deg.", "Den er laget for en som har et verv i det ansvarlige "
-                                                        "organet. Ingenting er registrert."),
+        "expired": (_(lang, "The link has expired."),
+                    _(lang, "The links in the email work for 30 days. You get a new link in the next email if an "
+                            "answer is still missing, or ask the board.")),
+        "gone": (_(lang, "This activity is no longer in the plan."),
+                 _(lang, "Nothing has been recorded. Ask the board if needed.")),
+        "role": (_(lang, "The link no longer applies to you."),
+                 _(lang, "It was made for someone who holds a role in the responsible body. Nothing has been "
+                         "recorded.")),
     }
-    bad_hint = "Kopier hele lenken fra e-posten, eller bruk lenken i den nyeste e-posten. Ingenting er registrert."
+    bad_hint = _(lang, "Copy the whole link from the email, or use the link in the newest email. Nothing has "
+                       "been recorded.")
 
     async def svar(request: Request) -> Response:
         token = request.path_params["token"]
@@ -157,10 +164,11 @@ def answer_routes(config: WebConfig, engine: Engine, forms: FormTokens, pages: P
 
         form = await read_form(request)
         if not forms.check(form.get("skjema"), "svar", token):
-            return pages.render(request, "feil.html.j2", "Skjemaet er utløpt", status=403,
-                                message="Svaret kunne ikke lagres (skjemaet er for gammelt, eller kom ikke fra "
-                                        "denne siden).",
-                                hint="Åpne lenken fra e-posten på nytt og send svaret derfra. Ingenting er registrert.")
+            return pages.render(request, "feil.html.j2", _(lang, "The form has expired"), status=403,
+                                message=_(lang, "The answer could not be saved (the form is too old, or did not "
+                                                "come from this page)."),
+                                hint=_(lang, "Open the link from the email again and send the answer from there. "
+                                             "Nothing has been recorded."))
         answer = Answer(held=form.get("holdt", ""), on=form.get("dato", "").strip(),
                         attendance=form.get("antall", "").strip(), reason=form.get("grunn", "").strip(),
                         note=form.get("merknad", "").strip(), evidence=form.get("lenke", "").strip())
@@ -185,34 +193,39 @@ def answer_routes(config: WebConfig, engine: Engine, forms: FormTokens, pages: P
         problems: list[str] = []
         values: dict[str, Any] = {}
         if answer.held not in ("ja", "nei"):
-            problems.append("Velg om det ble holdt eller ikke.")
+            problems.append(_(lang, "Choose whether it was held or not."))
         held = answer.held == "ja"
         values["outcome"] = "held" if held else "not_held"
         try:
             on = date.fromisoformat(answer.on) if answer.on else default_day(occ, today())
         except ValueError:
-            problems.append("Datoen må skrives som ÅÅÅÅ-MM-DD, for eksempel 2026-03-12.")
+            problems.append(_(lang, "Write the date as YYYY-MM-DD, for example 2026-03-12."))
             on = default_day(occ, today())
         values["on"] = on
         attendance: int | None = None
         if answer.attendance and held:
             if not answer.attendance.isdigit() or int(answer.attendance) > 100_000:
-                problems.append("Antall deltakere må være et helt tall (0 eller mer).")
+                problems.append(_(lang, "The number of participants must be a whole number (0 or more)."))
             else:
                 attendance = int(answer.attendance)
         values["attendance"] = attendance
         if not held and not answer.reason:
-            problems.append("Skriv kort hvorfor det ikke ble holdt.")
+            problems.append(_(lang, "Write briefly why it was not held."))
         text = answer.note if held else answer.reason
         if len(text) > 2000:
-            problems.append("Merknaden kan være høyst 2000 tegn.")
+            problems.append(_(lang, "The note can be at most 2000 characters."))
         values["note"] = text or None
         values["evidence"] = answer.evidence or None
         if len(answer.evidence) > 500:
-            problems.append("Lenken kan være høyst 500 tegn.")
-        problem = check_answer(plan, occ, on, today(), answer.evidence or None)
-        if problem:
-            problems.append(problem[0].upper() + problem[1:] + ".")
+            problems.append(_(lang, "The link can be at most 500 characters."))
+        if on > today():
+            problems.append(_(lang, "The date {day} is after today.", day=i18n.day(on, lang)))
+        elif on not in plan.period:
+            problems.append(_(lang, "The date {day} is outside the plan period.", day=i18n.day(on, lang)))
+        elif answer.evidence and not EVIDENCE_URL.match(answer.evidence):
+            problems.append(_(lang, "The link must be a web address that begins with https:// or http://."))
+        elif check_answer(plan, occ, on, today(), answer.evidence or None):  # a rule added there, not yet here
+            problems.append(_(lang, "The answer is not valid; check the date and the link."))
         return problems, values
 
     return [Route("/svar/{token}", svar, methods=["GET", "POST"])]

@@ -2,7 +2,8 @@
 
     GET  /healthz                      "ok" when the database answers (for the reverse proxy)
     GET  /, /index.html, /calendars/…  the published site folder (web/site.py)
-    GET  /avmeld/{token}               a Norwegian page naming the list, with a button;
+    GET  /avmeld/{token}               a page naming the list, with a button (in the
+                                       organisation's language, organisation.locale);
                                        a GET never unsubscribes (link scanners follow GETs)
     POST /avmeld/{token}               RFC 8058 one-click: a body `List-Unsubscribe=One-Click`
                                        (url-encoded or multipart) records the unsubscribe and
@@ -35,7 +36,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import StrictUndefined, select_autoescape
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -43,18 +45,18 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-import aarshjul.templates
 from aarshjul.db.ledger import record_unsubscribe
 from aarshjul.db.session import make_engine, session_scope
 from aarshjul.db.web import remove_unsubscribe
+from aarshjul.domain.i18n import _, _lang
 from aarshjul.domain.messages import BadToken, read_token
 from aarshjul.domain.plan import Plan
+from aarshjul.tasks.templates import install_i18n, loader
 
 from .security import AccessLog, BodyLimit, FormTokens, Headers, RateLimit, Receive, Scope, Send
 from .site import SiteFiles
 
 log = logging.getLogger("aarshjul.web")
-TEMPLATES = Path(aarshjul.templates.__file__).parent
 MAX_BODY = 16 * 1024  # the largest form here (the board's answer) is a few kB
 NO_STORE = {"cache-control": "no-store"}
 
@@ -89,14 +91,20 @@ def lists(plan: Plan) -> dict[str, str]:
 
 
 class Pages:
-    """Jinja2 templates under templates/web/, autoescaped: every value from the plan, a
-    token or a form is data, never template source."""
+    """The pages, from templates/web/: the organisation's own (a templates/ folder beside
+    plan.yaml, Plan.templates) over the bundled ones, in Jinja's immutable sandbox (an
+    override is the organisation's code: it shows the values it is given, never reaches
+    Python's internals), autoescaped (every value from the plan, a token or a form is data,
+    never template source), their words from the catalogs in the organisation's language."""
 
-    def __init__(self, organisation: str, lang: str = "nb") -> None:
-        self.env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
-                               autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
-        self.organisation, self.lang = organisation, lang
+    def __init__(self, organisation: str, lang: str | None = "nb", overrides: str | Path | None = None) -> None:
+        self.env = ImmutableSandboxedEnvironment(
+            loader=loader(overrides), undefined=StrictUndefined, autoescape=select_autoescape(["html", "j2"]),
+            trim_blocks=True, lstrip_blocks=True)
+        install_i18n(self.env, lang)
+        self.organisation, self.lang = organisation, _lang(lang)
         self.css = self.env.get_template("web/stil.css.j2").render()
+
 
     def render(self, request: Request, template: str, title: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = self.env.get_template(f"web/{template}").render(
@@ -105,8 +113,8 @@ class Pages:
         return HTMLResponse(html, status_code=status, headers=NO_STORE)
 
     def bad_link(self, request: Request, hint: str) -> HTMLResponse:
-        return self.render(request, "feil.html.j2", "Lenken virker ikke", status=400,
-                           message="Lenken er ugyldig, ufullstendig eller utløpt.", hint=hint)
+        return self.render(request, "feil.html.j2", _(self.lang, "The link does not work"), status=400,
+                           message=_(self.lang, "The link is invalid, incomplete or expired."), hint=hint)
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -138,7 +146,8 @@ def create_app(config: WebConfig) -> Any:
     known_lists = lists(plan)
     engine = config.engine or make_engine(config.database_url)
     forms = FormTokens(config.secret)
-    pages = Pages(plan.organisation.name, plan.organisation.locale)
+    pages = Pages(plan.organisation.name, plan.organisation.locale, plan.templates)
+    lang = pages.lang
 
     def decode(token: str) -> tuple[str, str] | None:
         """(list, member) of a genuine token of ours for a list we have, else None."""
@@ -160,8 +169,8 @@ def create_app(config: WebConfig) -> Any:
         with session_scope(engine) as session:
             return remove_unsubscribe(session, organisation, audience, member)
 
-    bad_hint = ("Kopier hele lenken fra brevet, eller bruk lenken i et nyere brev. "
-                "Ingenting er endret.")
+    bad_hint = _(lang, "Copy the whole link from the letter, or use the link in a newer letter. "
+                       "Nothing has been changed.")
 
     async def avmeld(request: Request) -> Response:
         token = request.path_params["token"]
@@ -171,27 +180,31 @@ def create_app(config: WebConfig) -> Any:
         audience, member = found
         name = known_lists[audience]
         if request.method == "GET":
-            return pages.render(request, "avmeld.html.j2", "Meld deg av", state="ask", list_name=name,
+            return pages.render(request, "avmeld.html.j2", _(lang, "Unsubscribe"), state="ask", list_name=name,
                                 form_token=forms.make("avmeld", token))
         form = await read_form(request)
         if form.get("List-Unsubscribe") == "One-Click":  # RFC 8058 §3.2: the mail program's POST
             new = await run_in_threadpool(unsubscribe, audience, member)
             log.info("unsubscribe (one-click) from %s: %s", audience, "recorded" if new else "already")
-            return PlainTextResponse(f"Du er meldt av {name}.\n", headers=NO_STORE)
+            return PlainTextResponse(_(lang, "You are unsubscribed from {name}.", name=name) + "\n",
+                                     headers=NO_STORE)
         action = form.get("handling")
         if action not in ("avmeld", "angre") or not forms.check(form.get("skjema"), "avmeld", token):
-            return pages.render(request, "feil.html.j2", "Skjemaet er utløpt", status=403,
-                                message="Skjemaet kunne ikke sendes (det er for gammelt, eller kom ikke fra denne "
-                                        "siden).",
-                                hint="Åpne lenken fra brevet på nytt og trykk på knappen der. Ingenting er endret.")
+            return pages.render(request, "feil.html.j2", _(lang, "The form has expired"), status=403,
+                                message=_(lang, "The form could not be sent (it is too old, or did not come from this "
+                                          "page)."),
+                                hint=_(lang, "Open the link from the letter again and press the button there. Nothing "
+                                       "has been changed."))
         if action == "angre":
             await run_in_threadpool(resubscribe, audience, member)
             log.info("resubscribe from the page to %s", audience)
-            return pages.render(request, "avmeld.html.j2", "Meldt på igjen", state="back", list_name=name,
+            return pages.render(request, "avmeld.html.j2", _(lang, "Subscribed again"), state="back",
+                                list_name=name,
                                 form_token=forms.make("avmeld", token))
         new = await run_in_threadpool(unsubscribe, audience, member)
         log.info("unsubscribe (page) from %s: %s", audience, "recorded" if new else "already")
-        return pages.render(request, "avmeld.html.j2", "Du er meldt av", state="left", list_name=name, new=new,
+        return pages.render(request, "avmeld.html.j2", _(lang, "You are unsubscribed"), state="left",
+                            list_name=name, new=new,
                             form_token=forms.make("avmeld", token))
 
     async def healthz(request: Request) -> Response:
