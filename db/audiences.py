@@ -12,10 +12,11 @@ from .bounces import without_suspended
 from .models import Member
 
 
-def audience_candidates(session: Session, organisation: str, audience: dict[str, Any]
-                        ) -> Iterator[tuple[str, str | None]]:
+def audience_candidates(session: Session, organisation: str, audience: dict[str, Any],
+                        suspended: list[str] | None = None) -> Iterator[tuple[str, str | None]]:
     """(member number, e-mail) of active, not forgotten members in the audience, streamed
-    in member-number order. audience: {"all": True} | {"branch": id} | {"role": id}."""
+    in member-number order. audience: {"all": True} | {"branch": id} | {"role": id}.
+    Members whose address is suspended are left out (their numbers go to `suspended`)."""
     query = select(Member.number, Member.email).where(
         Member.organisation == organisation, Member.status == "active", Member.forgotten_at.is_(None))
     if audience.get("branch"):
@@ -27,7 +28,7 @@ def audience_candidates(session: Session, organisation: str, audience: dict[str,
     elif not audience.get("all"):
         raise ValueError(f"unknown audience {audience!r}")
     rows = ((n, e) for n, e in session.execute(query.order_by(Member.number).execution_options(yield_per=1000)))
-    yield from without_suspended(session, organisation, rows)  # addresses that bounced get no mail (db/bounces.py)
+    yield from without_suspended(session, organisation, rows, suspended)  # bounced addresses get none (db/bounces.py)
 
 
 def member_names(session: Session, organisation: str, numbers: list[str]) -> dict[str, tuple[str, str]]:

@@ -112,16 +112,19 @@ def in_force(session: Session, organisation: str) -> dict[str, set[str]]:
     return out
 
 
-def without_suspended(session: Session, organisation: str, candidates: Iterable[tuple[str, str | None]]
-                      ) -> Iterator[tuple[str, str | None]]:
-    """The candidates (member number, address) whose address is not suspended. The
-    suspensions are read at the call, before the candidates are (they may be a query's
-    rows streamed from the same connection)."""
+def without_suspended(session: Session, organisation: str, candidates: Iterable[tuple[str, str | None]],
+                      left_out: list[str] | None = None) -> Iterator[tuple[str, str | None]]:
+    """The candidates (member number, address) whose address is not suspended; the
+    numbers of those left out are appended to `left_out` when given (a send's summary
+    counts them). The suspensions are read at the call, before the candidates are (they
+    may be a query's rows streamed from the same connection)."""
     suspended = in_force(session, organisation)
 
     def keep() -> Iterator[tuple[str, str | None]]:
         for number, address in candidates:
             if number in suspended and address and address_digest(organisation, address) in suspended[number]:
+                if left_out is not None:
+                    left_out.append(number)
                 continue
             yield number, address
 

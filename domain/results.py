@@ -59,6 +59,7 @@ class Delivery:
     skipped_unsubscribed: int = 0
     skipped_invalid: int = 0
     skipped_duplicate: int = 0
+    skipped_suspended: int = 0  # members whose address is suspended after bounces (db/bounces.py)
     not_ready: str | None = None
     paused: str | None = None  # why the edition paused (the rest stays pending for the next run)
     failed_reasons: dict[str, int] = field(default_factory=dict)  # failed rows by kind ("no SMTPUTF8": 1)

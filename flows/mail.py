@@ -19,6 +19,7 @@ from aarshjul.domain.results import Delivery, DueMail
 from aarshjul.flows.guard import single_run
 from aarshjul.settings import get_settings
 from aarshjul.tasks.artifacts import mail_summary
+from aarshjul.tasks.calendars import read_invited_versions, read_invitees, record_invitation
 from aarshjul.tasks.mailer import BatchResult, Prepared
 from aarshjul.tasks.plan_io import by_reference, read_entries, read_held, read_plan
 from aarshjul.tasks.mail_render import read_edition_text
@@ -58,7 +59,10 @@ def _delivery(campaign: Campaign, prepared: Prepared, totals: BatchResult, pause
                     unknown=totals.unknown, retry_later=totals.retry_later,
                     skipped_unsubscribed=prepared.skipped_unsubscribed + totals.unsubscribed,
                     skipped_invalid=prepared.skipped_invalid + totals.forgotten,
-                    skipped_duplicate=prepared.skipped_duplicate, failed_reasons=dict(totals.reasons),
+                    skipped_duplicate=prepared.skipped_duplicate,
+                    # left out of the audience (suspended before), and rows suspended while it was sent
+                    skipped_suspended=prepared.skipped_suspended + max(0, totals.skipped_rows - prepared.skipped_rows),
+                    failed_reasons=dict(totals.reasons),
                     paused=paused)
 
 
@@ -90,9 +94,10 @@ def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today:
                 summaries.append(Delivery(campaign=ed.key, not_ready=str(exc)))
                 continue
             summary = send_campaign(campaign, limits(plan), audience=newsletter_audience(n, ed))
-            logger.info("%s: %d sent, %d failed, %d unknown, %d in doubt, %d unsubscribed, %d invalid",
-                        ed.key, summary.sent, summary.failed, summary.unknown, summary.in_doubt,
-                        summary.skipped_unsubscribed, summary.skipped_invalid)
+            logger.info("%s: %d sent, %d failed, %d unknown, %d in doubt, %d unsubscribed, %d invalid, "
+                        "%d suspended after bounces", ed.key, summary.sent, summary.failed, summary.unknown,
+                        summary.in_doubt, summary.skipped_unsubscribed, summary.skipped_invalid,
+                        summary.skipped_suspended)
             if n.measure and summary.sent:
                 log_edition_sent(by_reference(plan), n.measure, ed, today, summary.sent)
             summaries.append(summary)
@@ -134,8 +139,16 @@ def invitations(plan: Plan, today: date) -> list[Delivery]:
     with single_run("send-invitations", plan):
         entries = read_entries(get_settings().database_url, plan.organisation.id, plan.tz)
         invited = invited_campaigns(plan.organisation.id)
-        summaries = [send_campaign(c, limits(plan), audience={"role": body})
-                     for c, body in invitation_campaigns(plan, entries, today, invited)]
+        by_uid, org = {e.occurrence.uid: e for e in entries}, plan.organisation.id
+        summaries = []
+        for c, body in invitation_campaigns(plan, entries, today, invited, read_invited_versions(by_reference(plan))):
+            uid = c.key.split("/")[1]  # invite/<uid>/<body>/<sequence>[/cancel]
+            if c.calendar_method == "CANCEL":  # to everyone the ledger says was invited, not the role's holders now
+                summaries.append(send_campaign(c, limits(plan), contacts=read_invitees(org, uid, body)))
+                continue
+            summaries.append(send_campaign(c, limits(plan), audience={"role": body}))
+            if summaries[-1].sent or summaries[-1].unknown:  # what they now have, for a CANCEL to carry
+                record_invitation(org, body, by_reference(by_uid[uid]))
     get_run_logger().info("%d invitations and updates, %d messages sent", len(summaries),
                           sum(s.sent for s in summaries))
     mail_summary(plan, "invitations", summaries)

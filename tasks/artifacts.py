@@ -52,7 +52,7 @@ def calendars_summary(org: str, written: int, unchanged: int, feeds: Mapping[str
 
 
 MAIL_COLUMNS = ["campaign", "added", "pending", "sent", "failed", "unknown", "in_doubt", "retry_later",
-                "skipped_unsubscribed", "skipped_invalid", "skipped_duplicate"]
+                "skipped_unsubscribed", "skipped_invalid", "skipped_duplicate", "skipped_suspended"]
 
 
 def mail_summary(plan: Plan, name: str, summaries: list[Delivery]) -> None:

@@ -62,6 +62,7 @@ from sqlalchemy.orm import Session
 
 from aarshjul.db import ledger
 from aarshjul.db.audiences import member_names
+from aarshjul.db.bounces import SKIPPED
 from aarshjul.domain.bounces import envelope_sender
 from aarshjul.domain.campaigns import Campaign
 from aarshjul.domain.errors import AarshjulError, EditionPaused, TemplateProblem, TransportDown
@@ -80,6 +81,8 @@ class Prepared:
     skipped_unsubscribed: int = 0
     skipped_invalid: int = 0
     skipped_duplicate: int = 0
+    skipped_suspended: int = 0  # audience members whose address is suspended after bounces: no row
+    skipped_rows: int = 0  # the edition's rows 'skipped' (suspended after they were added) when prepared
 
 
 MAX_FAILURE_RATIO = 0.5  # mail.yaml's default: more than half of a run's recipients refused is implausible
@@ -150,13 +153,14 @@ class BatchResult:
     unsubscribed: int = 0  # rows dropped because their member unsubscribed during the run
     forgotten: int = 0  # rows skipped because their member was forgotten (no address) during the run
     reasons: dict[str, int] = field(default_factory=dict)  # the failed rows by kind ("no SMTPUTF8": 2)
+    skipped_rows: int = 0  # the edition's rows 'skipped' (suspended meanwhile), read when none is left to send
     batches: int = 0  # ledger batches sent (send_batches: several in one task)
     done: bool = False  # send_batches stopped because nothing is left to send now
 
     def add(self, other: BatchResult) -> None:
         for name, value in vars(other).items():
-            if name == "done":
-                self.done = value
+            if name in ("done", "skipped_rows"):  # the latest batch's word, not a sum
+                setattr(self, name, value if name == "done" else max(self.skipped_rows, value))
             elif name == "reasons":
                 for reason, n in other.reasons.items():
                     self.reasons[reason] = self.reasons.get(reason, 0) + n
@@ -356,7 +360,8 @@ class Mailer:
         first = ledger.first_pending(self.session, c.organisation, c.key)
         if first is not None:
             renderer.render(_context(c, self.secret, first, _Names(self.session, c, [first])), who=first)
-        result.pending = ledger.counts(self.session, c.organisation, c.key).get("pending", 0)
+        counts = ledger.counts(self.session, c.organisation, c.key)
+        result.pending, result.skipped_rows = counts.get("pending", 0), counts.get(SKIPPED, 0)
         return result
 
     # --- send ----------------------------------------------------------------------------
@@ -373,7 +378,8 @@ class Mailer:
         result.forgotten = ledger.drop_forgotten(self.session, c.organisation, c.key, now)  # forgotten meanwhile
         rows = ledger.claim_batch(self.session, c.organisation, c.key, size, batch_no, now)
         result.claimed = len(rows)
-        if not rows:
+        if not rows:  # the edition is done: rows suspended (db/bounces.py) while it was sent count in its summary
+            result.skipped_rows = ledger.counts(self.session, c.organisation, c.key).get(SKIPPED, 0)
             return result
         names = _Names(self.session, c, [r.recipient for r in rows])  # read here: the threads never touch the db
         outcomes: dict[int, tuple[str, str]] = {}

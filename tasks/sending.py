@@ -80,9 +80,12 @@ def prepare_campaign(campaign: Campaign, audience: dict[str, Any] | None, contac
     """Recipients into the ledger (an audience of members, or bodies' contact addresses),
     rows in doubt recovered, every message rendered once."""
     with transaction(get_settings().database_url) as session:
+        suspended: list[str] = []  # members left out because their address bounced (filled as candidates are read)
         candidates = contacts if contacts is not None else \
-            audience_candidates(session, campaign.organisation, audience or {})
-        return mailer(session, limits).prepare(campaign, candidates)
+            audience_candidates(session, campaign.organisation, audience or {}, suspended)
+        prepared = mailer(session, limits).prepare(campaign, candidates)
+        prepared.skipped_suspended = len(suspended)
+        return prepared
 
 
 @task(name="send-batch", cache_policy=NO_CACHE)

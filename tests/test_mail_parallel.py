@@ -4,13 +4,14 @@ the rate limit over all of them together, and a pause that loses no outcome."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import pytest
 
 from aarshjul.domain.errors import EditionPaused
 from aarshjul.tasks.mail_transport import SmtpTransport
 
-from test_mail import MailEnv, add_members, people
+from test_mail import NOW, MailEnv, add_members, people
 
 
 @pytest.fixture
@@ -79,3 +80,87 @@ def test_a_smtp_url_with_a_bad_connections_value_is_refused():
     with pytest.raises(AarshjulError) as caught:
         SmtpTransport("smtp://127.0.0.1:25?connections=many")
     assert "connections=" in str(caught.value) and caught.value.exit_status == 2
+
+
+# --- suspended addresses in the summary ------------------------------------------------------
+
+
+def suspend(url: str, number: str, address: str, skip_pending: bool = True) -> None:
+    """Member `number`'s address suspended, as a hard bounce does (db/bounces.py record)."""
+    from aarshjul.db import bounces as db_bounces
+    from aarshjul.db.models import Suspension
+    from aarshjul.db.session import make_engine, session_scope
+    from aarshjul.domain.bounces import address_digest
+
+    now = datetime.now(timezone.utc)
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            digest = address_digest("test-org", address)
+            session.add(Suspension(organisation="test-org", member=number, address_digest=digest, reason="hard",
+                                   status="5.1.1", since=now))
+            session.flush()
+            if skip_pending:
+                db_bounces.skip_pending(session, "test-org", number, {digest}, now)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.prefect
+def test_the_edition_summary_counts_suspended_members(prefect_harness, env, smtp_sink, monkeypatch):
+    """Left out of the audience (suspended before), or a row skipped by an earlier run: each
+    counted once as suspended; nobody suspended gets the letter."""
+    from aarshjul.db.models import Delivery
+    from aarshjul.db.session import make_engine, session_scope
+    from aarshjul.flows.mail import send_newsletter
+    from aarshjul.settings import get_settings
+
+    sink = smtp_sink()
+    add_members(env.url, people(6))
+    engine = make_engine(env.url)
+    with session_scope(engine) as session:  # an earlier run's row for member 4, skipped when it bounced
+        session.add(Delivery(organisation="test-org", campaign="nyhetsbrev/2025-03", recipient="00004",
+                             address="m4@example.org", message_id="<x4@test.example.org>", state="pending",
+                             attempts=0, created_at=NOW, updated_at=NOW))
+    engine.dispose()
+    suspend(env.url, "00002", "m2@example.org")
+    suspend(env.url, "00004", "m4@example.org")
+    for name, value in {"AARSHJUL_DATABASE_URL": env.url, "AARSHJUL_PLAN": str(env.files.plan),
+                        "AARSHJUL_SMTP_URL": sink.url,
+                        "AARSHJUL_SECRET_KEY_FILE": str(env.tmp / "secret.key")}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        [summary] = send_newsletter("nyhetsbrev", "2025-03", str(env.files.plan), NOW.date())
+    finally:
+        get_settings.cache_clear()
+    assert summary.sent == 4 and summary.skipped_suspended == 2, summary
+    assert sorted(sink.by_recipient()) == [f"m{i}@example.org" for i in (1, 3, 5, 6)]
+
+
+def test_a_member_suspended_while_the_edition_is_sent_is_counted_too(env, smtp_sink):
+    from aarshjul.db.audiences import audience_candidates
+    from aarshjul.db.session import make_engine, session_scope
+    from aarshjul.flows.mail import _delivery
+    from aarshjul.tasks.mailer import Mailer
+    from aarshjul.tasks.sending import send_batches
+
+    sink = smtp_sink()
+    add_members(env.url, people(6))
+    campaign, audience = env.campaign()
+    engine = make_engine(env.url)
+    try:
+        with session_scope(engine) as session:
+            mailer = Mailer(session, SmtpTransport(sink.url), env.secret, rate_per_second=1000)
+            left_out: list[str] = []
+            prepared = mailer.prepare(campaign, audience_candidates(session, "test-org", audience, left_out))
+            prepared.skipped_suspended = len(left_out)
+            session.commit()
+            suspend(env.url, "00003", "m3@example.org")  # the bounce flow, in another process, meanwhile
+            totals = send_batches(mailer, campaign, 1, 50)
+            mailer.close()
+    finally:
+        engine.dispose()
+    summary = _delivery(campaign, prepared, totals)
+    assert (prepared.skipped_suspended, summary.sent, summary.skipped_suspended) == (0, 5, 1)
+    assert "m3@example.org" not in sink.by_recipient()
