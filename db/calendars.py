@@ -1,19 +1,22 @@
-"""What the calendars need from the database: published entries, what each feed showed, feed tokens."""
+"""What the calendars need from the database: published entries, what each feed showed, feed tokens,
+and who was invited to what (the iMIP cancellations go to them, with what they were sent)."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime, timezone, tzinfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..domain.expand import Occurrence
 from ..domain.feeds import Entry, Shown, feeds, publishable
 from ..domain.plan import Plan
-from .models import Completion, FeedItem, FeedToken, OccurrenceRow
+from .models import Completion, Delivery, FeedItem, FeedToken, OccurrenceRow
 
 TOKEN_BYTES = 24  # 192 bits, URL-safe: far beyond guessing
+IMIP = "imip/"  # feed_items under "imip/<body>": the version of each event a body's people were last invited to
+RECEIVED = ("sent", "unknown")  # ledger states of an invitation that reached (or may have reached) its recipient
 
 
 def entries(session: Session, organisation: str, tz: tzinfo) -> list[Entry]:
@@ -58,6 +61,41 @@ def feed_entries(session: Session, plan: Plan, now: datetime, remember: bool = T
                     setattr(item, name, value)
     session.flush()
     return out
+
+
+def remember_invited(session: Session, organisation: str, body: str, entry: Entry) -> None:
+    """An invitation (iMIP REQUEST) to `entry` went to `body`'s people: what they now have in
+    their calendars, for the CANCEL that may follow (`invited_versions`)."""
+    feed = IMIP + body
+    row = session.scalar(select(FeedItem).where(FeedItem.organisation == organisation, FeedItem.feed == feed,
+                                                FeedItem.uid == entry.occurrence.uid))
+    values = Shown(entry.occurrence, entry.sequence).to_row()
+    if row is None:
+        session.add(FeedItem(organisation=organisation, feed=feed, uid=entry.occurrence.uid, **values))
+    elif row.sequence <= entry.sequence:
+        for name, value in values.items():
+            setattr(row, name, value)
+    session.flush()
+
+
+def invited_versions(session: Session, organisation: str, tz: tzinfo) -> dict[tuple[str, str], Occurrence]:
+    """(uid, body) -> the occurrence as the body's people were last invited to it."""
+    rows = session.scalars(select(FeedItem).where(FeedItem.organisation == organisation,
+                                                  FeedItem.feed.like(IMIP + "%")))
+    return {(r.uid, r.feed[len(IMIP):]): Occurrence.from_dict(r.data, tz) for r in rows}
+
+
+def invitees(session: Session, organisation: str, uid: str, body: str) -> list[tuple[str, str | None]]:
+    """Everyone an invitation from `body` to event `uid` reached (any revision), as the
+    delivery ledger has it: (member number, the address the invitation went to), those
+    who have left the role since included, those who hold it now but were never invited
+    not. A forgotten member's address is blank, so nothing goes to them."""
+    latest = select(Delivery.recipient, func.max(Delivery.id).label("id")).where(
+        Delivery.organisation == organisation, Delivery.campaign.like(f"invite/{uid}/{body}/%"),
+        Delivery.campaign.not_like("%/cancel"), Delivery.state.in_(RECEIVED)).group_by(Delivery.recipient).subquery()
+    rows = session.execute(select(Delivery.recipient, Delivery.address).join(latest, Delivery.id == latest.c.id)
+                           .order_by(Delivery.recipient))
+    return [(recipient, address) for recipient, address in rows]
 
 
 def feed_tokens(session: Session, organisation: str, feeds: list[str], now: datetime) -> dict[str, str]:

@@ -199,13 +199,16 @@ def body_contacts(plan: Plan, bodies: Iterable[str]) -> list[tuple[str, str | No
     return [(b, plan.bodies[b].contact) for b in bodies]
 
 
-def invitation_campaigns(plan: Plan, entries: list[Entry], today: date,
-                         invited: set[str]) -> list[tuple[Campaign, str]]:
+def invitation_campaigns(plan: Plan, entries: list[Entry], today: date, invited: set[str],
+                         versions: dict[tuple[str, str], Occurrence] | None = None) -> list[tuple[Campaign, str]]:
     """(campaign, body) for each meeting of a body in the next 60 days whose current
     revision has not been sent: a REQUEST (SEQUENCE = revision), or a CANCEL (key
     ending in /cancel) to a body that was invited and is no longer: the meeting
     cancelled or removed from the plan, its pin removed (back to unscheduled), or the
-    body taken off it. `invited` holds the campaign keys already in the ledger."""
+    body taken off it. `invited` holds the campaign keys already in the ledger;
+    `versions` ((uid, body) -> the occurrence as last invited, db.calendars.invited_versions)
+    gives a CANCEL the date and time people have in their calendars (UID and SEQUENCE
+    are the occurrence's current ones)."""
     from .ics import invitation
 
     mail, lang = mail_config(plan), plan.organisation.locale
@@ -218,9 +221,13 @@ def invitation_campaigns(plan: Plan, entries: list[Entry], today: date,
         gone = e.cancelled or o.start is None
         for body in (*o.bodies, *sorted(set(last) - set(o.bodies))):
             prefix = f"invite/{o.uid}/{body}/"
+            shown = e  # what this body's people are sent: for a CANCEL, what they have
             if gone or body not in o.bodies:  # a CANCEL to those invited, once
+                was = (versions or {}).get((o.uid, body))
+                if was is not None:
+                    shown = Entry(was, e.sequence, e.created, e.modified, removed=True, reason=e.reason)
                 if body not in last or last[body].endswith("/cancel") or body not in plan.bodies \
-                        or (o.start is not None and o.span.end < today):
+                        or (shown.occurrence.start is not None and shown.occurrence.span.end < today):
                     continue
                 key, method = f"{prefix}{e.sequence}/cancel", "CANCEL"
                 if f"{prefix}{e.sequence}" in invited:
@@ -232,7 +239,7 @@ def invitation_campaigns(plan: Plan, entries: list[Entry], today: date,
                 if key in invited:
                     continue
             info = plan.bodies[body]
-            ics = invitation(plan, e, method, info.contact, info.name)
+            ics = invitation(plan, shown, method, info.contact, info.name)
             measure = plan.measure(o.measure)
             # "Endret:" only after an earlier invitation to this body (a first one at a later revision is new to them)
             changed = method == "REQUEST" and any(k.startswith(prefix) for k in invited)
@@ -240,8 +247,9 @@ def invitation_campaigns(plan: Plan, entries: list[Entry], today: date,
             out.append((Campaign(
                 organisation=plan.organisation.id, key=key, audience=None, template="invitation",
                 subject="{{ prefix_word }}{{ title }} – {{ when }}",
-                context={"organisation": plan.organisation.name, "lang": lang, "title": o.title,
-                         "prefix_word": prefix_word, "when": when(o, lang), "place": o.place, "note": o.note,
+                context={"organisation": plan.organisation.name, "lang": lang, "title": shown.occurrence.title,
+                         "prefix_word": prefix_word, "when": when(shown.occurrence, lang),
+                         "place": shown.occurrence.place, "note": shown.occurrence.note,
                          "reason": e.reason if method == "CANCEL" else None,
                          "cancelled": method == "CANCEL", "sequence": e.sequence, "measure": measure.number,
                          "measure_text": measure.text, "body_name": info.name, "changed": changed},

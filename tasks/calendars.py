@@ -10,10 +10,11 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
-from aarshjul.db.calendars import feed_entries, feed_tokens
+from aarshjul.db.calendars import feed_entries, feed_tokens, invited_versions, invitees, remember_invited
 from aarshjul.db.session import transaction
 from aarshjul.domain.errors import CaldavError
-from aarshjul.domain.feeds import feeds
+from aarshjul.domain.expand import Occurrence
+from aarshjul.domain.feeds import Entry, feeds
 from aarshjul.domain.plan import Plan
 from aarshjul.settings import Settings, get_settings, per_organisation
 from aarshjul.tasks.caldav import CaldavTarget, CalendarCounts, push_calendars
@@ -58,6 +59,27 @@ def push_caldav(plan: Plan) -> dict[str, CalendarCounts]:
         entries = feed_entries(session, plan, now)
         return push_calendars(session, target, plan, entries, now,
                               per_organisation(settings.site_url, plan.organisation.id))
+
+
+@task(name="read-invited-versions", cache_policy=NO_CACHE)
+def read_invited_versions(plan: Plan) -> dict[tuple[str, str], Occurrence]:
+    """(uid, body) -> the occurrence as the body's people were last invited to it."""
+    with transaction(get_settings().database_url) as session:
+        return invited_versions(session, plan.organisation.id, plan.tz)
+
+
+@task(name="record-invitation", cache_policy=NO_CACHE)
+def record_invitation(organisation: str, body: str, entry: Entry) -> None:
+    """A REQUEST for `entry` reached `body`'s people: remember what they have."""
+    with transaction(get_settings().database_url) as session:
+        remember_invited(session, organisation, body, entry)
+
+
+@task(name="read-invitees", cache_policy=NO_CACHE)
+def read_invitees(organisation: str, uid: str, body: str) -> list[tuple[str, str | None]]:
+    """Whom an invitation from `body` to event `uid` reached, per the delivery ledger."""
+    with transaction(get_settings().database_url) as session:
+        return invitees(session, organisation, uid, body)
 
 
 def caldav_password(settings: Settings) -> str | None:
