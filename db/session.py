@@ -2,8 +2,12 @@
 
 Every engine is made with `hide_parameters=True`: a database error's message never
 carries the statement's parameters (members' names and e-mail addresses), neither on
-stderr nor in Prefect's logs. A SQLite database file aarshjul creates is made 0600
-(owner only) before SQLite opens it; SQLite gives its journal and WAL files the same mode.
+stderr nor in Prefect's logs; and PostgreSQL's DETAIL, which quotes the offending values
+("Key (email)=(ola@example.org) already exists"), is cut from the driver's message too
+(`_first_line_only`): the error says what went wrong, never whose row.
+
+A SQLite database file aarshjul creates is made 0600 (owner only) before SQLite opens it;
+SQLite gives its journal and WAL files the same mode.
 
 A SQLite database another connection holds locked (a long write, `BEGIN EXCLUSIVE`) is
 waited for at most BUSY_TIMEOUT_SECONDS per statement; then SQLite's "database is
@@ -19,7 +23,8 @@ from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine.interfaces import DBAPIConnection, ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,7 +49,24 @@ def make_engine(url: str, create_dir: bool = True) -> Engine:
                            connect_args={"timeout": BUSY_TIMEOUT_SECONDS} if sqlite else {})
     if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "handle_error", _first_line_only)
     return engine
+
+
+def _first_line_only(context: ExceptionContext) -> BaseException | None:
+    """Keep only the first line of the driver's message (the reason), dropping PostgreSQL's
+    DETAIL/CONTEXT lines, which quote row values. The exception keeps its type and its
+    `diag` (for code that asks for the SQLSTATE); only what str() shows changes."""
+    orig = context.original_exception
+    text = str(orig)
+    first = text.split("\n", 1)[0]
+    made = context.sqlalchemy_exception
+    if first == text or not orig.args or not isinstance(made, DBAPIError):
+        return None
+    orig.args = (first, *orig.args[1:])
+    # SQLAlchemy wrote str(orig) into its message when it made the exception: make it again
+    return type(made)(context.statement, None, orig, hide_parameters=True,  # type: ignore[arg-type]
+                      connection_invalidated=made.connection_invalidated, code=made.code)
 
 
 def sqlite_path(url: str) -> Path | None:
