@@ -19,6 +19,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       model_validator)
 from pydantic.json_schema import JsonSchemaValue
 
+from .i18n import N_, Msg
 from .periods import Span, check_year, parse_month_day, parse_period, parse_span
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
@@ -42,7 +43,7 @@ Day = Annotated[date, AfterValidator(check_year)]  # a date in the years MIN_YEA
 class Hinted(ValueError):
     """A ValueError with a hint for the person who wrote the value (load.py shows it)."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: Msg, hint: Msg | None = None):
         super().__init__(message)
         self.hint = hint
 
@@ -56,7 +57,7 @@ RRULE_PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYMONTH", "BYWEEKNO", "BYY
                "BYSETPOS", "WKST")
 _FINER = ("HOURLY", "MINUTELY", "SECONDLY")
 _TIME_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
-_FREQ_HINT = "use FREQ=DAILY, WEEKLY, MONTHLY or YEARLY; give the time of day as the cadence's `start`"
+_FREQ_HINT = N_("use FREQ=DAILY, WEEKLY, MONTHLY or YEARLY; give the time of day as the cadence's `start`")
 # The Gregorian calendar, weekdays included, repeats every 400 years: a rule with no
 # date in 400 years (from this start, with INTERVAL=1) has none ever. Started late in
 # the calendar so that dateutil, which otherwise searches until year 9999 for a rule
@@ -76,40 +77,41 @@ def _check_rrule(text: str) -> str:
     if text.upper().startswith("RRULE:"):
         text = text[6:]
     if any(ch in text for ch in "\r\n\x0b\x0c\x85\u2028\u2029"):
-        raise Hinted("an RRULE is one line", "write only the rule, like FREQ=MONTHLY;BYDAY=1TU")
+        raise Hinted(Msg("an RRULE is one line"), Msg("write only the rule, like FREQ=MONTHLY;BYDAY=1TU"))
     try:
         rrulestr(text, dtstart=None, forceset=False)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise ValueError(f"RRULE {text!r} does not parse ({exc})") from None
+        raise ValueError(Msg("RRULE {rule!r} does not parse ({reason})", rule=text, reason=str(exc))) from None
     if "DTSTART" in text.upper():
-        raise ValueError("write the rule alone, without DTSTART (the period gives the start)")
+        raise ValueError(Msg("write the rule alone, without DTSTART (the period gives the start)"))
     parts = rule_parts(text)
     freq = parts.get("FREQ", "").upper()
     if freq in _FINER:
-        raise Hinted(f"FREQ={freq} repeats more often than once a day; the plan's smallest unit is a day",
-                     _FREQ_HINT)
+        raise Hinted(Msg("FREQ={freq} repeats more often than once a day; the plan's smallest unit is a day",
+                         freq=freq), Msg(_FREQ_HINT))
     if freq not in RRULE_FREQS:
-        raise Hinted(f"RRULE {text!r} needs FREQ=DAILY, WEEKLY, MONTHLY or YEARLY", _FREQ_HINT)
+        raise Hinted(Msg("RRULE {rule!r} needs FREQ=DAILY, WEEKLY, MONTHLY or YEARLY", rule=text), Msg(_FREQ_HINT))
     for name in parts:
         if name in _TIME_PARTS:
-            raise Hinted(f"{name} gives several times a day; the plan's smallest unit is a day",
-                         "remove it; give the time of day as the cadence's `start`")
+            raise Hinted(Msg("{name} gives several times a day; the plan's smallest unit is a day", name=name),
+                         Msg("remove it; give the time of day as the cadence's `start`"))
         if name not in RRULE_PARTS:
-            raise Hinted(f"the rule part {name} is not allowed here", f"use only {', '.join(RRULE_PARTS)}")
+            raise Hinted(Msg("the rule part {name} is not allowed here", name=name),
+                         Msg("use only {names}", names=", ".join(RRULE_PARTS)))
     for name in ("INTERVAL", "COUNT"):
         if name in parts and not (parts[name].isdigit() and int(parts[name]) >= 1):
-            raise Hinted(f"{name}={parts[name]} is not a whole number of 1 or more",
-                         "INTERVAL=2 with FREQ=WEEKLY means every second week; leave INTERVAL out for every week"
-                         if name == "INTERVAL" else "COUNT=10 means ten dates; leave it out for no limit")
+            raise Hinted(Msg("{name}={value} is not a whole number of 1 or more", name=name, value=parts[name]),
+                         Msg("INTERVAL=2 with FREQ=WEEKLY means every second week; leave INTERVAL out for every week")
+                         if name == "INTERVAL" else Msg("COUNT=10 means ten dates; leave it out for no limit"))
     probe = ";".join(f"{k}={v}" for k, v in parts.items() if k not in ("INTERVAL", "COUNT", "UNTIL"))
     try:
         ever = rrulestr(probe, dtstart=_PROBE_START).after(_PROBE_START, inc=True)
     except (ValueError, OverflowError):  # dateutil ran past year 9999 without a date
         ever = None
     if ever is None:
-        raise Hinted(f"RRULE {text!r} never gives a date",
-                     "check BYMONTH, BYMONTHDAY, BYYEARDAY, BYWEEKNO and BYDAY: together they must allow a real "
-                     "day (there is no 30 February)")
+        raise Hinted(Msg("RRULE {rule!r} never gives a date", rule=text),
+                     Msg("check BYMONTH, BYMONTHDAY, BYYEARDAY, BYWEEKNO and BYDAY: together they must allow a real "
+                         "day (there is no 30 February)"))
     return text
 
 
@@ -131,10 +133,10 @@ def _check_url(text: str) -> str:
     """An http(s) address on one line: no spaces, line breaks or control characters (a
     CR/LF in a pin's URL passed `check` and then broke every calendar feed)."""
     if not re.match(r"^https?://[^/?#\s]", text):
-        raise Hinted(f"{text[:80]!r} is not a web address", "write it as https://example.org/...")
+        raise Hinted(Msg("{text!r} is not a web address", text=text[:80]), Msg("write it as https://example.org/..."))
     if any(ch.isspace() or ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in _URL_FORBIDDEN for ch in text):
-        raise Hinted("a web address may not contain spaces, line breaks, control characters, quotes, < or >",
-                     "write the address on one line; a space is written %20")
+        raise Hinted(Msg("a web address may not contain spaces, line breaks, control characters, quotes, < or >"),
+                     Msg("write the address on one line; a space is written %20"))
     return text
 
 
@@ -144,10 +146,11 @@ Url = Annotated[str, AfterValidator(_check_url)]
 def _check_month_day_span(text: str) -> tuple[tuple[int, int], tuple[int, int]]:
     parts = str(text).split("/")
     if len(parts) != 2:
-        raise ValueError(f"{text!r} is not a span of days in a year; write MM-DD/MM-DD, like 06-01/06-30")
+        raise ValueError(Msg("{text!r} is not a span of days in a year; write MM-DD/MM-DD, like 06-01/06-30",
+                             text=str(text)))
     start, end = parse_month_day(parts[0]), parse_month_day(parts[1])
     if end < start:
-        raise ValueError(f"{text!r} ends before it starts")
+        raise ValueError(Msg("{text!r} ends before it starts", text=str(text)))
     return start, end
 
 
@@ -251,15 +254,16 @@ class Quota(Strict):
     @model_validator(mode="after")
     def _seasons(self) -> "Quota":
         if self.per == "season" and not self.seasons:
-            raise Hinted("`per: season` needs `seasons`",
-                         'name each season with its days, like seasons: {var: "01-15/06-15", host: "08-15/12-15"}')
+            raise Hinted(Msg("`per: season` needs `seasons`"),
+                         Msg('name each season with its days under `seasons:`, like var: "01-15/06-15" and '
+                             'host: "08-15/12-15"'))
         if self.seasons and self.per != "season":
-            raise Hinted(f"`seasons` is for `per: season`, not `per: {self.per}`",
-                         "write `per: season`, or remove `seasons`")
+            raise Hinted(Msg("`seasons` is for `per: season`, not `per: {per}`", per=self.per),
+                         Msg("write `per: season`, or remove `seasons`"))
         spans = sorted(self.seasons.values())
         for (_, end), (start, _) in zip(spans, spans[1:]):
             if start <= end:
-                raise Hinted("two seasons overlap", "give each season its own days in the year")
+                raise Hinted(Msg("two seasons overlap"), Msg("give each season its own days in the year"))
         return self
 
 
@@ -347,7 +351,7 @@ def _check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; use an IANA name like Europe/Oslo") from None
+        raise ValueError(Msg("unknown time zone {name!r}; use an IANA name like Europe/Oslo", name=name)) from None
     return name
 
 
@@ -388,7 +392,8 @@ class Place(Strict):
     @model_validator(mode="after")
     def _address_or_url(self) -> "Place":
         if not (self.url or (self.street and self.city)):
-            raise ValueError("a place needs 'street' and 'city' (and 'postcode'), or the 'url' of an online meeting")
+            raise ValueError(Msg("a place needs 'street' and 'city' (and 'postcode'), or the 'url' of an online "
+                                 "meeting"))
         return self
 
 
@@ -412,7 +417,7 @@ class Organisation(Strict):
     @model_validator(mode="after")
     def _default_place_known(self) -> "Organisation":
         if self.default_place and self.default_place not in self.places:
-            raise ValueError(f"default_place {self.default_place!r} is not one of 'places'")
+            raise ValueError(Msg("default_place {name!r} is not one of 'places'", name=self.default_place))
         return self
 
     @property
@@ -461,16 +466,16 @@ class ImportantDate(Strict):
     @model_validator(mode="after")
     def _one_rule(self) -> "ImportantDate":
         if self.annual and self.rrule:
-            raise ValueError("give either 'annual' or 'rrule', not both")
+            raise ValueError(Msg("give either 'annual' or 'rrule', not both"))
         if self.rrule and rule_parts(self.rrule).get("INTERVAL", "1") != "1":
             # looked up year by year from 1 January: every second year cannot be said this way
-            raise Hinted("an important date's rule is read from 1 January of each year; INTERVAL does not apply",
-                         "remove INTERVAL; for dates only in some years, list them under 'dates'")
+            raise Hinted(Msg("an important date's rule is read from 1 January of each year; INTERVAL does not apply"),
+                         Msg("remove INTERVAL; for dates only in some years, list them under 'dates'"))
         if not (self.annual or self.rrule or self.dates or self.window):
-            raise ValueError("give 'annual' (MM-DD), 'rrule', or 'dates' per year and a 'window'")
+            raise ValueError(Msg("give 'annual' (MM-DD), 'rrule', or 'dates' per year and a 'window'"))
         for year, span in self.dates.items():
             if span.start.year != year:
-                raise ValueError(f"dates.{year}: {span} is not in {year}")
+                raise ValueError(Msg("dates.{year}: {span} is not in {year}", year=year, span=str(span)))
         return self
 
 
@@ -526,11 +531,12 @@ class Pin(Strict):
     @model_validator(mode="after")
     def _times(self) -> "Pin":
         if (self.start or self.end) and not self.date:
-            raise ValueError("a start or end time needs a 'date'")
+            raise ValueError(Msg("a start or end time needs a 'date'"))
         if self.end and not self.start:
-            raise ValueError("an 'end' needs a 'start'")
+            raise ValueError(Msg("an 'end' needs a 'start'"))
         if self.start and self.end and self.end <= self.start:
-            raise ValueError(f"end {self.end:%H:%M} is not after start {self.start:%H:%M}")
+            raise ValueError(Msg("end {end} is not after start {start}", end=self.end.strftime("%H:%M"),
+                                 start=self.start.strftime("%H:%M")))
         return self
 
 

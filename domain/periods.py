@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Iterator
 
+from .i18n import Msg
+
 _YEAR = re.compile(r"^(\d{4})$")
 _YEARS = re.compile(r"^(\d{4})\s*[-–]\s*(\d{4})$")
 _HALF = re.compile(r"^(\d{4})-H([12])$", re.IGNORECASE)
@@ -29,14 +31,16 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 def check_year(day: date) -> date:
     """`day` if its year is one a plan may use, else ValueError saying which years are."""
     if not MIN_YEAR <= day.year <= MAX_YEAR:
-        raise ValueError(f"{day.isoformat()} is outside the years {MIN_YEAR}-{MAX_YEAR} a plan may use")
+        raise ValueError(Msg("{day} is outside the years {first}-{last} a plan may use", day=day.isoformat(),
+                             first=MIN_YEAR, last=MAX_YEAR))
     return day
 
 
 def _year(text: str) -> int:
     year = int(text)
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise ValueError(f"the year {text} is outside the years {MIN_YEAR}-{MAX_YEAR} a plan may use")
+        raise ValueError(Msg("the year {year} is outside the years {first}-{last} a plan may use", year=text,
+                             first=MIN_YEAR, last=MAX_YEAR))
     return year
 
 
@@ -49,7 +53,7 @@ class Span:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise ValueError(f"ends ({self.end}) before it starts ({self.start})")
+            raise ValueError(Msg("ends ({end}) before it starts ({start})", end=str(self.end), start=str(self.start)))
 
     @property
     def days(self) -> int:
@@ -95,8 +99,8 @@ def quarter_span(year: int, quarter: int) -> Span:
 def parse_day(text: str) -> date:
     try:
         day = date.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(f"{text!r} is not a real date ({exc}); write YYYY-MM-DD") from None
+    except ValueError:
+        raise ValueError(Msg("{text!r} is not a real date; write YYYY-MM-DD", text=text)) from None
     return check_year(day)
 
 
@@ -108,30 +112,31 @@ def parse_span(value: object) -> Span:
     if m := _YEARS.match(text):
         first, last = _year(m[1]), _year(m[2])
         if last < first:
-            raise ValueError(f"{text!r} ends before it starts; write the earlier year first")
+            raise ValueError(Msg("{text!r} ends before it starts; write the earlier year first", text=text))
         return Span(date(first, 1, 1), date(last, 12, 31))
     if m := _HALF.match(text):
         return half_year_span(_year(m[1]), int(m[2]))
     if m := _DATES.match(text):
         start, end = parse_day(m[1]), parse_day(m[2])
         if end < start:
-            raise ValueError(f"{text!r} ends before it starts")
+            raise ValueError(Msg("{text!r} ends before it starts", text=text))
         return Span(start, end)
     if _DAY.match(text):
         day = parse_day(text)
         return Span(day, day)
-    raise ValueError(f"{text!r} is not a period; write 2024, 2024-2027, 2025-H2 or 2025-03-01/2025-03-15")
+    raise ValueError(Msg("{text!r} is not a period; write 2024, 2024-2027, 2025-H2 or 2025-03-01/2025-03-15",
+                         text=text))
 
 
 def parse_period(value: object) -> tuple[Span, ...]:
     """A period: one span or a list of spans, sorted and non-overlapping."""
     items = value if isinstance(value, (list, tuple)) else [value]
     if not items:
-        raise ValueError("a period needs at least one span")
+        raise ValueError(Msg("a period needs at least one span"))
     spans = sorted(parse_span(v) for v in items)
     for a, b in zip(spans, spans[1:]):
         if a.overlaps(b):
-            raise ValueError(f"spans {a} and {b} overlap")
+            raise ValueError(Msg("spans {first} and {second} overlap", first=str(a), second=str(b)))
     return tuple(spans)
 
 
@@ -139,9 +144,12 @@ def parse_month_day(text: str, year: int = 2024) -> tuple[int, int]:
     """'03-08' -> (3, 8); checked against a leap year so 02-29 is allowed."""
     m = _MONTHDAY.match(str(text).strip())
     if not m:
-        raise ValueError(f"{text!r} is not a month and day; write MM-DD, like 03-08")
+        raise ValueError(Msg("{text!r} is not a month and day; write MM-DD, like 03-08", text=str(text)))
     month, day = int(m[1]), int(m[2])
-    date(year, month, day)  # raises ValueError for 02-30
+    try:
+        date(year, month, day)
+    except ValueError:  # 02-30, 13-01
+        raise ValueError(Msg("{text!r} is not a day of the year; write MM-DD, like 03-08", text=str(text))) from None
     return month, day
 
 

@@ -224,6 +224,23 @@ CROSS_FILE = [
 ]
 
 
+# a value a model's validator refuses: (file, old, new, Norwegian, English); some have no hint
+VALIDATORS = [
+    ("plan.yaml", "cadence: {kind: deadline}", "cadence: {kind: series, rrule: FREQ=HOURLY}",
+     "gjentas oftere enn én gang om dagen", "repeats more often than once a day"),
+    ("plan.yaml", "cadence: {kind: quota, count: 2, per: year}", "cadence: {kind: quota, count: 2, per: season}",
+     "`per: season` trenger `seasons`", "`per: season` needs `seasons`"),
+    ("organisation.yaml", "  timezone: Europe/Oslo", "  timezone: Europe/Osloo", "ukjent tidssone 'Europe/Osloo'",
+     "unknown time zone 'Europe/Osloo'"),
+    ("plan.yaml", 'period: "2025"\n', 'period: "2026-2025"\n', "slutter før det begynner", "ends before it starts"),
+    ("organisation.yaml", 'annual: "03-08"', 'annual: "02-30"', "er ikke en dag i året", "is not a day of the year"),
+    ("schedule.yaml", "occurrences: {}", 'occurrences:\n  "1.2/2025/1": {date: "2025-03-01", start: "18:00", end: "17:00"}',
+     "slutt 17:00 er ikke etter start 18:00", "end 17:00 is not after start 18:00"),
+    ("plan.yaml", 'period: "2025"\n', 'period: "2025-03-01/2025-02-30"\n', "er ikke en virkelig dato",
+     "is not a real date"),
+]
+
+
 @pytest.fixture
 def check(monkeypatch, tmp_path, capsys):
     from cli_runner import invoke
@@ -248,3 +265,13 @@ def test_a_cross_file_problem_is_said_in_norwegian_and_in_english(files, check, 
     assert en in said_en and nb not in said_en, said_en
     assert "tips:" in said_nb and "hint:" not in said_nb, said_nb
     assert "hint:" in said_en and "tips:" not in said_en, said_en
+
+
+@pytest.mark.parametrize("name, old, new, nb, en", VALIDATORS, ids=[c[4] for c in VALIDATORS])
+def test_a_value_a_validator_refuses_is_said_in_norwegian_and_in_english(files, check, name, old, new, nb, en):
+    files.edit(name, old, new)
+    code_nb, said_nb = check(files, "nb")
+    code_en, said_en = check(files, "en")
+    assert code_nb == code_en == 2
+    assert nb in said_nb and en not in said_nb and "hint:" not in said_nb, said_nb
+    assert en in said_en and nb not in said_en and "tips:" not in said_en, said_en
