@@ -31,31 +31,24 @@ def process(plan: kit.Plan = None, lang: kit.Lang = None) -> None:
     from .domain.campaigns import mail_config
     from .tasks.bounces import mailbox_from_settings
 
-    lang, path = kit.lang(lang), kit.plan_path(plan)
-    nb = lang == "nb"
+    path = kit.plan_path(plan)
     p = kit.load(path)
     if mail_config(p).bounces is None:
-        kit.fail(f"{p.files[0]}: e-postfilen har ingen `bounces:` (bounces.address), så ingen melding har en "
-                 "returadresse å lese rapporter etter" if nb else
-                 f"{p.files[0]}: the mail file has no `bounces:` section (bounces.address)")
+        kit.fail(kit.tr("{file}: the mail file has no `bounces:` section (bounces.address), so no message has a "
+                        "return address to read reports from", file=p.files[0]))
     mailbox_from_settings()  # AARSHJUL_BOUNCE_IMAP_URL unset or malformed: exit 2 now
     kit.not_busy(["process-bounces"], p.organisation.id)
     from .flows.bounces import process_bounces
 
     run = kit.run_flow(process_bounces, plan_path=str(path))
-    if nb:
-        kit.ok(f"{run.read} meldinger lest: {run.hard} harde, {run.soft} myke, {run.other} andre, {run.stale} "
-               f"foreldet, {run.again} lest før; {run.unknown} ukjente latt ligge; {run.moved} flyttet")
-    else:
-        kit.ok(f"{run.read} messages read: {run.hard} hard, {run.soft} soft, {run.other} other, {run.stale} stale, "
-               f"{run.again} seen before; {run.unknown} unknown left alone; {run.moved} moved")
+    kit.ok(kit.tr("{read} messages read: {hard} hard, {soft} soft, {other} other, {stale} stale, {again} seen "
+                  "before; {unknown} unknown left alone; {moved} moved", read=run.read, hard=run.hard, soft=run.soft,
+                  other=run.other, stale=run.stale, again=run.again, unknown=run.unknown, moved=run.moved))
     if run.suspended:
-        kit.warn((f"{len(run.suspended)} adresser suspendert (medlem " if nb else
-                  f"{len(run.suspended)} addresses suspended (member ") + ", ".join(run.suspended) + ")"
-                 + (f"; {run.skipped} ventende brev hoppes over" if nb else f"; {run.skipped} pending letters skipped"))
+        kit.warn(kit.tr("{n} addresses suspended (member {members}); {skipped} pending letters skipped",
+                        n=len(run.suspended), members=", ".join(run.suspended), skipped=run.skipped))
     if run.lifted:
-        out.print(f"{run.lifted} suspensjoner opphevet (ny adresse)" if nb else
-                  f"{run.lifted} suspensions lifted (a new address)")
+        out.print(kit.tr("{n} suspensions lifted (a new address)", n=run.lifted))
 
 
 @undeliverable_cli.command("undeliverable")
@@ -78,18 +71,20 @@ def undeliverable(plan: kit.Plan = None, format: kit.Format = "table") -> None:
         listing.print(format)
         return
     if not rows:
-        out.print("Ingen adresser er suspendert.")
+        out.print(kit.tr("No address is suspended."))
         return
     names, word = {b: p.bodies[b].name for b in p.branches()}, p.branch_word
-    table = kit.table(f"Medlemmer uten virkende e-postadresse ({len(rows)})",
-                      (word.singular.capitalize(), "Medlemsnummer", "Årsak", "Status", "Siden", "Harde", "Myke"))
+    without = kit.tr("(without a {group})", group=word.singular)
+    table = kit.table(kit.tr("Members without a working e-mail address ({n})", n=len(rows)),
+                      (word.singular.capitalize(), kit.tr("Member number"), kit.tr("Reason"), kit.tr("Status"),
+                       kit.tr("Since"), kit.tr("Hard"), kit.tr("Soft")))
     for r in rows:
-        table.add_row(names.get(r.branch, r.branch) if r.branch else f"(uten {word.singular})", r.number,
-                      "hard retur" if r.reason == "hard" else r.reason.replace("soft", "myke returer"),
+        table.add_row(names.get(r.branch, r.branch) if r.branch else without, r.number,
+                      kit.tr("hard bounce") if r.reason == "hard" else r.reason.replace("soft", kit.tr("soft bounces")),
                       r.status or "", r.since.date().isoformat(), str(r.hard), str(r.soft))
     out.print(table)
     per_branch = Counter(r.branch for r in rows)
-    out.print(f"Per {word.singular}: " + ", ".join(f"{names.get(b, b) if b else f'(uten {word.singular})'} {n}"
-                                                  for b, n in sorted(per_branch.items())))
-    out.print(f"{word.definite.capitalize()} retter adressen i medlemsregisteret; neste import med ny adresse "
-              "opphever suspensjonen.")
+    out.print(kit.tr("Per {group}: {counts}", group=word.singular, counts=", ".join(
+        f"{names.get(b, b) if b else without} {n}" for b, n in sorted(per_branch.items()))))
+    out.print(kit.tr("{group} corrects the address in the member register; the next import with a new address "
+                     "lifts the suspension.", group=word.definite.capitalize()))

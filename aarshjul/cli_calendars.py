@@ -45,42 +45,34 @@ def publish(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = Non
 
 
 def print_publish(s: Published, lang: str) -> None:
-    nb = lang == "nb"
-    kit.ok(f"{s.plan}: {s.occurrences} {'forekomster lagret' if nb else 'occurrences stored'} ({s.new} "
-           f"{'nye' if nb else 'new'}, {s.changed} {'endret' if nb else 'changed'}, {s.removed} "
-           f"{'fjernet' if nb else 'removed'}); {s.gaps} {'hull i' if nb else 'gaps in'} {s.year}")
+    _ = i18n._
+    kit.ok(_(lang, "{plan}: {occurrences} occurrences stored ({new} new, {changed} changed, {removed} removed); "
+                   "{gaps} gaps in {year}", plan=s.plan, occurrences=s.occurrences, new=s.new, changed=s.changed,
+             removed=s.removed, gaps=s.gaps, year=s.year))
     kit.say(f"  database: {s.database}")
-    kit.say(f"  {'nettside' if nb else 'web page'}: {s.site} ({len(s.feeds)} "
-            f"{'kalenderstrømmer' if nb else 'feeds'}, {s.files_written} "
-            f"{'filer skrevet' if nb else 'files written'})")
+    kit.say("  " + _(lang, "web page: {site} ({feeds} feeds, {files} files written)", site=s.site,
+                     feeds=len(s.feeds), files=s.files_written))
     if s.caldav:
         total = {k: sum(int(c.get(k, 0)) for c in s.caldav.values())
                  for k in ("created", "updated", "cancelled", "deleted", "unchanged", "conflicts")}
         new = sum(len(c.get("new_conflicts", [])) for c in s.caldav.values())
-        kit.say(f"  CalDAV: {total['created']} {'nye' if nb else 'created'}, {total['updated']} "
-                f"{'endret' if nb else 'updated'}, {total['cancelled']} {'avlyst' if nb else 'cancelled'}, "
-                f"{total['deleted']} {'slettet' if nb else 'deleted'}, {total['unchanged']} "
-                f"{'uendret' if nb else 'unchanged'}")
+        kit.say("  " + _(lang, "CalDAV: {created} created, {updated} updated, {cancelled} cancelled, "
+                               "{deleted} deleted, {unchanged} unchanged", **total))
         for body, c in s.caldav.items():
             components = list(c.get("components", ["VEVENT"]))
             if set(components) != {"VEVENT"}:
-                kit.warn(f"CalDAV: {body}: " + (
-                    f"kalenderen er laget for {', '.join(components)}, ikke bare hendelser; apper kan vise den som "
-                    "en oppgaveliste. Den står urørt; lag den på nytt for bare VEVENT på serveren om det betyr noe"
-                    if nb else f"the calendar was made for {', '.join(components)}, not for events only; apps may "
-                    "show it as a task list. It is left as it is; make it anew for VEVENT only on the server if "
-                    "that matters"))
+                kit.warn(f"CalDAV: {body}: " + _(
+                    lang, "the calendar was made for {components}, not for events only; apps may show it as a task "
+                          "list. It is left as it is; make it anew for VEVENT only on the server if that matters",
+                    components=", ".join(components)))
         if total["conflicts"]:
-            what = ("hendelser endret eller slettet av folk på CalDAV-serveren" if nb
-                    else "events edited or deleted by people on the CalDAV server")
-            fresh = f" ({new} {'nye' if nb else 'new'})" if new else ""
-            kit.warn(f"{total['conflicts']} {what}{fresh}; aarshjul calendars conflicts")
+            what = _(lang, "{n} events edited or deleted by people on the CalDAV server", n=total["conflicts"])
+            fresh = " " + _(lang, "({n} new)", n=new) if new else ""
+            kit.warn(f"{what}{fresh}; aarshjul calendars conflicts")
         proposed = sum(len(c.get("proposed", [])) for c in s.caldav.values())
         if proposed:
-            kit.warn(f"{proposed} " + ("foreslåtte datoer for møter som ikke var berammet; godta med `aarshjul "
-                                       "calendars resolve UID --keep theirs`" if nb else
-                                       "proposed dates for meetings not yet scheduled; accept with `aarshjul "
-                                       "calendars resolve UID --keep theirs`"))
+            kit.warn(_(lang, "{n} proposed dates for meetings not yet scheduled; accept with `aarshjul calendars "
+                             "resolve UID --keep theirs`", n=proposed))
 
 
 @cal_app.command("urls")
@@ -98,8 +90,8 @@ def calendars_urls(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lan
         tokens = feed_tokens(session, p.organisation.id, [f.id for f in feeds(p) if not f.public],
                              datetime.now().astimezone())
     base = per_organisation(settings.site_url or settings.site_dir, p.organisation.id).rstrip("/")
-    listing = kit.Listing("Kalenderstrømmer" if lang == "nb" else "Calendar feeds", [
-        kit.Column("feed", "feed", ident=True), kit.Column("name", "navn" if lang == "nb" else "name"),
+    listing = kit.Listing(kit.tr("Calendar feeds"), [
+        kit.Column("feed", "feed", ident=True), kit.Column("name", kit.tr("name")),
         kit.Column("url", "url", ident=True)])
     for f in feeds(p):
         listing.add(f.id, f.name, f"{base}/{feed_path(f.id, f.public, tokens)}",
@@ -121,7 +113,14 @@ def calendars_rotate(feed: Annotated[str, typer.Argument(help="The feed id (a bo
         raise NotFound("private feed", feed, private)
     with kit.session() as session:
         rotate_token(session, p.organisation.id, feed, datetime.now().astimezone())
-    kit.ok(f"{feed}: ny adresse; kjør `aarshjul publish` og del den nye lenken (`aarshjul calendars urls`).")
+    kit.ok(kit.tr("{feed}: a new address; run `aarshjul publish` and share the new link (`aarshjul calendars urls`).",
+                  feed=feed))
+
+
+# what changed on the server, and in which field (domain/sync.py's names), in words
+CONFLICT_WORDS = {"edited": i18n.N_("edited"), "deleted": i18n.N_("deleted"), "proposed": i18n.N_("proposed"),
+                  "date": i18n.N_("date"), "time": i18n.N_("time"), "place": i18n.N_("place"),
+                  "title": i18n.N_("title")}
 
 
 @cal_app.command("conflicts")
@@ -132,16 +131,14 @@ def calendars_conflicts(plan: kit.Plan = None, today: kit.Today = None, lang: ki
 
     lang = kit.lang(lang)
     p = kit.load(plan)
-    nb = lang == "nb"
-    words = {"edited": "endret", "deleted": "slettet", "proposed": "foreslått dato",
-             "date": "dato", "time": "tid", "place": "sted", "title": "tittel"} if nb else {}
+    words = {k: i18n._(lang, v) for k, v in CONFLICT_WORDS.items()}
     with kit.session() as session:
         rows = conflict_details(session, p.organisation.id, p.tz)
-        listing = kit.Listing("Konflikter i CalDAV" if nb else "CalDAV conflicts", [
-            kit.Column("calendar", "calendar", ident=True), kit.Column("key", "key", ident=True),
-            kit.Column("uid", "uid", ident=True), kit.Column("since", "since"), kit.Column("server", "server"),
-            kit.Column("changes", "changes" if not nb else "endringer")],
-            empty="Ingen konflikter." if nb else "No conflicts.")
+        listing = kit.Listing(kit.tr("CalDAV conflicts"), [
+            kit.Column("calendar", kit.tr("calendar"), ident=True), kit.Column("key", kit.tr("key"), ident=True),
+            kit.Column("uid", "uid", ident=True), kit.Column("since", kit.tr("since")),
+            kit.Column("server", "server"), kit.Column("changes", kit.tr("changes"))],
+            empty=kit.tr("No conflicts."))
         for c in rows:
             r = c.row
             assert r.conflict_at is not None  # conflicts() returns only the rows with a conflict_at
@@ -186,8 +183,8 @@ def calendars_resolve(
         if keep == "theirs" and proposed is not None:
             pinned = _pin_proposal(kit.plan_path(plan), p, uid, proposed.row.key, proposed.proposal)
             resolve(session, p.organisation.id, uid, "ours")  # the plan, now with the pin, is pushed again
-            kit.ok(f"{uid}: {proposed.row.key} {pinned}; "
-                   "the calendars show it as scheduled from the next publish")
+            kit.ok(kit.tr("{uid}: {key} {pinned}; the calendars show it as scheduled from the next publish",
+                          uid=uid, key=proposed.row.key, pinned=pinned))
             return
         hashes: dict[str, str] = {}
         if keep == "theirs":  # the plan's version now counts as pushed: the server's stays until it changes
@@ -199,7 +196,7 @@ def calendars_resolve(
                 if want is not None:
                     hashes[c.row.calendar] = want.hash
         resolve(session, p.organisation.id, uid, keep, hashes)
-    kit.ok(f"{uid}: {keep}; {'takes effect at the next publish' if keep == 'ours' else 'resolved'}")
+    kit.ok(f"{uid}: {keep}; " + (kit.tr("takes effect at the next publish") if keep == "ours" else kit.tr("resolved")))
 
 
 def _pin_proposal(plan_path: Path, p: PlanT, uid: str, key: str, prop: Proposal | None) -> str:
@@ -207,6 +204,7 @@ def _pin_proposal(plan_path: Path, p: PlanT, uid: str, key: str, prop: Proposal 
     schedule.yaml as the pin of `key`, validated like any pin; refused with the reason,
     nothing written, when it is not a valid pin. Returns the pin in words."""
     from .domain.errors import BadInput, PlanError
+    from .domain.i18n import Msg
     from .domain.load import load_plan
     from .domain.sync import check_proposal
     from .tasks.schedule_file import replace_file, schedule_path, with_pin
@@ -216,8 +214,9 @@ def _pin_proposal(plan_path: Path, p: PlanT, uid: str, key: str, prop: Proposal 
     when = prop.date.isoformat() + (f" {prop.start:%H:%M}" if prop.start else "") + \
         (f"–{prop.end:%H:%M}" if prop.start and prop.end else "")
     if reasons:
-        raise BadInput(f"{uid} ({key}): {when} from the CalDAV server cannot be its pin: {'; '.join(reasons)}; "
-                       "nothing written (move it in the calendar app and publish, or resolve with --keep ours)")
+        raise BadInput(Msg("{uid} ({key}): {when} from the CalDAV server cannot be its pin: {reasons}; nothing "
+                           "written (move it in the calendar app and publish, or resolve with --keep ours)",
+                           uid=uid, key=key, when=when, reasons="; ".join(reasons)))
     path = schedule_path(plan_path)
     before = path.read_text(encoding="utf-8") if path.exists() else None
     replace_file(path, with_pin(before or "", key, prop))
@@ -228,6 +227,7 @@ def _pin_proposal(plan_path: Path, p: PlanT, uid: str, key: str, prop: Proposal 
             path.unlink()
         else:
             replace_file(path, before)
-        raise BadInput(f"{uid} ({key}): {when} from the CalDAV server cannot be its pin: "
-                       f"{str(exc).splitlines()[0]}; nothing written") from None
-    return f"pinned to {when} in {path}"
+        raise BadInput(Msg("{uid} ({key}): {when} from the CalDAV server cannot be its pin: {reason}; nothing "
+                           "written", uid=uid, key=key, when=when,
+                           reason=(exc.problems[0] if exc.problems else str(exc).splitlines()[0]))) from None
+    return kit.tr("pinned to {when} in {path}", when=when, path=path)

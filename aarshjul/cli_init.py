@@ -22,24 +22,21 @@ from typing import Annotated, Optional
 import typer
 
 from . import cli_kit as kit
+from .domain import i18n
+from .domain.i18n import N_
 
 init_cli = typer.Typer()
 
+# the command's sentences, as msgids (said with kit.tr in the command's language)
 _TEXT = {
-    "nb": {"name": "--name kan ikke være tom", "zone": "--zone {zone!r} er ikke en kjent tidssone; "
-           "bruk et IANA-navn som Europe/Oslo", "id": "--id {id!r}: bruk små bokstaver a-z, sifre, - og _, "
-           "og begynn med en bokstav eller et siffer", "exists": "{file} finnes allerede; ingenting er skrevet "
-           "(velg en annen mappe, eller flytt filen)", "notdir": "{dir} er ikke en mappe",
-           "wrote": "Skrev {n} filer for {name} i {dir}:", "next": "Neste steg: aarshjul check --plan {plan}"
-           "   (se docs/getting-started.md)", "oserror": "kan ikke skrive {path}: {reason}; ingenting er skrevet "
-           "(velg en mappe du kan skrive i)"},
-    "en": {"name": "--name cannot be empty", "zone": "--zone {zone!r} is not a known time zone; "
-           "use an IANA name like Europe/Oslo", "id": "--id {id!r}: use lower-case letters a-z, digits, - and _, "
-           "beginning with a letter or a digit", "exists": "{file} exists already; nothing was written "
-           "(choose another folder, or move the file)", "notdir": "{dir} is not a folder",
-           "wrote": "Wrote {n} files for {name} in {dir}:", "next": "Next: aarshjul check --plan {plan}"
-           "   (see docs/getting-started.md)", "oserror": "cannot write {path}: {reason}; nothing was written "
-           "(choose a folder you can write to)"},
+    "name": N_("--name cannot be empty"),
+    "zone": N_("--zone {zone!r} is not a known time zone; use an IANA name like Europe/Oslo"),
+    "id": N_("--id {id!r}: use lower-case letters a-z, digits, - and _, beginning with a letter or a digit"),
+    "exists": N_("{file} exists already; nothing was written (choose another folder, or move the file)"),
+    "notdir": N_("{dir} is not a folder"),
+    "wrote": N_("Wrote {n} files for {name} in {dir}:"),
+    "next": N_("Next: aarshjul check --plan {plan}   (see docs/getting-started.md)"),
+    "oserror": N_("cannot write {path}: {reason}; nothing was written (choose a folder you can write to)"),
 }
 
 
@@ -60,7 +57,7 @@ def init(
     from .domain.schemas import file_name, schema_text
 
     lang = kit.lang(lang)
-    text = _TEXT[lang]
+    text = {k: i18n._(lang, v) for k, v in _TEXT.items()}
     if not name.strip():
         kit.fail(text["name"])
     try:

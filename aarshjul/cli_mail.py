@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from . import cli_kit as kit
-from .domain.i18n import Msg
+from .domain.i18n import N_, Msg
 from .domain.results import Delivery
 from .settings import get_settings
 
@@ -43,12 +43,11 @@ def newsletter_list(plan: kit.Plan = None, today: kit.Today = None, lang: kit.La
     from .domain.editions import edition_label, scheduled_days
 
     lang, day = kit.lang(lang), kit.today(today)
-    nb = lang == "nb"
     p = kit.load(plan)
-    listing = kit.Listing("Nyhetsbrev" if nb else "Newsletters", [
-        kit.Column("id", "id", ident=True), kit.Column("name", "navn" if nb else "name"),
-        kit.Column("audience", "mottakere" if nb else "audience"), kit.Column("schedule", "når" if nb else "when"),
-        kit.Column("next", "neste utgave" if nb else "next edition", ident=True)])
+    listing = kit.Listing(kit.tr("Newsletters"), [
+        kit.Column("id", "id", ident=True), kit.Column("name", kit.tr("name")),
+        kit.Column("audience", kit.tr("audience")), kit.Column("schedule", kit.tr("when")),
+        kit.Column("next", kit.tr("next edition"), ident=True)])
     for n in mail_config(p).newsletters:
         upcoming = scheduled_days(p, n, day, p.period.end)
         edition = f"{n.id}/{edition_label(n, upcoming[0])}" if upcoming else None
@@ -63,20 +62,19 @@ def newsletter_list(plan: kit.Plan = None, today: kit.Today = None, lang: kit.La
 
 def audience_text(p: Plan, n: NewsletterConfig, lang: str) -> str:
     """Who gets it, in words: 'alle medlemmer', 'medlemmene i Arna SV', 'hvert lag for seg'."""
-    nb, a = lang == "nb", n.audience
+    from .domain.i18n import _
+
+    a = n.audience
     if a.all:
-        return "alle medlemmer" if nb else "all members"
+        return _(lang, "all members")
     if a.branch:
-        name = p.bodies[a.branch].name if a.branch in p.bodies else a.branch
-        return f"medlemmene i {name}" if nb else f"the members of {name}"
+        return _(lang, "the members of {name}", name=p.bodies[a.branch].name if a.branch in p.bodies else a.branch)
     if a.role:
-        name = p.bodies[a.role].name if a.role in p.bodies else a.role
-        return f"{name} (rolle)" if nb else f"{name} (role)"
+        return _(lang, "{name} (role)", name=p.bodies[a.role].name if a.role in p.bodies else a.role)
     from .domain.model import DEFAULT_BRANCH_WORD
 
     word = p.organisation.branch if p.organisation.locale == lang else DEFAULT_BRANCH_WORD[lang]
-    return (f"medlemmene i hvert {word.singular}, en utgave per {word.singular}" if nb else
-            f"each {word.singular}'s members, one edition per {word.singular}")
+    return _(lang, "each {group}'s members, one edition per {group}", group=word.singular)
 
 
 @news_app.command("preview")
@@ -99,16 +97,15 @@ def newsletter_preview(
     else:
         upcoming = scheduled_days(p, n, day, p.period.end)
         if not upcoming:
-            kit.fail(f"{n.id} har ingen utgave etter {day}" if lang == "nb" else f"{n.id} has no edition after {day}")
+            kit.fail(kit.tr("{newsletter} has no edition after {day}", newsletter=n.id, day=day))
         editions = editions_for(p, n, upcoming[0])
     campaign = newsletter_campaign(p, n, editions[0], day, read_edition_text(content_path(p, n, editions[0])),
                                    allow_empty=True)
     if campaign.context.get("events") == []:
-        kit.err.print(f"! {campaign.key}: ingen arrangementer å melde; en tom oversikt sendes ikke" if lang == "nb"
-                      else f"! {campaign.key}: no events to list; an empty digest is not sent")
+        kit.err.print("! " + kit.tr("{edition}: no events to list; an empty digest is not sent", edition=campaign.key))
     assert campaign.unsubscribe_url is not None  # newsletter_campaign sets it: mail.yaml's unsubscribe.url is required
     context = {**campaign.context, "first_name": "Ola",
-               "unsubscribe_url": campaign.unsubscribe_url.replace("{token}", "FORHANDSVISNING")}
+               "unsubscribe_url": campaign.unsubscribe_url.replace("{token}", kit.tr("PREVIEW"))}
     subject, text, html_part = Renderer(campaign.template, campaign.subject, campaign.templates).render(context)
     print(f"Subject: {subject}\nEdition: {campaign.key}\n")
     print(html_part if html else text)
@@ -153,7 +150,7 @@ def reminders_send(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lan
     summaries = kit.run_flow(send_reminders, plan_path=str(path), today=day)
     print_mail(summaries, lang)
     if not summaries:
-        kit.say("Ingen påminnelser i dag." if lang == "nb" else "No reminders due today.")
+        kit.say(kit.tr("No reminders due today."))
 
 
 @unsubscribe_cli.command()
@@ -178,16 +175,16 @@ def unsubscribe(token: Annotated[str, typer.Argument(help="The token from a List
                               audience=audience))
 
 
-# why rows failed (tasks/mailer.py _reason), in bokmål
-FAILED_NB = {"no SMTPUTF8": "uten SMTPUTF8 hos e-posttjeneren", "no address": "uten adresse",
-             "invalid address": "ugyldig adresse", "message not built": "meldingen kunne ikke lages",
-             "refused by the server": "avvist av tjeneren"}
+# why rows failed (tasks/mailer.py _reason): the reasons as msgids
+FAILED = {"no SMTPUTF8": N_("no SMTPUTF8"), "no address": N_("no address"), "invalid address": N_("invalid address"),
+          "message not built": N_("message not built"), "refused by the server": N_("refused by the server")}
 
 
 def print_mail(summaries: list[Delivery], lang: str) -> None:
     """Each delivery on a line; then, when an edition paused, EditionPaused (exit 3) after
     everything else was printed (the rest of that edition waits for the next run)."""
-    nb = lang == "nb"
+    from .domain.i18n import _
+
     paused: list[str] = []
     for s in summaries:
         if s.not_ready:
@@ -197,15 +194,13 @@ def print_mail(summaries: list[Delivery], lang: str) -> None:
             paused.append(s.campaign)
             kit.warn(f"{s.campaign}: {s.paused}")
             continue
-        why = ", ".join(f"{n} {FAILED_NB.get(r, r) if nb else r}" for r, n in sorted(s.failed_reasons.items()))
-        kit.ok(f"{s.campaign}: {s.sent} {'sendt' if nb else 'sent'}, {s.failed} "
-               f"{'feilet' if nb else 'failed'}{f' ({why})' if why else ''}, "
-               f"{s.unknown} {'ukjent' if nb else 'unknown'}, "
-               f"{s.in_doubt} {'i tvil' if nb else 'in doubt'}, {s.skipped_unsubscribed} "
-               f"{'avmeldt' if nb else 'unsubscribed'}, {s.skipped_invalid} "
-               f"{'ugyldig adresse' if nb else 'invalid address'}")
+        why = ", ".join(f"{n} {_(lang, FAILED[r]) if r in FAILED else r}" for r, n in sorted(s.failed_reasons.items()))
+        why = f" ({why})" if why else ""
+        kit.ok(_(lang, "{campaign}: {sent} sent, {failed} failed{why}, {unknown} unknown, {in_doubt} in doubt, "
+                       "{unsubscribed} unsubscribed, {invalid} invalid address", campaign=s.campaign, sent=s.sent,
+                 failed=s.failed, why=why, unknown=s.unknown, in_doubt=s.in_doubt,
+                 unsubscribed=s.skipped_unsubscribed, invalid=s.skipped_invalid))
     if paused:
         from .domain.errors import EditionPaused
 
-        raise EditionPaused(("stoppet, resten venter til neste kjøring: " if nb else
-                             "paused, the rest waits for the next run: ") + ", ".join(paused))
+        raise EditionPaused(Msg("paused, the rest waits for the next run: {editions}", editions=", ".join(paused)))

@@ -30,6 +30,7 @@ from rich.text import Text
 from . import cli_kit as kit
 from .cli_kit import out
 from .domain.errors import BadInput
+from .domain.i18n import Msg
 
 if TYPE_CHECKING:
     from .db.members import ImportResult
@@ -219,7 +220,7 @@ def forget(
 
     ctx = _context(plan)
     if not yes:
-        typer.confirm(f"Slette persondata for medlem {number} for godt?", abort=True)
+        typer.confirm(kit.tr("Delete the personal data of member {number} for good?", number=number), abort=True)
     with kit.session() as session:
         member, already = forget_member(session, ctx.organisation, number.strip(), datetime.now(timezone.utc))
         theirs = letters(session, ctx.organisation, member.number)
@@ -228,15 +229,16 @@ def forget(
     try:
         removed = remove_letters(outbox, theirs)
     except OSError as exc:
-        raise AarshjulError(f"{outbox}: a letter of member {member.number} could not be removed from the outbox "
-                            f"({type(exc).__name__}); the member is forgotten, run `forget` again once the folder "
-                            "can be written") from None
+        raise AarshjulError(Msg("{outbox}: a letter of member {member} could not be removed from the outbox "
+                                "({error}); the member is forgotten, run `forget` again once the folder can be "
+                                "written", outbox=str(outbox), member=member.number,
+                                error=type(exc).__name__)) from None
     if already:
-        out.print(f"Medlem {member.number} var allerede glemt.")
+        out.print(kit.tr("Member {number} was forgotten already.", number=member.number))
     else:
-        kit.ok(f"medlem {member.number}: navn, e-post, telefon og postnummer er slettet; "
-               "senere importer henter dem ikke tilbake.")
-    out.print(f"{removed} brev fjernet fra utboksen ({outbox}).", markup=False)
+        kit.ok(kit.tr("member {number}: name, e-mail, phone and postcode are deleted; later imports do not bring "
+                      "them back.", number=member.number))
+    out.print(kit.tr("{n} letters removed from the outbox ({outbox}).", n=removed, outbox=outbox), markup=False)
 
 
 # --- output -----------------------------------------------------------------------------
@@ -244,44 +246,50 @@ def forget(
 
 def _print_import(file: Path, export: Export, result: ImportResult, ctx: _Context, seconds: float) -> None:
     separator = "tab" if export.delimiter == "\t" else repr(export.delimiter)
-    kit.say(("Medlemsimport", "bold"), f": {file.name} ({export.encoding}, skilletegn {separator}), {ctx.organisation}")
+    source = kit.tr("{file} ({encoding}, separator {separator}), {organisation}", file=file.name,
+                    encoding=export.encoding, separator=separator, organisation=ctx.organisation)
+    kit.say((kit.tr("Member import"), "bold"), f": {source}")
     if export.ignored:
-        out.print(f"  ignorerte kolonner: {', '.join(export.ignored)}")
+        out.print("  " + kit.tr("ignored columns: {columns}", columns=", ".join(export.ignored)))
     grid = Table.grid(padding=(0, 2))
     grid.add_column()
     grid.add_column(justify="right")
     for label, value in (
-        ("rader lest", result.rows_read), ("nye", result.new), ("endret", result.updated),
-        ("uendret", result.unchanged), ("meldt ut (ikke i eksporten)", result.left),
-        ("hoppet over", result.skipped), ("duplikater (siste rad gjelder)", result.duplicates),
-        ("advarsler", result.warnings), (f"uten {ctx.word.singular}", result.without_branch),
-        ("glemt, ikke gjeninnført", result.forgotten_kept), ("nye oppfølginger" + ctx.promise, result.follow_ups),
+        (kit.tr("rows read"), result.rows_read), (kit.tr("new"), result.new), (kit.tr("changed"), result.updated),
+        (kit.tr("unchanged"), result.unchanged), (kit.tr("left (not in the export)"), result.left),
+        (kit.tr("skipped"), result.skipped), (kit.tr("duplicates (the last row counts)"), result.duplicates),
+        (kit.tr("warnings"), result.warnings),
+        (kit.tr("without a {group}", group=ctx.word.singular), result.without_branch),
+        (kit.tr("forgotten, not brought back"), result.forgotten_kept), (kit.tr("new follow-ups") + ctx.promise,
+                                                                    result.follow_ups),
     ):
         grid.add_row(f"  {label}", str(value))
     out.print(grid)
     if result.issues:
-        table = Table(title=f"Problemer i {file.name} ({len(result.issues)})")
-        for col in ("Rad", "Kolonne", "Medlemsnr", "Problem"):
+        table = Table(title=kit.tr("Problems in {file} ({n})", file=file.name, n=len(result.issues)))
+        for col in (kit.tr("Row"), kit.tr("Column"), kit.tr("Member no."), kit.tr("Problem")):
             table.add_column(col, overflow="fold")
-        kinds = {"skipped": ("hoppet over", "red"), "duplicate": ("duplikat", "yellow"),
-                 "warning": ("advarsel", "yellow")}
+        kinds = {"skipped": (kit.tr("skipped"), "red"), "duplicate": (kit.tr("duplicate"), "yellow"),
+                 "warning": (kit.tr("warning"), "yellow")}
         for i in result.issues:
             table.add_row(str(i.row), i.column or "", i.number or "", Text.assemble(kinds[i.kind], f": {i.message}"))
         out.print(table)
     if result.unassigned:
         if len(result.unassigned) <= SHOW_UNASSIGNED:
-            table = Table(title=f"Uten {ctx.word.singular} ({len(result.unassigned)})")
-            for col in ("Medlemsnummer", "Postnummer", "Årsak"):
+            table = Table(title=kit.tr("Without a {group} ({n})", group=ctx.word.singular, n=len(result.unassigned)))
+            for col in (kit.tr("Member number"), kit.tr("Postcode"), kit.tr("Reason")):
                 table.add_column(col)
             for u in result.unassigned:
                 table.add_row(u.number, u.postcode or "", u.reason)
             out.print(table)
         else:
-            out.print(f"Uten {ctx.word.singular}: {len(result.unassigned)}, etter årsak:")
+            out.print(kit.tr("Without a {group}: {n}, by reason:", group=ctx.word.singular, n=len(result.unassigned)))
             for reason, n in Counter(u.reason for u in result.unassigned).most_common():
                 out.print(f"  {n:>5}  {reason}")
-        out.print(f"  (aarshjul members unassigned lister dem; rett opp i {_table_name(ctx)} eller i registeret)")
-    kit.ok(f"{result.members} medlemmer lagret på {seconds:.1f} s")
+        out.print("  " + kit.tr("(aarshjul members unassigned lists them; correct {table} or the register)",
+                           table=_table_name(ctx)))
+    took = f"{seconds:.1f}"
+    kit.ok(kit.tr("{n} members stored in {seconds} s", n=result.members, seconds=took))
 
 
 def _share(value: float | None) -> str:
@@ -326,11 +334,11 @@ def _read(file: Path) -> bytes:
     try:
         return file.read_bytes()
     except FileNotFoundError:
-        raise BadInput(f"{file}: finnes ikke; sjekk stien til eksportfilen") from None
+        raise BadInput(Msg("{file}: does not exist; check the path of the export file", file=str(file))) from None
     except IsADirectoryError:
-        raise BadInput(f"{file}: er en mappe; oppgi CSV-filen") from None
+        raise BadInput(Msg("{file}: is a folder; give the CSV file", file=str(file))) from None
     except OSError as exc:
-        raise BadInput(f"{file}: kan ikke leses ({exc.strerror})") from None
+        raise BadInput(Msg("{file}: cannot be read ({reason})", file=str(file), reason=exc.strerror)) from None
 
 
 @contextmanager
@@ -341,7 +349,7 @@ def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("importerer"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+    with Progress(TextColumn(kit.tr("importing")), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=out, transient=True) as bar:
         task = bar.add_task("import", total=total)
         yield lambda n: bar.advance(task, n)

@@ -18,6 +18,7 @@ import typer
 from . import cli_kit as kit
 from .domain import i18n
 from .domain.errors import NotFound
+from .domain.i18n import N_
 
 if TYPE_CHECKING:
     from .domain.plan import Plan as PlanT
@@ -168,29 +169,24 @@ def _clock(o: Occurrence, lang: str) -> str:
     return f"{i18n.clock(o.start, lang)}–{i18n.clock(o.end, lang)}"
 
 
-PER = {"nb": {"month": "måned", "quarter": "kvartal", "half-year": "halvår", "year": "år", "season": "sesong",
-              "period": "planperiode"},
-       "en": {"month": "month", "quarter": "quarter", "half-year": "half-year", "year": "year", "season": "season",
-              "period": "plan period"}}
-EVENT = {"nb": {"member_joined": "innmelding", "dues_unpaid": "ubetalt kontingent"},
-         "en": {"member_joined": "a member joining", "dues_unpaid": "unpaid dues"}}
-FREQ = {"nb": {"DAILY": "daglig", "WEEKLY": "ukentlig", "MONTHLY": "månedlig", "YEARLY": "årlig"},
-        "en": {"DAILY": "daily", "WEEKLY": "weekly", "MONTHLY": "monthly", "YEARLY": "yearly"}}
-EVERY = {"nb": {"DAILY": "dag", "WEEKLY": "uke", "MONTHLY": "måned", "YEARLY": "år"},
-         "en": {"DAILY": "days", "WEEKLY": "weeks", "MONTHLY": "months", "YEARLY": "years"}}
-WEEKDAY = {"nb": dict(zip(("MO", "TU", "WE", "TH", "FR", "SA", "SU"),
-                          ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"))),
-           "en": dict(zip(("MO", "TU", "WE", "TH", "FR", "SA", "SU"),
-                          ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))}
-ORDINAL = {"nb": {1: "første", 2: "andre", 3: "tredje", 4: "fjerde", 5: "femte", -1: "siste", -2: "nest siste"},
-           "en": {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last", -2: "second last"}}
+# the words of a cadence and of an RRULE, as msgids (said with i18n._ in the reader's language)
+PER = {"month": N_("month"), "quarter": N_("quarter"), "half-year": N_("half-year"), "year": N_("year"),
+       "season": N_("season"), "period": N_("plan period")}
+EVENT = {"member_joined": N_("a member joining"), "dues_unpaid": N_("unpaid dues")}
+FREQ = {"DAILY": N_("daily"), "WEEKLY": N_("weekly"), "MONTHLY": N_("monthly"), "YEARLY": N_("yearly")}
+EVERY = {"DAILY": N_("every {n} days"), "WEEKLY": N_("every {n} weeks"), "MONTHLY": N_("every {n} months"),
+         "YEARLY": N_("every {n} years")}
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # babel's day names, Monday first
+ORDINAL = {1: N_("first (weekday of the month)"), 2: N_("second (weekday of the month)"),
+           3: N_("third (weekday of the month)"), 4: N_("fourth (weekday of the month)"),
+           5: N_("fifth (weekday of the month)"), -1: N_("last (weekday of the month)"),
+           -2: N_("second last (weekday of the month)")}
 
 
 def cadence_text(c: Cadence, lang: str, plan: PlanT | None = None) -> str:
     """How often, in words: 'kvote: 2 per år', 'serie: månedlig, siste torsdag, unntatt juli',
     'per medlem: innen 14 dager etter innmelding' (never the plan file's raw ids; with the
     plan, its important dates and groups by name)."""
-    nb = lang == "nb"
     kind = i18n.word(c.kind, lang)
 
     def dates(ids: list[str]) -> str:
@@ -200,55 +196,58 @@ def cadence_text(c: Cadence, lang: str, plan: PlanT | None = None) -> str:
         return ", ".join(plan.body_name(b) if plan and (b in plan.bodies or b in plan.groups) else b for b in ids)
 
     if c.kind == "quota":
-        per = PER[lang][c.per]
+        per = i18n._(lang, PER[c.per]) if c.per in PER else c.per
         if c.per == "season" and c.seasons:
             per += f" ({', '.join(c.seasons)})"
         text = f"{kind}: {c.count} per {per}"
-        return text + (f", {'i hvert av' if nb else 'in each of'}: {groups(c.each)}" if c.each else "")
+        return text + (", " + i18n._(lang, "in each of: {groups}", groups=groups(c.each)) if c.each else "")
     if c.kind == "annual":
         return f"{kind}: {dates(c.dates)}"
     if c.kind == "series":
         return f"{kind}: {rrule_text(c.rrule, lang)}"
     if c.kind == "on_event":
-        days = f"{c.within_days} {'dager' if nb else 'days'}" if c.within_days != 1 else ("1 dag" if nb else "1 day")
-        return (f"{kind}: innen {days} etter {EVENT[lang].get(c.event, c.event)}" if nb else
-                f"{kind}: within {days} of {EVENT[lang].get(c.event, c.event)}")
+        days = i18n.ngettext(lang, "{n} day", "{n} days", c.within_days)
+        event = i18n._(lang, EVENT[c.event]) if c.event in EVENT else c.event
+        return i18n._(lang, "{kind}: within {days} of {event}", kind=kind, days=days, event=event)
     if c.kind == "deadline" and c.each:
-        return f"{kind}, {'for hvert av' if nb else 'for each of'}: {groups(c.each)}"
+        return f"{kind}, " + i18n._(lang, "for each of: {groups}", groups=groups(c.each))
     return kind
 
 
 def rrule_text(rule: str, lang: str) -> str:
     """An RFC 5545 RRULE in words, as far as the usual parts go ('månedlig, første tirsdag');
     a rule with other parts keeps them as written after the words."""
-    from babel.dates import get_month_names
+    from babel.dates import get_day_names, get_month_names
 
     parts = dict(p.split("=", 1) for p in rule.upper().split(";") if "=" in p)
     freq = parts.pop("FREQ", "")
-    words = [FREQ[lang].get(freq, freq.lower())]
+    words = [i18n._(lang, FREQ[freq]) if freq in FREQ else freq.lower()]
     interval = parts.pop("INTERVAL", "1")
-    if interval != "1" and freq in EVERY[lang]:
-        words[0] = (f"hver {interval}. {EVERY[lang][freq]}" if lang == "nb" else
-                    f"every {interval} {EVERY[lang][freq]}")
+    if interval != "1" and freq in EVERY:
+        words[0] = i18n._(lang, EVERY[freq], n=interval)
+    day_names = get_day_names("wide", locale=lang)
     days = []
     for d in filter(None, parts.pop("BYDAY", "").split(",")):
         n, wd = d[:-2], d[-2:]
-        name = WEEKDAY[lang].get(wd, wd)
-        days.append(f"{ORDINAL[lang].get(int(n), n)} {name}" if n.lstrip("+-").isdigit() else name)
+        name = day_names[WEEKDAYS.index(wd)] if wd in WEEKDAYS else wd
+        if n.lstrip("+-").isdigit():
+            days.append(f"{i18n._(lang, ORDINAL[int(n)]) if int(n) in ORDINAL else n} {name}")
+        else:
+            days.append(name)
     if days:
-        words.append((" og " if lang == "nb" else " and ").join(days) if len(days) < 3 else ", ".join(days))
+        words.append(i18n._(lang, " and ").join(days) if len(days) < 3 else ", ".join(days))
     if "BYMONTHDAY" in parts:
         monthdays = parts.pop("BYMONTHDAY").split(",")
-        words.append((f"den {', '.join(d + '.' for d in monthdays)}" if lang == "nb" else
-                      f"on day {', '.join(monthdays)}"))
+        said = [i18n._(lang, "{n} (a day of the month)", n=d) for d in monthdays]
+        words.append(i18n._(lang, "on day {days}", days=", ".join(said)))
     if "BYMONTH" in parts:
         names = get_month_names("wide", locale=lang)
         months = [int(m) for m in parts.pop("BYMONTH").split(",") if m.isdigit()]
         left = [m for m in range(1, 13) if m not in months]
         if left and len(left) <= 3:
-            words.append(f"{'unntatt' if lang == 'nb' else 'except'} {', '.join(names[m] for m in left)}")
+            words.append(i18n._(lang, "except {months}", months=", ".join(names[m] for m in left)))
         else:
-            words.append(f"{'i' if lang == 'nb' else 'in'} {', '.join(names[m] for m in months)}")
+            words.append(i18n._(lang, "in {months}", months=", ".join(names[m] for m in months)))
     words += [f"{k}={v}" for k, v in parts.items()]
     return ", ".join(w for w in words if w)
 

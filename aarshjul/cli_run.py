@@ -45,7 +45,7 @@ def run(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
         settings = get_settings()
         where = (_safe_smtp(settings.smtp_url) if settings.smtp_url else
                  per_organisation(settings.outbox_dir, summary.organisation))
-        kit.say(f"  {'e-post' if lang == 'nb' else 'mail'}: {where}")
+        kit.say("  " + kit.tr("mail: {where}", where=where))
 
 
 @run_cli.command()
@@ -63,18 +63,19 @@ def serve(plan: kit.Plan = None, today: kit.Today = None,
     from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
 
     if not PREFECT_API_URL.value():
-        kit.fail("aarshjul serve needs a Prefect server to keep the schedules and show the runs:\n"
-                 "  prefect server start                      (in another terminal)\n"
-                 "  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api\n"
-                 "then run `aarshjul serve` again")
+        kit.fail(kit.tr("aarshjul serve needs a Prefect server to keep the schedules and show the runs:\n"
+                        "  prefect server start                      (in another terminal)\n"
+                        "  prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api\n"
+                        "then run `aarshjul serve` again"))
     from prefect import serve as prefect_serve
 
     from .flows.deployments import runner_deployments
 
     deployments = runner_deployments(plan_paths)
     ui = PREFECT_UI_URL.value() or PREFECT_API_URL.value().removesuffix("/api")
-    kit.ok(f"aarshjul serves {len(deployments)} deployments for {len(plan_paths)} chapter(s) "
-           f"(schedules in Europe/Oslo). Watch the runs in the Prefect UI: {ui}/deployments")
+    kit.ok(kit.tr("aarshjul serves {deployments} deployments for {chapters} chapter(s) (schedules in "
+                  "Europe/Oslo). Watch the runs in the Prefect UI: {ui}/deployments", deployments=len(deployments),
+                  chapters=len(plan_paths), ui=ui))
     prefect_serve(*deployments, print_starting_message=False)
 
 
@@ -88,7 +89,7 @@ def db_upgrade(today: kit.Today = None) -> None:
     url = get_settings().database_url
     with kit.database_errors():
         upgrade(url)
-    kit.ok(f"database at the current schema: {make_url(url).render_as_string(hide_password=True)}")
+    kit.ok(kit.tr("database at the current schema: {url}", url=make_url(url).render_as_string(hide_password=True)))
 
 
 def _safe_smtp(url: str) -> str:

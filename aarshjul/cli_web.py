@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import typer
 
 from . import cli_kit as kit
+from .domain.i18n import Msg
 from .settings import get_settings, per_organisation
 
 web_cli = typer.Typer()
@@ -22,15 +23,17 @@ web_cli = typer.Typer()
 ROUTE = "/avmeld/{token}"
 
 
-def unsubscribe_url_problem(unsubscribe_url: str, site_url: str | None) -> str | None:
+def unsubscribe_url_problem(unsubscribe_url: str, site_url: str | None) -> Msg | None:
     """Why the letters' List-Unsubscribe address (mail.yaml) would not reach this service,
     or None: it must be AARSHJUL_SITE_URL followed by /avmeld/{token}."""
     path = urlsplit(unsubscribe_url.replace("{token}", "TOKEN")).path.replace("TOKEN", "{token}")
     if not path.endswith(ROUTE):
-        return f"mail.yaml's unsubscribe url {unsubscribe_url} does not end in {ROUTE}, which aarshjul web answers"
+        return Msg("mail.yaml's unsubscribe url {url} does not end in {route}, which aarshjul web answers",
+                   url=unsubscribe_url, route=ROUTE)
     if site_url and unsubscribe_url != site_url.rstrip("/") + ROUTE:
-        return (f"mail.yaml's unsubscribe url {unsubscribe_url} is not AARSHJUL_SITE_URL {site_url} followed by "
-                f"{ROUTE}; the letters' links reach this service only if both name its address")
+        return Msg("mail.yaml's unsubscribe url {url} is not AARSHJUL_SITE_URL {site_url} followed by {route}; the "
+                   "letters' links reach this service only if both name its address", url=unsubscribe_url,
+                   site_url=site_url, route=ROUTE)
     return None
 
 
@@ -57,11 +60,12 @@ def web(host: Annotated[str, typer.Option("--host", help="The address to listen 
     if p.mail:
         problem = unsubscribe_url_problem(p.mail.unsubscribe.url, site_url)
         if problem:
-            kit.warn(problem)
+            kit.warn(problem.say(kit.current_lang()))
     upgrade(settings.database_url)
     config = WebConfig(plan=p, database_url=settings.database_url, secret=secret_key(settings.secret_key_file),
                        site_dir=Path(per_organisation(settings.site_dir, org)), today=today)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    kit.ok(f"aarshjul web: http://{host}:{port}/ ({p.organisation.name}; the site from {config.site_dir})")
+    kit.ok(kit.tr("aarshjul web: http://{host}:{port}/ ({name}; the site from {folder})", host=host, port=port,
+                  name=p.organisation.name, folder=config.site_dir))
     uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
                 root_path=root_path, access_log=False, server_header=False, log_level="info")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, get_args, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain.errors import AarshjulError
+from .domain.i18n import N_, Msg, _
 
 
 class Settings(BaseSettings):
@@ -76,5 +77,34 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        lines = [f"AARSHJUL_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()]
-        raise AarshjulError("invalid setting\n  " + "\n  ".join(lines)) from None
+        lines = [Msg("{name}: {reason}", name=_name(e), reason=_reason(e)) for e in exc.errors()]
+        raise AarshjulError(Msg("invalid setting\n  {lines}", lines=_Lines(lines))) from None
+
+
+class _Lines(list[Msg]):
+    """The settings' problems, one a line, each said in the reader's language."""
+
+    def say(self, lang: str | None) -> str:
+        return "\n  ".join(m.say(lang) for m in self)
+
+
+def _name(error: Any) -> str:
+    return "AARSHJUL_" + "_".join(str(p) for p in error["loc"]).upper()
+
+
+class _Or(tuple[str, ...]):
+    """Allowed values, 'nb or en' in the reader's language."""
+
+    def say(self, lang: str | None) -> str:
+        return _(lang, " or ").join(repr(v) for v in self)
+
+
+def _reason(error: Any) -> Msg | str:
+    """What is wrong with a setting's value, in our words where we have them (pydantic's otherwise)."""
+    kind, value = error["type"], error.get("input")
+    if kind == "literal_error":
+        field = Settings.model_fields.get(str(error["loc"][0])) if error.get("loc") else None
+        return Msg("{value!r}: use {choices}", value=value, choices=_Or(get_args(field.annotation) if field else ()))
+    said = {"int_parsing": N_("write a whole number"), "float_parsing": N_("write a number"),
+            "bool_parsing": N_("write true or false")}
+    return Msg(said[kind]) if kind in said else str(error["msg"])
