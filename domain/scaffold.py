@@ -18,6 +18,9 @@ from typing import Mapping
 
 import yaml
 
+from .i18n import _
+from .model import DEFAULT_BRANCH_WORD
+
 _MARK = re.compile(r"@\{(\w+)\}")
 _SLUG = re.compile(r"[^a-z0-9]+")
 _FOLD = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ß": "ss", "þ": "th", "ð": "d", "ł": "l", "đ": "d"})
@@ -92,10 +95,12 @@ class Answers:
         first = self.today.year
         last = first + 1
         period: Value = f"{first}-{last}" if self.today.month <= 6 else [f"{first}-H2", last]
-        title = {"nb": f"Arbeidsplan for {self.name}, {first}–{last}",
-                 "en": f"Work plan of {self.name}, {first}–{last}"}[self.lang]
+        title = _(self.lang, "Work plan of {name}, {first}–{last}", name=self.name, first=first, last=last)
         half = "H1" if self.today.month <= 6 else "H2"  # schedule.yaml's example pins a slot of this half-year
-        return {"name": self.name, "id": self.id, "plan_id": f"{self.id}-{first}-{last}", "title": title,
+        word = DEFAULT_BRANCH_WORD[self.lang]  # organisation.yaml's branch_word, written out to be changed
+        return {"branch_singular": word.singular, "branch_plural": word.plural, "branch_definite": word.definite,
+                "branch_definite_plural": word.definite_plural or word.plural,
+                "name": self.name, "id": self.id, "plan_id": f"{self.id}-{first}-{last}", "title": title,
                 "zone": self.zone, "lang": self.lang, "period": period, "first": first, "last": last,
                 "pin_first": f"1.2/{first}-{half}/1", "pin_second": f"1.2/{first}-{half}/2",
                 "pin_date": f"{first}-03-12" if half == "H1" else f"{first}-10-15"}
