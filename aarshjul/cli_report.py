@@ -350,7 +350,7 @@ def report(
         rep = load_report(session, p, targets, year, day)
     # a str, not a Path: Path("newdir/") would lose the slash that says "a folder"
     written = write_report(rep, [format], REPORT_DIR, p.organisation.id, out=out_path)
-    counts = ", ".join(f"{n} {STATUS[s]}" for s, n in rep.counts.items() if n)
+    counts = ", ".join(f"{n} {kit.tr(STATUS[s])}" for s, n in rep.counts.items() if n)
     kit.say(("✓ ", "green"), f"Årsrapport {year}: {len(rep.measures)} tiltak ({counts}); {len(rep.gaps)} hull",
             ("" if rep.complete_year else (f" (utkast: {year} er ikke over)", "yellow")))
     kit.say(f"  {written[format]}")

@@ -9,6 +9,10 @@ branch. Rendering (HTML, PDF, Markdown) is tasks/report_render.py's job.
 
 Pure: no database, no clock. The caller passes `today` and the records.
 
+The report is in the organisation's language (organisation.locale, `Report.lang`): the
+status words below are msgids, said in that language by `status_text`, `state_text`
+and `summary` (domain/i18n.py); the templates take their own words from the catalogs.
+
 Which occurrences belong to a year
 ----------------------------------
 A measure's occurrences whose window closes in the year (a quota's year or half-year,
@@ -73,22 +77,31 @@ from babel.dates import format_date
 from .errors import AarshjulError
 from .expand import Occurrence, expand
 from .gaps import Gap, find_gaps
+from .i18n import N_, Msg, _, ngettext
 from .model import DEFAULT_BRANCH_WORD, BranchWord
 from .periods import year_span
 from .plan import Plan
 from .targets import Progress
 
+# msgids; status_word(key, lang) says one (nb: gjennomført, delvis gjennomført, ...)
 STATUS = {
-    "done": "gjennomført",
-    "partial": "delvis gjennomført",
-    "not_done": "ikke gjennomført",
-    "ongoing": "pågående",
-    "not_applicable": "ikke aktuelt i år",
-    "unrecorded": "ikke registrert",
+    "done": N_("carried out"),
+    "partial": N_("partly carried out"),
+    "not_done": N_("not carried out"),
+    "ongoing": N_("ongoing"),
+    "not_applicable": N_("not relevant this year"),
+    "unrecorded": N_("not recorded"),
 }
 STATUS_ORDER = ("done", "partial", "ongoing", "not_done", "unrecorded", "not_applicable")
-STATE = {"held": "holdt", "not_held": "ikke holdt", "cancelled": "avlyst", "open": "kommer",
-         "unrecorded": "ikke registrert"}
+STATE = {"held": N_("was held"), "not_held": N_("was not held"), "cancelled": N_("cancelled"),
+         "open": N_("upcoming"), "unrecorded": N_("not recorded")}
+# what a dated record says (the report's "also recorded")
+OUTCOME = {"held": N_("carried out"), "not_held": N_("not carried out"), "cancelled": N_("cancelled")}
+
+
+def status_word(key: str, lang: str | None) -> str:
+    """A measure's status (a key of STATUS) in `lang`."""
+    return _(lang, STATUS[key])
 OUTCOMES = ("held", "not_held", "cancelled")
 
 
@@ -123,6 +136,7 @@ class Line:
     state: str  # a key of STATE
     record: Record | None
     reason: str | None  # why not held / cancelled (the record's note, or schedule.yaml's)
+    lang: str = "nb"  # the report's language
 
     @property
     def held_on(self) -> date | None:
@@ -130,7 +144,7 @@ class Line:
 
     @property
     def state_text(self) -> str:
-        return STATE[self.state]
+        return _(self.lang, STATE[self.state])
 
 
 @dataclass(frozen=True)
@@ -145,10 +159,11 @@ class MeasureReport:
     lines: tuple[Line, ...]
     records: tuple[Record, ...]  # dated records in the year (measures without occurrences, or "also recorded")
     comment: str | None
+    lang: str = "nb"  # the report's language
 
     @property
     def status_text(self) -> str:
-        return STATUS[self.status]
+        return status_word(self.status, self.lang)
 
     @property
     def planned(self) -> int:
@@ -187,17 +202,17 @@ class MeasureReport:
 
     @property
     def summary(self) -> str:
-        """'1 av 2 holdt', '3 registreringer', ''."""
+        """'1 av 2 holdt', '3 registreringer', '' (in the report's language)."""
+        lang = self.lang
         if self.lines:
-            parts = [f"{self.held} av {self.planned} holdt"]
+            parts = [_(lang, "{held} of {planned} held", held=self.held, planned=self.planned)]
             if self.not_held:
-                parts.append(f"{self.not_held} ikke holdt")
+                parts.append(_(lang, "{n} not held", n=self.not_held))
             if self.cancelled:
-                parts.append(f"{self.cancelled} avlyst")
+                parts.append(_(lang, "{n} cancelled", n=self.cancelled))
             return ", ".join(parts)
         if self.records:
-            n = len(self.records)
-            return f"{n} registrering{'er' if n != 1 else ''}"
+            return ngettext(lang, "{n} record", "{n} records", len(self.records))
         return ""
 
 
@@ -250,6 +265,7 @@ class Report:
     follow_up_days: int | None = None  # its within_days
     branch_word: BranchWord = DEFAULT_BRANCH_WORD["nb"]  # organisation.yaml's word for a branch
     templates: str | None = None  # the organisation's templates folder (Plan.templates), over the bundled ones
+    lang: str = "nb"  # the organisation's language (organisation.locale): the report's words
 
     @property
     def measures(self) -> list[MeasureReport]:
@@ -283,7 +299,9 @@ def build_report(plan: Plan, year: int, today: date, records: Sequence[Record],
     """
     first, last = plan.period.start.year, plan.period.end.year
     if not first <= year <= last:
-        raise AarshjulError(f"år {year} er utenfor planperioden {first}–{last}; velg et år i perioden")
+        raise AarshjulError(Msg("year {year} is outside the plan period {first}–{last}; choose a year in the period",
+                                year=year, first=first, last=last))
+    lang = plan.organisation.locale
     occurrences = list(occurrences if occurrences is not None else expand(plan))
     comments = comments or {}
     by_key: dict[str, Record] = {}
@@ -305,12 +323,12 @@ def build_report(plan: Plan, year: int, today: date, records: Sequence[Record],
                 lines: tuple[Line, ...] = ()
                 status = _standing_status(own) if applicable else "not_applicable"
             else:
-                lines = tuple(_line(plan, o, by_key.get(o.key), today) for o in _of_year(mine, year))
+                lines = tuple(_line(plan, o, by_key.get(o.key), today, lang) for o in _of_year(mine, year))
                 status = _slot_status(lines) if applicable and lines else "not_applicable"
             measures.append(MeasureReport(
                 m.number, m.title, m.text, m.cadence.kind, tuple(plan.body_name(b) for b in m.bodies),
                 m.period_text or ", ".join(str(s) for s in m.period), status, lines, own,
-                (comments.get(m.number) or "").strip() or None))
+                (comments.get(m.number) or "").strip() or None, lang))
         own_targets = tuple(t for t in targets if t.target.goal == goal.number)
         subgoals = tuple(SubgoalReport(f"{goal.number}.{s.letter}", s.letter, s.text,
                                        tuple(t for t in own_targets if t.target.subgoal == f"{goal.number}.{s.letter}"))
@@ -327,14 +345,14 @@ def build_report(plan: Plan, year: int, today: date, records: Sequence[Record],
     total: FollowUpRow | None = None
     if follow_ups is not None:
         order = {b: i for i, b in enumerate(plan.branches())}  # the organisation's order; none last
-        rows = tuple(FollowUpRow(_branch_name(plan, b), new, contacted) for b, (new, contacted) in
+        rows = tuple(FollowUpRow(_branch_name(plan, b, lang), new, contacted) for b, (new, contacted) in
                      sorted(follow_ups.items(), key=lambda kv: (kv[0] == "", order.get(kv[0], len(order)), kv[0])))
-        total = FollowUpRow("Totalt", sum(r.new for r in rows), sum(r.contacted for r in rows))
+        total = FollowUpRow(_(lang, "Total"), sum(r.new for r in rows), sum(r.contacted for r in rows))
     driver = plan.driven_by("member_joined")
     return Report(year, today, plan.organisation.name, plan.meta.title, plan.meta.adopted_by,
                   (plan.period.start, plan.period.end), tuple(goals), gaps, tuple(targets), rows, total,
                   driver.number if driver else None, plan.within_days("member_joined"), plan.branch_word,
-                  str(plan.templates))
+                  str(plan.templates), lang)
 
 
 def _of_year(mine: list[Occurrence], year: int) -> list[Occurrence]:
@@ -346,7 +364,7 @@ def _day(value: date | datetime | None) -> date | None:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _line(plan: Plan, o: Occurrence, record: Record | None, today: date) -> Line:
+def _line(plan: Plan, o: Occurrence, record: Record | None, today: date, lang: str = "nb") -> Line:
     planned, planned_end = _day(o.start), _day(o.end)
     reason = None
     if record is not None:
@@ -358,23 +376,23 @@ def _line(plan: Plan, o: Occurrence, record: Record | None, today: date) -> Line
         closes = planned_end if planned_end is not None else o.window_end
         state = "open" if closes >= today else "unrecorded"
     body = plan.bodies[o.body].name if o.body else None
-    return Line(o.key, o.title, _label(o, body), o.kind, body, planned, planned_end, o.window_start, o.window_end,
-                state, record, reason)
+    return Line(o.key, o.title, _label(o, body, lang), o.kind, body, planned, planned_end, o.window_start,
+                o.window_end, state, record, reason, lang)
 
 
-def _label(o: Occurrence, body: str | None) -> str:
+def _label(o: Occurrence, body: str | None, lang: str = "nb") -> str:
     """What tells an occurrence apart from the measure's others in the same year."""
     parts = o.key.split("/")
     if body:
-        return body + (f", nr. {o.slot}" if o.slot else "")
+        return body + (", " + _(lang, "no. {n}", n=o.slot) if o.slot else "")
     if o.slot:
-        return f"nr. {o.slot}"
+        return _(lang, "no. {n}", n=o.slot)
     if o.kind == "annual" and ": " in o.title:
         return o.title.split(": ", 1)[1]
     if o.kind == "quota" and parts[1].endswith(("-H1", "-H2")):
-        return f"{parts[1][-1]}. halvår {parts[1][:4]}"
+        return _(lang, "half-year {half} of {year}", half=parts[1][-1], year=parts[1][:4])
     if o.kind == "series" and o.start is not None:
-        return format_date(_day(o.start), "LLLL", locale="nb")  # "mars"
+        return format_date(_day(o.start), "LLLL", locale=lang)  # "mars", "March"
     return parts[1]
 
 
@@ -397,16 +415,25 @@ def _standing_status(records: Sequence[Record]) -> str:
     return "not_done" if records else "unrecorded"
 
 
-def _branch_name(plan: Plan, ident: str) -> str:
+def _branch_name(plan: Plan, ident: str, lang: str = "nb") -> str:
     if not ident:
-        return f"(uten {plan.branch_word.singular})"
+        return _(lang, "(without a {group})", group=plan.branch_word.singular)
     return plan.bodies[ident].name if ident in plan.bodies else ident
 
 
 def status_rows(report: Report) -> list[dict[str, Any]]:
-    """One row per measure, for a table (the Prefect table artifact): numbers only, no names."""
-    return [{"mål": g.number, "tiltak": m.number, "tittel": m.title, "status": m.status_text,
-             "planlagt": m.planned, "holdt": m.done, "ikke holdt": m.not_held,
-             "avlyst": m.cancelled, "deltakere": m.attendance if m.attendance is not None else "",
-             "kommentar": "ja" if m.comment else ""}
+    """One row per measure, for a table (the Prefect table artifact): numbers only, no names.
+    Its columns are named in the report's language (nb: mål, tiltak, tittel, status, planlagt,
+    holdt, ikke holdt, avlyst, deltakere, kommentar)."""
+    lang = report.lang
+    col = {k: _(lang, v) for k, v in COLUMNS.items()}
+    return [{col["goal"]: g.number, col["measure"]: m.number, col["title"]: m.title, col["status"]: m.status_text,
+             col["planned"]: m.planned, col["held"]: m.done, col["not_held"]: m.not_held,
+             col["cancelled"]: m.cancelled, col["attendance"]: m.attendance if m.attendance is not None else "",
+             col["comment"]: _(lang, "yes") if m.comment else ""}
             for g in report.goals for m in g.measures]
+
+
+COLUMNS = {"goal": N_("goal"), "measure": N_("measure"), "title": N_("title"), "status": N_("status"),
+           "planned": N_("planned"), "held": N_("held (column)"), "not_held": N_("not held (column)"),
+           "cancelled": N_("cancelled (column)"), "attendance": N_("participants"), "comment": N_("comment")}

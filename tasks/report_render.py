@@ -11,6 +11,11 @@
     write_report(report, formats, out)   the files, written atomically; never through a
                                      symlink or over a device, FIFO or folder
 
+The report is in the organisation's language (Report.lang, organisation.locale): the
+templates take their words from the catalogs (tasks/templates.py install_i18n), the
+filters and the charts say dates, numbers and labels in it. The templates are the
+organisation's own (its templates/report/) over the bundled ones, in the sandbox.
+
 Plain functions, no Prefect: the CLI calls them directly and flows/report.py wraps them
 as tasks. matplotlib and WeasyPrint are imported inside the functions that need them,
 so the Markdown report (and every other command) starts without them.
@@ -29,7 +34,7 @@ import stat
 import tempfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from jinja2 import StrictUndefined, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -38,10 +43,11 @@ from markupsafe import Markup, escape
 import aarshjul.templates
 from aarshjul.domain import i18n
 from aarshjul.domain.errors import AarshjulError, BadInput, ReportRenderError, ServiceError
-from aarshjul.domain.report import STATUS, STATUS_ORDER, Line, Report
+from aarshjul.domain.i18n import N_, Msg, _
+from aarshjul.domain.report import OUTCOME, STATUS, STATUS_ORDER, Line, Report
 from aarshjul.domain.targets import Progress
 from aarshjul.tasks.files import sync_folder
-from aarshjul.tasks.templates import loader
+from aarshjul.tasks.templates import install_i18n, loader
 
 TEMPLATES = Path(aarshjul.templates.__file__).parent
 FORMATS = ("html", "pdf", "md")
@@ -56,31 +62,38 @@ def report_filename(report: Report, fmt: str, organisation_id: str | None = None
 # --- text formats ----------------------------------------------------------------------
 
 
-def _env(overrides: str | None = None) -> ImmutableSandboxedEnvironment:
+def _env(overrides: str | None = None, lang: str | None = "nb") -> ImmutableSandboxedEnvironment:
     """The report's environment: the organisation's templates folder (if any) over the
-    bundled one, in the sandbox (an override is the organisation's code, not ours)."""
+    bundled one, in the sandbox (an override is the organisation's code, not ours), its
+    words and filters in `lang`."""
     env = ImmutableSandboxedEnvironment(loader=loader(overrides), undefined=StrictUndefined,
                       autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False,
                                                    default=False),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["day"] = _day
+    install_i18n(env, lang)
+    day: Callable[[date | datetime | None], str] = lambda value: _day(value, lang)  # noqa: E731
+    when: Callable[[Line], str] = lambda line: _when(line, lang)  # noqa: E731
+    env.filters["day"] = day
     env.filters["cell"] = _cell
-    env.filters["pct"] = _pct
-    env.filters["num"] = _num
-    env.filters["when"] = _when
-    env.filters["hday"] = lambda value: _keep(_day(value))
-    env.filters["hwhen"] = lambda line: _keep(_when(line))
-    env.globals.update(STATUS=STATUS, STATUS_ORDER=STATUS_ORDER)
+    env.filters["pct"] = lambda value: _pct(value, lang)
+    env.filters["num"] = lambda value: _num(value, lang)
+    env.filters["when"] = when
+    env.filters["hday"] = lambda value: _keep(day(value))
+    env.filters["hwhen"] = lambda line: _keep(when(line))
+    env.globals.update(STATUS={k: _(lang, v) for k, v in STATUS.items()}, STATUS_ORDER=STATUS_ORDER,
+                       OUTCOME={k: _(lang, v) for k, v in OUTCOME.items()},
+                       target_status=lambda p: target_status(p, lang))
     return env
 
 
-def _day(value: date | datetime | None) -> str:
-    return i18n.day(value) if value else "–"
+def _day(value: date | datetime | None, lang: str | None = "nb") -> str:
+    return i18n.day(value, i18n._lang(lang)) if value else "–"
 
 
 def _keep(text: str) -> Markup:
-    """HTML: '31. desember 2025' breaks only before the year (a narrow table column)."""
-    return Markup(re.sub(r"(\d+\.) (\w+)", "\\1\u00a0\\2", str(escape(text))))
+    """HTML: '31. desember 2025' (or '31 December 2025') breaks only before the year (a
+    narrow table column)."""
+    return Markup(re.sub(r"(\d+\.?) ([^\W\d_]+)", "\\1\u00a0\\2", str(escape(text))))
 
 
 def _cell(value: object) -> str:
@@ -89,35 +102,48 @@ def _cell(value: object) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.0f} %"
-
-
-def _num(value: int | float | None) -> str:
+def _pct(value: float | None, lang: str | None = "nb") -> str:
     if value is None:
         return "–"
-    return f"{value:,.0f}".replace(",", "\u00a0")
+    return f"{value * 100:.0f}%" if lang == "en" else f"{value * 100:.0f} %"
 
 
-def _when(line: Line) -> str:
+def _num(value: int | float | None, lang: str | None = "nb") -> str:
+    if value is None:
+        return "–"
+    return i18n.number(round(value), lang)
+
+
+def _when(line: Line, lang: str | None = "nb") -> str:
     """When an occurrence was planned: its day(s), or its window when not pinned."""
     if line.planned is None:
-        return f"innen {_day(line.window_end)}"
+        return _(lang, "by {day}", day=_day(line.window_end, lang))
     if line.kind == "deadline":
-        return f"frist {_day(line.planned)}"
+        return _(lang, "window closes {day}", day=_day(line.planned, lang))
     if line.planned_end and line.planned_end != line.planned:
-        return f"{_day(line.planned)} – {_day(line.planned_end)}"
-    return _day(line.planned)
+        return f"{_day(line.planned, lang)} – {_day(line.planned_end, lang)}"
+    return _day(line.planned, lang)
 
 
 def render_markdown(report: Report) -> str:
-    return _env(report.templates).get_template("report/report.md.j2").render(r=report, tables=_target_tables(report))
+    return _env(report.templates, report.lang).get_template("report/report.md.j2").render(
+        r=report, tables=_target_tables(report))
 
 
 def render_html(report: Report, charts: bool = True) -> str:
-    svgs = {p.target.name: Markup(chart_svg(p)) for p in report.targets} if charts else {}
-    return _env(report.templates).get_template("report/report.html.j2").render(
+    svgs = {p.target.name: Markup(chart_svg(p, report.lang)) for p in report.targets} if charts else {}
+    return _env(report.templates, report.lang).get_template("report/report.html.j2").render(
         r=report, charts=svgs, compact=_target_tables(report, compact=True))
+
+
+# a target's status (domain/targets.py STATUS_WORDS' keys) as the report says it
+TARGET_STATUS = {"reached": N_("reached"), "not_reached": N_("not reached"), "ahead": N_("ahead of schedule"),
+                 "behind": N_("behind schedule"), "rising": N_("rising"), "not_rising": N_("not rising"),
+                 "no_data": N_("no measurements"), "no_baseline": N_("no baseline")}
+
+
+def target_status(p: Progress, lang: str | None) -> str:
+    return _(lang, TARGET_STATUS[p.status]) if p.status in TARGET_STATUS else p.status_text
 
 
 def _target_tables(report: Report, compact: bool = False) -> dict[str, list[tuple[str, str, str]]]:
@@ -125,19 +151,20 @@ def _target_tables(report: Report, compact: bool = False) -> dict[str, list[tupl
     the target points. Compact (under a chart, which shows the rest): of the year's
     measurements only the first and the last."""
     out = {}
+    lang = report.lang
     for p in report.targets:
         end = min(date(report.year, 12, 31), report.today)
         rows = []
         if p.baseline:
-            rows.append(("Utgangspunkt", i18n.day(p.baseline.on), p.show(p.baseline.value)))
+            rows.append((_(lang, "Baseline"), i18n.day(p.baseline.on, lang), p.show(p.baseline.value)))
         measured = [m for m in p.points if m.on.year == report.year and m.on <= end and m != p.baseline]
         if compact and len(measured) > 2:
             measured = [measured[0], measured[-1]]
-        rows += [("Målt", i18n.day(m.on), p.show(m.value)) for m in measured]
+        rows += [(_(lang, "Measured"), i18n.day(m.on, lang), p.show(m.value)) for m in measured]
         if p.target.level is not None:
-            rows.append(("Mål", "hele perioden", p.show(p.target.level / 100)))
+            rows.append((_(lang, "Goal"), _(lang, "the whole period"), p.show(p.target.level / 100)))
         else:
-            rows += [("Mål", i18n.day(g.on), p.show(g.value)) for g in p.goals]
+            rows += [(_(lang, "Goal"), i18n.day(g.on, lang), p.show(g.value)) for g in p.goals]
         out[p.target.name] = rows
     return out
 
@@ -145,7 +172,7 @@ def _target_tables(report: Report, compact: bool = False) -> dict[str, list[tupl
 # --- charts ----------------------------------------------------------------------------
 
 
-def chart_svg(p: Progress) -> str:
+def chart_svg(p: Progress, lang: str | None = "nb") -> str:
     """The target's chart as an SVG element (no XML prolog), text kept as text."""
     import matplotlib
 
@@ -170,22 +197,23 @@ def chart_svg(p: Progress) -> str:
                 xs = [g.on for g in p.goals]
                 ys = [g.value for g in p.goals]
                 if p.target.kind == "share":
-                    ax.plot(xs, ys, ls="--", color="#b3261e", lw=1.2, label="Mål")  # type: ignore[arg-type]
+                    ax.plot(xs, ys, ls="--", color="#b3261e", lw=1.2, label=_(lang, "Goal"))  # type: ignore[arg-type]
                 else:
                     origin = [p.baseline] if p.baseline else []
                     ax.plot([m.on for m in origin] + xs, [m.value for m in origin] + ys,  # type: ignore[arg-type]
-                            ls="--", color="#b3261e", lw=1.2, label="Mål (rett linje)" if origin else "Mål")
+                            ls="--", color="#b3261e", lw=1.2,
+                            label=_(lang, "Goal (straight line)") if origin else _(lang, "Goal"))
                     ax.scatter(xs, ys, marker="D", s=22, color="#b3261e", zorder=3)  # type: ignore[arg-type]
                     for g in p.goals:
                         ax.annotate(p.show(g.value), (g.on, g.value), textcoords="offset points", xytext=(-4, 6),
                                     ha="right", fontsize=7, color="#b3261e")
             if p.baseline and p.target.rising:
-                ax.axhline(p.baseline.value, ls=":", color="#555555", lw=1, label="Utgangspunkt")
+                ax.axhline(p.baseline.value, ls=":", color="#555555", lw=1, label=_(lang, "Baseline"))
             if shown:
                 ax.plot([m.on for m in shown], [m.value for m in shown],  # type: ignore[arg-type]
-                        color="#1f4e79", lw=1.8, marker="o", ms=3, label="Målt", zorder=4)
+                        color="#1f4e79", lw=1.8, marker="o", ms=3, label=_(lang, "Measured"), zorder=4)
             else:
-                ax.text(0.5, 0.5, "Ingen målinger ennå", transform=ax.transAxes, ha="center", va="center",
+                ax.text(0.5, 0.5, _(lang, "No measurements yet"), transform=ax.transAxes, ha="center", va="center",
                         color="#777777")
             ax.set_xlim(start - timedelta(days=15),  # type: ignore[arg-type]
                         max(p.period[1], end) + timedelta(days=15))  # type: ignore[arg-type]
@@ -220,9 +248,10 @@ def render_pdf(html: str, base_url: str | None = None) -> bytes:
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:  # OSError: Pango or its friends missing
-        raise ReportRenderError(
-            f"PDF krever WeasyPrint og Pango ({exc}); installer `weasyprint` (pip) og "
-            "libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core (apt), eller velg --format html") from None
+        raise ReportRenderError(Msg(
+            "a PDF needs WeasyPrint and Pango ({problem}); install `weasyprint` (pip) and "
+            "libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core (apt), or choose --format html",
+            problem=str(exc))) from None
     pdf: bytes = HTML(string=html, base_url=base_url).write_pdf()  # WeasyPrint leaves it unannotated
     return pdf
 
@@ -277,7 +306,7 @@ def out_path(out: Path | str, filename: str) -> Path:
     followed into a folder)."""
     text = str(out)
     if not text.strip():
-        raise BadInput("--out er tom; oppgi en fil eller en mappe (som slutter på /)")
+        raise BadInput(Msg("--out is empty; give a file or a folder (ending in /)"))
     path = Path(text)
     if text.endswith(("/", os.sep)) or (path.is_dir() and not path.is_symlink()):
         return path / filename
@@ -298,16 +327,17 @@ def _check_target(path: Path) -> None:
         return
     if stat.S_ISLNK(mode):
         try:
-            target = f" (til {os.readlink(path)})"
+            target = os.readlink(path)
         except OSError:
-            target = ""
-        raise BadInput(f"{path} er en symbolsk lenke{target}; årsrapporten skrives aldri gjennom en lenke: "
-                       "oppgi den virkelige stien med --out")
-    kind = ("en mappe" if stat.S_ISDIR(mode) else "en enhet (device)" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-            else "en FIFO (navngitt rør)" if stat.S_ISFIFO(mode) else "en socket" if stat.S_ISSOCK(mode)
-            else "ikke en vanlig fil")
-    raise BadInput(f"{path} er {kind}, ikke en vanlig fil; årsrapporten erstatter bare en vanlig fil: "
-                   "velg en annen fil med --out (en mappe: avslutt med /)")
+            raise BadInput(Msg("{path} is a symbolic link; the yearly report is never written through a link: "
+                               "give the real path with --out", path=str(path))) from None
+        raise BadInput(Msg("{path} is a symbolic link (to {target}); the yearly report is never written through a "
+                           "link: give the real path with --out", path=str(path), target=target))
+    kind = (N_("a folder") if stat.S_ISDIR(mode) else N_("a device") if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else N_("a FIFO (named pipe)") if stat.S_ISFIFO(mode) else N_("a socket") if stat.S_ISSOCK(mode)
+            else N_("not a regular file"))
+    raise BadInput(Msg("{path} is {kind}, not a regular file; the yearly report replaces only a regular file: "
+                       "choose another file with --out (a folder: end it in /)", path=str(path), kind=Msg(kind)))
 
 
 def _os_error(path: Path, exc: OSError) -> AarshjulError:
@@ -315,14 +345,15 @@ def _os_error(path: Path, exc: OSError) -> AarshjulError:
     I/O), exit 2 when the path must be changed (naming the part in the way)."""
     reason = exc.strerror or type(exc).__name__
     if exc.errno in STORAGE_ERRNOS:
-        return ServiceError(f"kan ikke skrive årsrapporten {path}: {reason}; ingenting er endret, "
-                            "prøv igjen når det er plass")
+        return ServiceError(Msg("cannot write the yearly report {path}: {reason}; nothing is changed, try again "
+                                "when there is room", path=str(path), reason=reason))
     blocker = _file_in_the_way(path)
     if blocker is not None:
-        return BadInput(f"kan ikke lage mappen til årsrapporten {path}: {blocker} er en fil, ikke en mappe; "
-                        "velg en annen sti med --out")
+        return BadInput(Msg("cannot make the folder of the yearly report {path}: {blocker} is a file, not a folder; "
+                            "choose another path with --out", path=str(path), blocker=str(blocker)))
     where = str(exc.filename) if exc.filename and not str(exc.filename).endswith(".tmp") else str(path.parent)
-    return BadInput(f"kan ikke skrive årsrapporten {path}: {where}: {reason}; velg en annen sti med --out")
+    return BadInput(Msg("cannot write the yearly report {path}: {where}: {reason}; choose another path with --out",
+                        path=str(path), where=where, reason=reason))
 
 
 def _file_in_the_way(path: Path) -> Path | None:
