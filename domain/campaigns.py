@@ -29,6 +29,7 @@ from .feeds import Entry
 from .mail_model import MailFile, Newsletter
 from .plan import Plan
 from .reminders import Reminder
+from .subjects import fixed_subject, followup_overdue_subject
 
 INVITE_AHEAD_DAYS = 60
 
@@ -91,12 +92,14 @@ def find_newsletter(plan: Plan, ident: str) -> Newsletter:
 
 
 def when(o: Occurrence, lang: str) -> str:
-    """'12. mars 2026 kl. 18:00', or 'innen 30. juni 2026' for a slot not yet scheduled."""
+    """'12. mars 2026 kl. 18:00', or 'innen 30. juni 2026' for a slot not yet scheduled
+    ('12 March 2026 at 18:00', 'by 30 June 2026')."""
     if o.start is None:
-        return f"innen {i18n.day(o.window_end, lang)}"
+        return i18n._(lang, "by {day}", day=i18n.day(o.window_end, lang))
     text = i18n.day(o.start, lang)
     # a timed occurrence starts at a datetime; an all-day one on a date
-    return text if o.all_day or not isinstance(o.start, datetime) else f"{text} kl. {i18n.clock(o.start, lang)}"
+    return text if o.all_day or not isinstance(o.start, datetime) \
+        else i18n._(lang, "{day} at {time}", day=text, time=i18n.clock(o.start, lang))
 
 
 # --- newsletters ------------------------------------------------------------------------------
@@ -152,34 +155,36 @@ def newsletter_audience(n: Newsletter, edition: Edition) -> dict[str, Any]:
 
 # --- messages to bodies ----------------------------------------------------------------------
 
-REMINDER_SUBJECTS = {
-    "lead": "{{ in_days }}: {{ title }}",
-    "unscheduled": "Ikke berammet: {{ title }}",
-    "overdue": "Fristen er passert: {{ title }}",
-}
-
-
 def reminder_campaign(plan: Plan, r: Reminder) -> Campaign:
     lang, o = plan.organisation.locale, r.occurrence
     measure = plan.measure(o.measure)
-    if r.kind == "lead":
-        message = f"{o.title} er satt opp {when(o, lang)}{', ' + o.place if o.place else ''}."
+    if r.kind == "lead" and o.place:
+        message = i18n._(lang, "{title} is scheduled for {when}, {place}.", title=o.title, when=when(o, lang),
+                         place=o.place)
+    elif r.kind == "lead":
+        message = i18n._(lang, "{title} is scheduled for {when}.", title=o.title, when=when(o, lang))
     elif r.kind == "unscheduled":
-        message = (f"Arbeidsplanen krever dette innen {i18n.day(o.window_end, lang)}, {in_days(r.days)}, "
-                   f"men ingen dato er satt. Sett en dato i schedule.yaml.")
+        message = i18n._(lang, "The plan requires this by {day}, {in_days}, but no date is set. "
+                               "Set a date in schedule.yaml.", day=i18n.day(o.window_end, lang),
+                         in_days=in_days(r.days, lang))
     else:
-        message = (f"Fristen var {i18n.day(o.span.end, lang)}, og ingen gjennomføring er registrert. "
-                   f"Registrer den, eller forklar hvorfor den ikke ble gjennomført.")
-    return body_campaign(plan, r.campaign, "reminder", REMINDER_SUBJECTS[r.kind],
-                         {"days": r.days, "in_days": in_days(r.days).capitalize(), "title": o.title,
+        message = i18n._(lang, "The deadline was {day}, and nothing is recorded as done. "
+                               "Record it, or explain why it was not done.", day=i18n.day(o.span.end, lang))
+    return body_campaign(plan, r.campaign, "reminder", fixed_subject(f"reminder_{r.kind}", lang),
+                         {"days": r.days, "in_days": in_days(r.days, lang).capitalize(), "title": o.title,
                           "message": message, "measure": measure.number, "measure_text": measure.text,
                           "bodies": ", ".join(plan.body_name(b) for b in o.bodies),
                           "key": o.key}, list(o.bodies))
 
 
-def in_days(days: int) -> str:
-    """'om 9 dager', 'i morgen', 'i dag': how far ahead, from the days really left."""
-    return "i dag" if days <= 0 else "i morgen" if days == 1 else f"om {days} dager"
+def in_days(days: int, lang: str | None = i18n.DEFAULT) -> str:
+    """'om 9 dager', 'i morgen', 'i dag' ('in 9 days', 'tomorrow', 'today'): how far ahead,
+    from the days really left."""
+    if days <= 0:
+        return i18n._(lang, "today")
+    if days == 1:
+        return i18n._(lang, "tomorrow")
+    return i18n.ngettext(lang, "in {n} day", "in {n} days", days)
 
 
 def body_campaign(plan: Plan, key: str, template: str, subject: str, context: dict[str, Any],
@@ -189,7 +194,8 @@ def body_campaign(plan: Plan, key: str, template: str, subject: str, context: di
     mail = mail_config(plan)
     return Campaign(organisation=plan.organisation.id, key=key, audience=None, template=template, subject=subject,
                     context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, **context},
-                    from_name=f"{mail.sender.name} – årshjulet", from_address=mail.sender.address,
+                    from_name=i18n._(plan.organisation.locale, "{sender} – the annual plan", sender=mail.sender.name),
+                    from_address=mail.sender.address,
                     domain=mail.sender.domain, bounce_address=mail.bounce_address, recipient_kind="body",
                     recipient_names={b: plan.bodies[b].name for b in bodies}, templates=str(plan.templates))
 
@@ -243,7 +249,8 @@ def invitation_campaigns(plan: Plan, entries: list[Entry], today: date, invited:
             measure = plan.measure(o.measure)
             # "Endret:" only after an earlier invitation to this body (a first one at a later revision is new to them)
             changed = method == "REQUEST" and any(k.startswith(prefix) for k in invited)
-            prefix_word = "Avlyst: " if method == "CANCEL" else ("Endret: " if changed else "")
+            prefix_word = (i18n._(lang, "Cancelled:") + " " if method == "CANCEL"
+                           else i18n._(lang, "Changed:") + " " if changed else "")
             out.append((Campaign(
                 organisation=plan.organisation.id, key=key, audience=None, template="invitation",
                 subject="{{ prefix_word }}{{ title }} – {{ when }}",
@@ -274,19 +281,20 @@ def _promise(plan: Plan, event: str) -> dict[str, Any]:
 
 def follow_up_campaign(plan: Plan, branch: str, week: str, rows: list[dict[str, Any]]) -> Campaign:
     """A branch's weekly list of new members to call (rows: number, name, phone, joined, due)."""
-    return body_campaign(plan, f"followup/{branch}/{week}", "followup", "Nye medlemmer å ringe – {{ branch_name }}",
+    return body_campaign(plan, f"followup/{branch}/{week}", "followup",
+                         fixed_subject("followup", plan.organisation.locale),
                          {"branch_name": plan.bodies[branch].name, "members": rows,
                           **_promise(plan, "member_joined")}, [branch])
 
 
 def follow_up_overdue_campaign(plan: Plan, board: str, today: date, by_branch: dict[str, list[str]]) -> Campaign:
     """To the board: new members not contacted in time, as counts and member numbers per branch."""
-    without = f"Uten {plan.branch_word.singular}"
+    without = i18n._(plan.organisation.locale, "Without {branch}", branch=plan.branch_word.singular)
     branches = [{"name": plan.bodies[b].name if b in plan.bodies else without, "count": len(n), "numbers": n}
                 for b, n in sorted(by_branch.items())]
     count = sum(len(n) for n in by_branch.values())
     return body_campaign(plan, f"followup-overdue/{today.isoformat()}", "followup_overdue",
-                         "{{ count }} nye medlemmer er ikke kontaktet innen fristen",
+                         followup_overdue_subject(plan.organisation.locale, count),
                          {"count": count, "branches": branches, **_promise(plan, "member_joined")}, [board])
 
 
@@ -295,7 +303,7 @@ def dues_campaign(plan: Plan, year: int) -> Campaign:
     mail = mail_config(plan)
     return Campaign(
         organisation=plan.organisation.id, key=f"kontingent/{year}", audience=None, template="dues",
-        subject="Kontingenten for {{ year }}",
+        subject=fixed_subject("dues", plan.organisation.locale),
         context={"organisation": plan.organisation.name, "lang": plan.organisation.locale, "year": year,
                  **_promise(plan, "dues_unpaid")},
         from_name=mail.sender.name, from_address=mail.sender.address, domain=mail.sender.domain,
@@ -306,7 +314,7 @@ def dues_campaign(plan: Plan, year: int) -> Campaign:
 def dues_list_campaign(plan: Plan, branch: str, today: date, rows: list[dict[str, Any]]) -> Campaign:
     """A branch's monthly list of members with unpaid dues (rows: number, name, phone)."""
     return body_campaign(plan, f"kontingent-liste/{branch}/{today:%Y-%m}", "dues_list",
-                         "Ubetalt kontingent – {{ branch_name }}",
+                         fixed_subject("dues_list", plan.organisation.locale),
                          {"branch_name": plan.bodies[branch].name, "members": rows, "year": today.year,
                           "month": month_name(today, plan.organisation.locale), **_promise(plan, "dues_unpaid")},
                          [branch])
@@ -315,7 +323,8 @@ def dues_list_campaign(plan: Plan, branch: str, today: date, rows: list[dict[str
 def report_draft_campaign(plan: Plan, board: str, year: int, today: date, markdown: str,
                           files: list[str]) -> Campaign:
     return body_campaign(plan, f"yearly-report/{year}/{today.isoformat()}", "report_draft",
-                         "Utkast til årsrapport {{ year }}", {"year": year, "markdown": markdown, "files": files},
+                         fixed_subject("report_draft", plan.organisation.locale),
+                         {"year": year, "markdown": markdown, "files": files},
                          [board])
 
 

@@ -197,19 +197,14 @@ def _day_of(occ: Occurrence) -> date:
 def confirm_items(plan: Plan, occurrences: list[Occurrence], links: dict[str, str]) -> list[dict[str, str]]:
     """The mail's list: one item per occurrence (title, measure, when, place, bodies, and
     the personal link `links[key]`); plan text as values, never template source."""
-    items = []
+    from .campaigns import when
+
+    items, lang = [], plan.organisation.locale
     for occ in occurrences:
-        items.append({"title": occ.title, "measure": occ.measure, "when": _when(occ), "place": occ.place or "",
+        items.append({"title": occ.title, "measure": occ.measure, "when": when(occ, lang), "place": occ.place or "",
                       "bodies": ", ".join(plan.body_name(b) for b in occ.bodies), "url": links[occ.key],
                       "key": occ.key})
     return items
-
-
-def _when(occ: Occurrence) -> str:
-    if occ.start is None:
-        return f"innen {i18n.day(occ.window_end)}"
-    text = i18n.day(occ.start)
-    return text if occ.all_day or not isinstance(occ.start, datetime) else f"{text} kl. {i18n.clock(occ.start)}"
 
 
 def confirm_campaign(plan: Plan, member: str, items: list[dict[str, str]], bodies: list[str], today: date,
@@ -219,10 +214,11 @@ def confirm_campaign(plan: Plan, member: str, items: list[dict[str, str]], bodie
     from dataclasses import replace
 
     from .campaigns import body_campaign
+    from .subjects import confirm_subject
 
+    lang = plan.organisation.locale
     campaign = body_campaign(
-        plan, f"confirm/{today.isoformat()}/{member}", "confirm_held",
-        "Ble det holdt? {{ count }} {{ 'punkt venter' if count == 1 else 'punkter venter' }} på svar",
-        {"items": items, "count": len(items), "expires": i18n.day(expires),
+        plan, f"confirm/{today.isoformat()}/{member}", "confirm_held", confirm_subject(lang, len(items)),
+        {"items": items, "count": len(items), "expires": i18n.day(expires, lang),
          "bodies": ", ".join(plan.body_name(b) for b in bodies)}, [])
     return replace(campaign, recipient_kind="member", recipient_names={})
