@@ -4,7 +4,7 @@ The table is `targets.yaml` beside the plan file (the bundled one is config/targ
 
     targets:
       - name: medlemmer                  # slug; `aarshjul kpi record NAME` uses it
-        title: Antall medlemmer          # Norwegian, as the report shows it
+        title: Antall medlemmer          # as the report shows it, in the organisation's words
         subgoal: "1.b"                   # the sub-goal it measures ("GOAL.LETTER") ...
         # measure: "1.5"                 # ... or the measure (one of the two)
         kind: relative                   # absolute | relative | share
@@ -62,8 +62,11 @@ from typing import Annotated, Any, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from babel.numbers import format_decimal
+
 from . import i18n
 from .errors import PlanError, Problem, nearest
+from .i18n import N_, Msg, _
 from .plan import Plan
 from .yamlsource import Located, Path_, dotted, load_yaml
 
@@ -108,7 +111,7 @@ class Point(_Strict):
     def _one(self) -> "Point":
         given = [n for n in ("value", "increase", "increase_percent") if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of value, increase, increase_percent")
+            raise ValueError(Msg("give exactly one of value, increase, increase_percent"))
         return self
 
 
@@ -140,43 +143,50 @@ class Target(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> "Target":
         if (self.subgoal is None) == (self.measure is None):
-            raise ValueError("give either `subgoal` (like \"1.b\") or `measure` (like \"1.5\"), one of them")
+            raise ValueError(Msg('give either `subgoal` (like "1.b") or `measure` (like "1.5"), one of them'))
         if self.source == "manual":
             if self.metric is not None:
-                raise ValueError("a manual target has no `metric`: its values are recorded by hand")
+                raise ValueError(Msg("a manual target has no `metric`: its values are recorded by hand"))
         else:
             allowed = METRICS[self.source]
             metric = self.metric or (allowed[0] if len(allowed) == 1 else None)
             if metric not in allowed:
-                raise ValueError(f"`metric` for source {self.source} is one of {', '.join(allowed)}")
+                raise ValueError(Msg("`metric` for source {source} is one of {names}", source=self.source,
+                                     names=", ".join(allowed)))
             object.__setattr__(self, "metric", metric)
         if self.kind == "share":
             if self.source != "manual" and self.metric not in SHARE_METRICS:
-                raise ValueError(f"metric {self.metric} is a count, not a share; use kind absolute or relative")
+                raise ValueError(Msg("metric {metric} is a count, not a share; use kind absolute or relative",
+                                     metric=self.metric))
             if self.targets:
-                raise ValueError("a share has `level` (per cent) and/or `rising: true`, not `targets`")
+                raise ValueError(Msg("a share has `level` (per cent) and/or `rising: true`, not `targets`"))
             if self.level is None and not self.rising:
-                raise ValueError("a share needs `level` (per cent) or `rising: true`")
+                raise ValueError(Msg("a share needs `level` (per cent) or `rising: true`"))
             return self
         if self.source != "manual" and self.metric in SHARE_METRICS:
-            raise ValueError(f"metric {self.metric} is a share; use kind share")
+            raise ValueError(Msg("metric {metric} is a share; use kind share", metric=self.metric))
         if self.level is not None or self.rising:
-            raise ValueError("`level` and `rising` are for kind share; give `targets` instead")
+            raise ValueError(Msg("`level` and `rising` are for kind share; give `targets` instead"))
         if not self.targets:
-            raise ValueError("give at least one target point under `targets:`")
+            raise ValueError(Msg("give at least one target point under `targets:`"))
         for p in self.targets:
             if self.kind == "absolute" and p.value is None:
-                raise ValueError("an absolute target point has `value` (not increase)")
+                raise ValueError(Msg("an absolute target point has `value` (not increase)"))
             if self.kind == "relative" and p.value is not None:
-                raise ValueError("a relative target point has `increase` or `increase_percent` (not value)")
+                raise ValueError(Msg("a relative target point has `increase` or `increase_percent` (not value)"))
         if self.kind == "relative" and self.baseline is None:
-            raise ValueError("a relative target needs a `baseline` (its date, and value if known)")
+            raise ValueError(Msg("a relative target needs a `baseline` (its date, and value if known)"))
         return self
 
     @property
     def belongs_to(self) -> str:
-        """'delmål 1.b' or 'tiltak 1.5'."""
-        return f"delmål {self.subgoal}" if self.subgoal else f"tiltak {self.measure}"
+        """'delmål 1.b' or 'tiltak 1.5' (Norwegian; `belongs(lang)` in either language)."""
+        return self.belongs("nb")
+
+    def belongs(self, lang: str | None) -> str:
+        """'delmål 1.b' / 'sub-goal 1.b', or 'tiltak 1.5' / 'measure 1.5'."""
+        return (_(lang, "sub-goal {number}", number=self.subgoal) if self.subgoal else
+                _(lang, "measure {number}", number=self.measure))
 
     @property
     def goal(self) -> int:
@@ -223,19 +233,22 @@ def parse_targets(src: Located, plan: Plan) -> Targets:
         at = ("targets", i)
         if t.name in seen:
             problems.append(Problem(src.file, src.line_of(at + ("name",)), f"targets[{i}].name",
-                                    f"navnet {t.name!r} er brukt før (targets[{seen[t.name]}])",
-                                    "gi målene ulike navn"))
+                                    Msg("the name {name!r} is used before (targets[{first}])", name=t.name,
+                                        first=seen[t.name]),
+                                    Msg("give the targets different names")))
         seen.setdefault(t.name, i)
         if t.subgoal and t.subgoal not in subgoals:
             close = nearest(t.subgoal, sorted(subgoals))
             problems.append(Problem(src.file, src.line_of(at + ("subgoal",)), f"targets[{i}].subgoal",
-                                    f"planen har ikke delmål {t.subgoal}",
-                                    f"mente du {', '.join(close)}?" if close else "skriv MÅL.BOKSTAV, som \"1.b\""))
+                                    Msg("the plan has no sub-goal {number}", number=t.subgoal),
+                                    Msg("did you mean {names}?", names=", ".join(close)) if close else
+                                    Msg('write GOAL.LETTER, like "1.b"')))
         if t.measure and t.measure not in measures:
             close = nearest(t.measure, measures)
             problems.append(Problem(src.file, src.line_of(at + ("measure",)), f"targets[{i}].measure",
-                                    f"planen har ikke tiltak {t.measure}",
-                                    f"mente du {', '.join(close)}?" if close else "et tiltaksnummer som \"1.5\""))
+                                    Msg("the plan has no measure {number}", number=t.measure),
+                                    Msg("did you mean {names}?", names=", ".join(close)) if close else
+                                    Msg('a measure number, like "1.5"')))
     if problems:
         raise TargetTableError(problems)
     return Targets(tuple(table.targets), src.file)
@@ -257,20 +270,44 @@ def _problems(exc: ValidationError, src: Located) -> list[Problem]:
     for err in exc.errors(include_url=False):
         path = _path(src.data, err["loc"])
         name = path[-1] if path else None
-        kind, msg = err["type"], err["msg"]
-        hint = None
+        kind, ctx = err["type"], err.get("ctx") or {}
+        value = err.get("input")
+        shown = repr(value) if isinstance(value, (str, int, float, bool)) or value is None else type(value).__name__
+        msg: str | Msg
+        hint: Msg | None = None
         if kind == "extra_forbidden":
             allowed = sorted({*Target.model_fields, *Point.model_fields, *Baseline.model_fields})
             close = nearest(str(name), allowed, n=1)
-            msg, hint = f"ukjent nøkkel {name!r}", (f"mente du {close[0]!r}?" if close else "se docs/report.md")
+            msg = Msg("unknown key {name!r}", name=str(name))
+            hint = Msg("did you mean {name!r}?", name=close[0]) if close else Msg("see docs/report.md")
         elif kind == "missing":
-            msg, hint = f"mangler `{name}`", "se docs/report.md"
+            msg, hint = Msg("required key {name!r} is missing", name=str(name)), Msg("see docs/report.md")
         elif kind.startswith("date"):
-            msg, hint = f"{err.get('input')!r}: {msg}", "skriv en ekte dato som \"ÅÅÅÅ-MM-DD\", i anførselstegn"
+            msg, hint = Msg("{value} is not a date", value=shown), Msg("write a real date as YYYY-MM-DD, in quotes")
         elif kind == "literal_error":
-            msg = f"{err.get('input')!r}: {msg}"
+            msg = Msg("{value} is not allowed here", value=shown)
+            hint = Msg("write one of {expected}", expected=str(ctx.get("expected", "")))
+        elif isinstance(ctx.get("error"), ValueError) and isinstance(ctx["error"].args[0], Msg):
+            msg = ctx["error"].args[0]
+        elif kind in ("int_parsing", "int_type", "int_from_float"):
+            msg = Msg("{value} is not a whole number", value=shown)
+        elif kind in ("float_parsing", "float_type"):
+            msg = Msg("{value} is not a number", value=shown)
+        elif kind in ("bool_parsing", "bool_type"):
+            msg, hint = Msg("{value} is not yes or no", value=shown), Msg("write true or false")
+        elif kind in ("string_type", "string_sub_type"):
+            msg = Msg("{value} should be a text", value=shown)
+        elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+            limit = next((str(ctx[k]) for k in ("gt", "ge", "lt", "le") if k in ctx), "")
+            words = {"greater_than": N_("{value} must be more than {limit}"),
+                     "greater_than_equal": N_("{value} must be at least {limit}"),
+                     "less_than": N_("{value} must be less than {limit}"),
+                     "less_than_equal": N_("{value} must be at most {limit}")}
+            msg = Msg(words[kind], value=shown, limit=limit)
+        elif kind in ("list_type", "dict_type", "model_type"):
+            msg, hint = Msg("{value} has the wrong form", value=shown), Msg("see docs/report.md")
         else:
-            msg = msg.removeprefix("Value error, ")
+            msg = err["msg"].removeprefix("Value error, ")
         out.append(Problem(src.file, src.line_of(path), dotted(path) or None, msg, hint))
     return out
 
@@ -293,9 +330,9 @@ def _path(data: Any, loc: tuple[int | str, ...]) -> Path_:
 # --- progress --------------------------------------------------------------------------
 
 STATUS_WORDS = {
-    "reached": "nådd", "not_reached": "ikke nådd", "ahead": "foran skjema", "behind": "bak skjema",
-    "rising": "stigende", "not_rising": "ikke stigende", "no_data": "ingen målinger",
-    "no_baseline": "mangler utgangspunkt",
+    "reached": N_("reached"), "not_reached": N_("not reached"), "ahead": N_("ahead of schedule"),
+    "behind": N_("behind schedule"), "rising": N_("rising"), "not_rising": N_("not rising"),
+    "no_data": N_("no measurements"), "no_baseline": N_("no baseline"),
 }
 
 
@@ -318,12 +355,18 @@ class Progress:
     goals: tuple[Measurement, ...]  # the target points as values (a level: at the baseline and period end)
     current: Measurement | None  # the last measurement up to the end of the year (or today)
     status: str  # a key of STATUS_WORDS
-    detail: str  # one Norwegian sentence
+    detail: str  # one sentence, in `lang`
     period: tuple[dt.date, dt.date]  # the plan period, for the chart's x axis
+    lang: str = i18n.DEFAULT  # the language of `detail`, `status_text`, `belongs_to` and `show`
 
     @property
     def status_text(self) -> str:
-        return STATUS_WORDS[self.status]
+        return _(self.lang, STATUS_WORDS[self.status])
+
+    @property
+    def belongs_to(self) -> str:
+        """The target's sub-goal or measure, in `lang`: 'delmål 1.b' / 'sub-goal 1.b'."""
+        return self.target.belongs(self.lang)
 
     @property
     def share(self) -> bool:
@@ -335,23 +378,25 @@ class Progress:
         return self.target.source == "members" and self.target.kind != "share"
 
     def show(self, value: float | None) -> str:
-        """A value as the report writes it: '1 234 medlemmer', '42 %'. A count of people is a
-        whole number: a computed one (a point on the straight line, a goal of +10 %) is rounded
-        up, since 21.8 members are on track only with 22, which is how `progress` judges it."""
+        """A value as the report writes it, in `lang`: '1 234 medlemmer', '42 %' / '1,234 members',
+        '42%'. A count of people is a whole number: a computed one (a point on the straight line, a
+        goal of +10 %) is rounded up, since 21.8 members are on track only with 22, which is how
+        `progress` judges it."""
         if value is None:
             return "–"
         if self.share:
-            return f"{value * 100:.0f} %".replace(".", ",")
+            return _(self.lang, "{n} %", n=format_decimal(value * 100, format="#,##0", locale=i18n._lang(self.lang)))
         if self.people:
             value = float(math.ceil(value - 1e-9))
-        text = f"{value:,.0f}".replace(",", "\u00a0") if abs(value - round(value)) < 1e-9 or abs(value) >= 100 \
-            else f"{value:,.1f}".replace(",", "\u00a0").replace(".", ",")
+        whole = abs(value - round(value)) < 1e-9 or abs(value) >= 100
+        text = format_decimal(value, format="#,##0" if whole else "#,##0.0", locale=i18n._lang(self.lang))
         return f"{text} {self.target.unit}" if self.target.unit else text
 
 
 def progress(target: Target, points: Sequence[Measurement], year: int, today: dt.date,
-             period: tuple[dt.date, dt.date]) -> Progress:
-    """Judge `target` for `year` from its measurements, as of `today` (rules in the module docstring)."""
+             period: tuple[dt.date, dt.date], lang: str = i18n.DEFAULT) -> Progress:
+    """Judge `target` for `year` from its measurements, as of `today` (rules in the module
+    docstring); its sentence and numbers in `lang`."""
     pts = tuple(sorted(points, key=lambda p: p.on))
     cutoff = min(dt.date(year, 12, 31), today)
     upto = [p for p in pts if p.on <= cutoff]
@@ -360,27 +405,32 @@ def progress(target: Target, points: Sequence[Measurement], year: int, today: dt
     goals = _goals(target, baseline, period)
 
     def done(status: str, detail: str) -> Progress:
-        return Progress(target, year, pts, baseline, goals, current, status, detail, period)
+        return Progress(target, year, pts, baseline, goals, current, status, detail, period, lang)
+
+    def _d(day: dt.date) -> str:
+        return i18n.day(day, lang)
 
     if current is None:
-        return done("no_data", f"Ingen målinger til og med {_d(cutoff)}.")
-    p = Progress(target, year, pts, baseline, goals, current, "no_data", "", period)
+        return done("no_data", _(lang, "No measurements up to and including {day}.", day=_d(cutoff)))
+    p = Progress(target, year, pts, baseline, goals, current, "no_data", "", period, lang)
+    now = _(lang, "{value} as of {day}", value=p.show(current.value), day=_d(current.on))
     if target.kind == "share":
-        parts, status = [f"{p.show(current.value)} per {_d(current.on)}"], None
+        parts, status = [now], None
         if target.level is not None:
             ok = current.value + 1e-9 >= target.level / 100
             status = "reached" if ok else "not_reached"
-            parts.append(f"målet er {target.level:g} %")
+            parts.append(_(lang, "the goal is {level}", level=p.show(target.level / 100)))
         if target.rising:
             if baseline is None:
-                return done("no_baseline", parts[0] + "; utgangspunktet mangler.")
+                return done("no_baseline", _(lang, "{now}; the baseline is missing.", now=now))
             up = current.value > baseline.value + 1e-9
             status = status if status == "not_reached" else ("rising" if up else "not_rising")
-            parts.append(f"utgangspunktet var {p.show(baseline.value)} ({_d(baseline.on)})")
+            parts.append(_(lang, "the baseline was {value} ({day})", value=p.show(baseline.value),
+                           day=_d(baseline.on)))
         return done(status or "no_data", "; ".join(parts) + ".")
     if not goals:
-        return done("no_baseline", f"{p.show(current.value)} per {_d(current.on)}; "
-                                   "utgangspunktet mangler, så målet kan ikke regnes ut.")
+        return done("no_baseline", _(lang, "{now}; the baseline is missing, so the goal cannot be worked out.",
+                                     now=now))
     due = [g for g in goals if g.on <= cutoff]
     ahead = [g for g in goals if g.on > cutoff]
     if due and (not ahead or due[-1].on.year == year):
@@ -389,22 +439,18 @@ def progress(target: Target, points: Sequence[Measurement], year: int, today: dt
         value = at[-1] if at else current
         ok = value.value + 1e-9 >= g.value
         return done("reached" if ok else "not_reached",
-                    f"{p.show(value.value)} per {_d(value.on)}; målet var {p.show(g.value)} "
-                    f"innen {_d(g.on)}.")
+                    _(lang, "{value} as of {day}; the goal was {goal} by {by}.", value=p.show(value.value),
+                      day=_d(value.on), goal=p.show(g.value), by=_d(g.on)))
     g = ahead[0]
     start = due[-1] if due else baseline
     if start is None:
-        return done("no_baseline", f"{p.show(current.value)} per {_d(current.on)}, "
-                                   f"målet er {p.show(g.value)} innen {_d(g.on)}.")
+        return done("no_baseline", _(lang, "{now}, the goal is {goal} by {by}.", now=now, goal=p.show(g.value),
+                                     by=_d(g.on)))
     expected = _line(start, g, current.on)
     status = "ahead" if current.value + 1e-9 >= expected else "behind"
-    return done(status, f"{p.show(current.value)} per {_d(current.on)}; målet er {p.show(g.value)} "
-                        f"innen {_d(g.on)}, og etter en rett linje fra {p.show(start.value)} "
-                        f"({_d(start.on)}) burde tallet nå være {p.show(expected)}.")
-
-
-def _d(day: dt.date) -> str:
-    return i18n.day(day)
+    return done(status, _(lang, "{now}; the goal is {goal} by {by}, and on a straight line from {start} ({since}) "
+                                "the figure should now be {expected}.", now=now, goal=p.show(g.value), by=_d(g.on),
+                          start=p.show(start.value), since=_d(start.on), expected=p.show(expected)))
 
 
 def _baseline(target: Target, pts: tuple[Measurement, ...]) -> Measurement | None:

@@ -278,11 +278,13 @@ def test_targets_yaml_mistakes_are_named_with_file_and_line(files):
                              "    source: members\n    metric: members\n    targets: [{date: \"2025-12-31\", value: 5}]\n"
                              "  - name: m\n    title: M\n    measure: \"1.9\"\n    kind: absolute\n    source: manual\n"
                              "    targets: [{date: \"2025-12-31\", value: 5}]\n")
-    text = str(caught.value)
+    text, en = caught.value.say("nb"), caught.value.say("en")
     assert isinstance(caught.value, PlanError)
     assert "targets.yaml:4: targets[0].subgoal: planen har ikke delmål 1.c" in text and "mente du 1.a?" in text
     assert "targets.yaml:9: targets[1].name: navnet 'm' er brukt før" in text
     assert "targets.yaml:11: targets[1].measure: planen har ikke tiltak 1.9" in text
+    assert "targets.yaml:4: targets[0].subgoal: the plan has no sub-goal 1.c" in en and "did you mean 1.a?" in en
+    assert "targets.yaml:9: targets[1].name: the name 'm' is used before" in en and "planen" not in en
 
 
 @pytest.mark.parametrize("body, message", [
@@ -290,15 +292,16 @@ def test_targets_yaml_mistakes_are_named_with_file_and_line(files):
      "a relative target needs a `baseline`"),
     ("    kind: absolute\n    source: members\n    metric: member\n    targets: [{date: \"2027-12-31\", value: 5}]\n",
      "`metric` for source members is one of members, activists, active_share"),
-    ("    kind: share\n    source: manual\n    level: 120\n", "less than or equal to 100"),
-    ("    kind: absolute\n    source: manual\n    targets: [{date: \"2027-02-30\", value: 5}]\n", "ÅÅÅÅ-MM-DD"),
+    ("    kind: share\n    source: manual\n    level: 120\n", "120 must be at most 100"),
+    ("    kind: absolute\n    source: manual\n    targets: [{date: \"2027-02-30\", value: 5}]\n", "YYYY-MM-DD"),
     ("    kind: absolute\n    source: manual\n    target: [{date: \"2027-12-31\", value: 5}]\n",
-     "ukjent nøkkel 'target'"),
+     "unknown key 'target'"),
 ])
 def test_targets_yaml_rules(files, body, message):
     with pytest.raises(TargetTableError, match=message.replace("(", r"\(").replace("`", "`")) as caught:
         write_targets(files, "targets:\n  - name: x\n    title: X\n    subgoal: \"1.a\"\n" + body)
     assert "targets.yaml:" in str(caught.value)
+    assert message not in caught.value.say("nb") and "targets.yaml:" in caught.value.say("nb")
 
 
 # --- refs and input checks ---------------------------------------------------------------
