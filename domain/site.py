@@ -1,6 +1,7 @@
 """The public web calendar's content: upcoming open events, grouped by month.
 
-Pure: builds the data the page template shows and the schema.org Event JSON-LD for
+Pure: builds the data the page template shows (in the organisation's language,
+organisation.locale; the template's own words come from the catalogs) and the schema.org Event JSON-LD for
 search engines (https://schema.org/Event). Rendering and writing are in tasks/site.py.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 from babel.dates import format_date
 
 from . import i18n
+from .i18n import _
 from .expand import Occurrence
 from .feeds import PUBLIC, Entry
 from .plan import Plan
@@ -22,7 +24,7 @@ from .plan import Plan
 def page_context(plan: Plan, entries: list[Entry], today: date, feed_links: list[dict[str, Any]],
                  site_url: str | None = None) -> dict[str, Any]:
     """What index.html shows: upcoming open events from `today`, month by month."""
-    lang = plan.organisation.locale
+    lang = i18n._lang(plan.organisation.locale)
     upcoming = sorted((e for e in entries if e.occurrence.visibility == "public" and e.occurrence.start is not None
                        and _last_day(e) >= today),
                       key=lambda e: e.occurrence.sort_key)
@@ -33,7 +35,7 @@ def page_context(plan: Plan, entries: list[Entry], today: date, feed_links: list
     return {
         "lang": lang,
         "organisation": plan.organisation.name,
-        "title": f"{plan.organisation.name} – {'kalender' if lang == 'nb' else 'calendar'}",
+        "title": f"{plan.organisation.name} – {_(lang, 'calendar')}",
         "today": i18n.day(today, lang),
         "months": months,
         "count": len(upcoming),

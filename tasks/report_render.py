@@ -119,7 +119,7 @@ def _when(line: Line, lang: str | None = "nb") -> str:
     if line.planned is None:
         return _(lang, "by {day}", day=_day(line.window_end, lang))
     if line.kind == "deadline":
-        return _(lang, "window closes {day}", day=_day(line.planned, lang))
+        return _(lang, "due {day}", day=_day(line.planned, lang))
     if line.planned_end and line.planned_end != line.planned:
         return f"{_day(line.planned, lang)} – {_day(line.planned_end, lang)}"
     return _day(line.planned, lang)

@@ -39,7 +39,7 @@ from aarshjul.domain.feeds import PUBLIC, Entry, feeds, select
 from aarshjul.domain.ics import feed_calendar
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.site import page_context
-from aarshjul.tasks.templates import loader
+from aarshjul.tasks.templates import install_i18n, loader
 
 TEMPLATES = Path(aarshjul.templates.__file__).parent
 MANIFEST = ".aarshjul-manifest.json"
@@ -131,7 +131,7 @@ def _write_site(plan: Plan, entries: list[Entry] | dict[str, list[Entry]], token
         _write(site_dir, f"{folder}/index.html", GUARD, None)
         owned.add(f"{folder}/index.html")
     page = page_context(plan, per_feed[PUBLIC], today, links, site_url)
-    html = _env(plan.templates).get_template("site/index.html.j2").render(page)
+    html = _env(plan.templates, plan.organisation.locale).get_template("site/index.html.j2").render(page)
     _write(site_dir, "index.html", html.encode("utf-8"), result)
     owned.add("index.html")
     previous = _read_manifest(site_dir)
@@ -141,11 +141,13 @@ def _write_site(plan: Plan, entries: list[Entry] | dict[str, list[Entry]], token
     return result
 
 
-def _env(overrides: Path | None = None) -> ImmutableSandboxedEnvironment:
-    """The organisation's templates folder (if any) over the bundled one, sandboxed."""
-    return ImmutableSandboxedEnvironment(loader=loader(overrides), undefined=StrictUndefined,
-                                         autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
-                                         lstrip_blocks=True)
+def _env(overrides: Path | None = None, lang: str | None = "nb") -> ImmutableSandboxedEnvironment:
+    """The organisation's templates folder (if any) over the bundled one, sandboxed, its
+    words from the catalogs in the organisation's language."""
+    env = ImmutableSandboxedEnvironment(loader=loader(overrides), undefined=StrictUndefined,
+                                        autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                                        lstrip_blocks=True)
+    return install_i18n(env, lang)
 
 
 def _check_folders(site_dir: Path, rel: str) -> None:
