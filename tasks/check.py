@@ -174,7 +174,7 @@ def _mail_lines(mail_file: Path | None) -> Callable[[tuple[str | int, ...]], int
 def _render_mail(plan: Plan, campaign: Any, where: tuple[Path | None, int | None, str | None]) -> list[Problem]:
     from aarshjul.tasks.mail_render import environment
 
-    env = environment(campaign.templates)
+    env = environment(campaign.templates, campaign.context.get("lang"))  # in the organisation's language
     context = {**campaign.context, "first_name": "Ola", "subject": "Emne"}
     if context.get("events") == []:  # a digest: one sample event, so the template's loop is tried too
         context["events"] = [{"title": "Medlemsmøte", "when": "1. mars 2026 kl. 18:00", "place": "Folkets hus",
