@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from jinja2 import StrictUndefined, select_autoescape
+from jinja2 import StrictUndefined, TemplateError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import Engine, text
 from starlette.applications import Starlette
@@ -51,7 +51,7 @@ from aarshjul.db.web import remove_unsubscribe
 from aarshjul.domain.i18n import _, _lang
 from aarshjul.domain.messages import BadToken, read_token
 from aarshjul.domain.plan import Plan
-from aarshjul.tasks.templates import install_i18n, loader
+from aarshjul.tasks.templates import install_i18n, loader, template_line
 
 from .security import AccessLog, BodyLimit, FormTokens, Headers, RateLimit, Receive, Scope, Send
 from .site import SiteFiles
@@ -106,13 +106,20 @@ class Pages:
         self.css = self.env.get_template("web/stil.css.j2").render()
 
 
-    def render(self, request: Request, template: str, title: str, status: int = 200, **context: Any) -> HTMLResponse:
-        html = self.env.get_template(f"web/{template}").render(
-            lang=self.lang, organisation=self.organisation, title=title,
-            root=request.scope.get("root_path", "").rstrip("/"), **context)
+    def render(self, request: Request, template: str, title: str, status: int = 200, **context: Any) -> Response:
+        try:
+            html = self.env.get_template(f"web/{template}").render(
+                lang=self.lang, organisation=self.organisation, title=title,
+                root=request.scope.get("root_path", "").rstrip("/"), **context)
+        except TemplateError as exc:  # an organisation's template that does not render (or reaches too far)
+            file, line = template_line(exc)
+            log.error("the page template %s does not render (%s, line %s): %s: %s", template, file, line,
+                      type(exc).__name__, getattr(exc, "message", None) or exc)
+            return PlainTextResponse(_(self.lang, "This page cannot be shown right now.") + "\n", status_code=500,
+                                     headers=NO_STORE)
         return HTMLResponse(html, status_code=status, headers=NO_STORE)
 
-    def bad_link(self, request: Request, hint: str) -> HTMLResponse:
+    def bad_link(self, request: Request, hint: str) -> Response:
         return self.render(request, "feil.html.j2", _(self.lang, "The link does not work"), status=400,
                            message=_(self.lang, "The link is invalid, incomplete or expired."), hint=hint)
 
