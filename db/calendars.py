@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..domain.expand import Occurrence
-from ..domain.feeds import Entry, Shown, feeds, publishable
+from ..domain.feeds import Entry, Feed, Shown, feeds, publishable, retired_feed
 from ..domain.plan import Plan
 from .models import Completion, Delivery, FeedItem, FeedToken, OccurrenceRow
 
@@ -33,34 +33,53 @@ def entries(session: Session, organisation: str, tz: tzinfo) -> list[Entry]:
 def feed_entries(session: Session, plan: Plan, now: datetime, remember: bool = True) -> dict[str, list[Entry]]:
     """Each feed's entries as of `now` (domain.feeds.publishable): what it wants, and what
     it showed before and no longer wants, as cancelled. With `remember`, what each feed
-    shows is stored for the next publish (the feed files and the CalDAV push both call this)."""
+    shows is stored for the next publish (the feed files and the CalDAV push both call this).
+
+    A feed that showed something and is not among the plan's feeds any more (its body
+    taken out of organisation.yaml) is retired: its entries are all it showed, cancelled,
+    until the grace period ends; then it is left out (no key in the result)."""
     org = plan.organisation.id
     stored = entries(session, org, plan.tz)
     items: dict[str, dict[str, FeedItem]] = {}
     for row in session.scalars(select(FeedItem).where(FeedItem.organisation == org)):
         items.setdefault(row.feed, {})[row.uid] = row
     out: dict[str, list[Entry]] = {}
-    for feed in feeds(plan):
+    current = feeds(plan)
+    named = {f.id for f in current}
+    retired = [retired_feed(plan, fid) for fid in sorted(items) if fid not in named and not fid.startswith(IMIP)]
+    for feed in (*current, *retired):
         rows = items.get(feed.id, {})
         shown = {uid: Shown(Occurrence.from_dict(r.data, plan.tz), r.sequence,
                             _aware(r.left_at) if r.left_at else None) for uid, r in rows.items()}
-        out[feed.id], memory = publishable(feed, stored, now, shown)
-        if not remember:
-            continue
-        for uid, old in rows.items():
-            if uid not in memory:
-                session.delete(old)
-        for uid, was in memory.items():
-            values = was.to_row()
-            item = rows.get(uid)
-            if item is None:
-                session.add(FeedItem(organisation=org, feed=feed.id, uid=uid, **values))
-            elif (item.key, item.data, item.sequence, _aware(item.left_at) if item.left_at else None) != \
-                    (values["key"], values["data"], values["sequence"], values["left_at"]):
-                for name, value in values.items():
-                    setattr(item, name, value)
+        chosen, memory = publishable(feed, stored, now, shown)
+        if not feed.retired or chosen:
+            out[feed.id] = chosen
+        if remember:
+            _remember(session, org, feed, rows, memory)
     session.flush()
     return out
+
+
+def _remember(session: Session, org: str, feed: Feed, rows: dict[str, FeedItem], memory: dict[str, Shown]) -> None:
+    """Store what `feed` shows from now on (its rows before: `rows`)."""
+    for uid, old in rows.items():
+        if uid not in memory:
+            session.delete(old)
+    for uid, was in memory.items():
+        values = was.to_row()
+        item = rows.get(uid)
+        if item is None:
+            session.add(FeedItem(organisation=org, feed=feed.id, uid=uid, **values))
+        elif (item.key, item.data, item.sequence, _aware(item.left_at) if item.left_at else None) != \
+                (values["key"], values["data"], values["sequence"], values["left_at"]):
+            for name, value in values.items():
+                setattr(item, name, value)
+
+
+def retired_ids(plan: Plan, entries: dict[str, list[Entry]]) -> list[str]:
+    """The feeds in `entries` (feed_entries) that are not the plan's own: retired ones."""
+    named = {f.id for f in feeds(plan)}
+    return [fid for fid in entries if fid not in named]
 
 
 def remember_invited(session: Session, organisation: str, body: str, entry: Entry) -> None:
@@ -98,10 +117,14 @@ def invitees(session: Session, organisation: str, uid: str, body: str) -> list[t
     return [(recipient, address) for recipient, address in rows]
 
 
-def feed_tokens(session: Session, organisation: str, feeds: list[str], now: datetime) -> dict[str, str]:
-    """The token of each feed, created on first use and stable after that."""
+def feed_tokens(session: Session, organisation: str, feeds: list[str], now: datetime,
+                create: bool = True) -> dict[str, str]:
+    """The token of each feed, created on first use and stable after that (without
+    `create`, only the feeds that have one: a retired feed keeps its URL, never gets one)."""
     known = {t.feed: t.token for t in session.scalars(
         select(FeedToken).where(FeedToken.organisation == organisation))}
+    if not create:
+        return {f: known[f] for f in feeds if f in known}
     for feed in feeds:
         if feed not in known:
             token = secrets.token_urlsafe(TOKEN_BYTES)

@@ -20,6 +20,11 @@ period, so that every subscriber's app sees the cancellation before the event go
     and public feeds; a body taken off it;          the database), cancelled, with the
     visibility narrowed)                            occurrence's current SEQUENCE
 
+A body taken out of organisation.yaml altogether leaves its feed retired (`retired_feed`):
+everything it showed is cancelled there, the same way, and the feed (its file under the
+same token, its CalDAV calendar) holds those cancellations for the grace period; once the
+last is forgotten the feed goes.
+
 A pin removed is in its bodies' feeds the same UID moved back to its placeholder with
 SEQUENCE raised, not a new event. The grace period: a cancelled event is kept until
 GRACE (60 days) after the later of its removal and its last day, so that it shows as
@@ -64,8 +69,11 @@ class Feed:
     name: str  # X-WR-CALNAME
     description: str
     public: bool  # public feeds are listed on the web page; the others live under a token
+    retired: bool = False  # its body is gone from the plan: it wants nothing, and shows what it had, cancelled
 
     def wants(self, occ: Occurrence) -> bool:
+        if self.retired:
+            return False
         if self.id == PUBLIC:
             return occ.visibility == "public" and occ.status != "unscheduled"
         if self.id == MEMBERS:
@@ -84,6 +92,12 @@ def feeds(plan: Plan) -> list[Feed]:
         out.append(Feed(ident, body.calendar or f"{org} – {body.name}",
                         f"Alt {body.name} har ansvar for etter arbeidsplanen", False))
     return out
+
+
+def retired_feed(plan: Plan, feed_id: str, name: str | None = None, description: str | None = None) -> Feed:
+    """The feed of a body no longer in the plan, under the name it had (when known)."""
+    label = name or f"{plan.organisation.name} – {feed_id}"
+    return Feed(feed_id, label, description or label, False, retired=True)
 
 
 @dataclass(frozen=True)

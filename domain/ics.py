@@ -22,7 +22,9 @@ from datetime import date, datetime, timedelta, timezone
 from icalendar import Calendar, Event, vDuration
 
 from . import i18n
+from .errors import NotFound
 from .feeds import REMINDER_LEAD, Entry, Feed
+from .model import Measure
 from .plan import Plan
 from .vtimezone import vtimezone
 
@@ -49,14 +51,15 @@ def event_calendar(plan: Plan, entry: Entry, site_url: str | None = None) -> Cal
 
 def event(plan: Plan, entry: Entry, site_url: str | None = None) -> Event:
     occ, lang = entry.occurrence, plan.organisation.locale
-    measure = plan.measure(occ.measure)
+    measure = _measure(plan, occ.measure)
     ev = Event()
     ev.add("uid", occ.uid)
     ev.add("sequence", entry.sequence)
     ev.add("dtstamp", _utc(entry.modified))
     ev.add("created", _utc(entry.created))
     ev.add("last-modified", _utc(entry.modified))
-    responsible = ", ".join(plan.body_name(b) for b in occ.bodies)
+    # a body taken out of the plan (its feed retired, domain.feeds) by its id: its name is gone with it
+    responsible = ", ".join(plan.body_name(b) if b in plan.bodies or b in plan.groups else b for b in occ.bodies)
     if occ.start is None:  # an unscheduled slot: a reminder near the end of its window
         day = max(occ.window_start, occ.window_end - REMINDER_LEAD)
         ev.add("dtstart", day)
@@ -75,7 +78,8 @@ def event(plan: Plan, entry: Entry, site_url: str | None = None) -> Event:
             ev.add("dtend", _unambiguous(occ.end))
         ev.add("summary", occ.title)
         lead = None
-    lines = [f"{_w('measure', lang)} {measure.number}: {measure.text}", f"{_w('responsible', lang)}: {responsible}"]
+    lines = [f"{_w('measure', lang)} {occ.measure}" + (f": {measure.text}" if measure else ""),
+             f"{_w('responsible', lang)}: {responsible}"]
     if lead:
         lines.insert(0, lead)
     if entry.cancelled and entry.reason:
@@ -83,7 +87,7 @@ def event(plan: Plan, entry: Entry, site_url: str | None = None) -> Event:
     if occ.note:
         lines.append(occ.note)
     ev.add("description", "\n".join(lines))
-    ev.add("categories", [f"{_w('measure', lang)} {measure.number}", i18n.word(occ.kind, lang)])
+    ev.add("categories", [f"{_w('measure', lang)} {occ.measure}", i18n.word(occ.kind, lang)])
     if occ.place:
         ev.add("location", occ.place)
     url = occ.url or site_url
@@ -93,6 +97,14 @@ def event(plan: Plan, entry: Entry, site_url: str | None = None) -> Event:
         ev.add("class", "PUBLIC")    # shared with; who sees a feed or calendar is who has it (RFC 5545 §3.8.1.3)
     ev.add("status", "CANCELLED" if entry.cancelled else "TENTATIVE" if occ.start is None else "CONFIRMED")
     return ev
+
+
+def _measure(plan: Plan, number: str) -> Measure | None:
+    """The measure, or None for one taken out of the plan (its occurrences shown cancelled)."""
+    try:
+        return plan.measure(number)
+    except NotFound:
+        return None
 
 
 def _calendar(plan: Plan, name: str | None, description: str | None) -> Calendar:

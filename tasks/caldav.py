@@ -241,9 +241,10 @@ def split_credentials(url: str, username: str | None, password: str | None
 def desired_events(plan: Plan, entries: list[Entry] | dict[str, list[Entry]], body: str, now: datetime,
                    site_url: str | None = None) -> dict[str, Desired]:
     """The events of a body's calendar, each as its own VCALENDAR with a content hash:
-    the body feed's entries (db.calendars.feed_entries), or those selected from a list."""
+    the body feed's entries (db.calendars.feed_entries; a retired feed's while it has
+    any), or those selected from a list."""
     if isinstance(entries, dict):
-        chosen = entries[body]
+        chosen = entries.get(body, [])
     else:
         chosen = select_entries(next(f for f in feeds(plan) if f.id == body), entries, now)
     out: dict[str, Desired] = {}
@@ -268,46 +269,74 @@ def push_calendars(session: Session, target: CaldavTarget, plan: Plan,
     an event a person edited or deleted there since our last push is recorded as a
     conflict at once (its server copy kept for `aarshjul calendars conflicts`) and left
     alone; then only what the plan changed is written. A publish with nothing changed
-    makes one REPORT (or PROPFIND) per calendar and no write."""
+    makes one REPORT (or PROPFIND) per calendar and no write.
+
+    The calendar of a body taken out of organisation.yaml (with `entries` per feed, as
+    feed_entries gives them) gets its events as CANCELLED for the grace period, like
+    any feed of it, and then they are deleted; the calendar itself is left on the server
+    (and left alone once nothing of ours is in it)."""
     results: dict[str, CalendarCounts] = {}
     org = plan.organisation.id
     known = {c.calendar: c for c in session.scalars(select(CaldavCalendar).where(
         CaldavCalendar.organisation == org))}
+    rows_of: dict[str, dict[str, CaldavEvent]] = {}
+    for r in session.scalars(select(CaldavEvent).where(CaldavEvent.organisation == org)):
+        rows_of.setdefault(r.calendar, {})[r.uid] = r
     for body, info in plan.bodies.items():
         desired = desired_events(plan, entries, body, now, site_url)
-        rows = {r.uid: r for r in session.scalars(select(CaldavEvent).where(
-            CaldavEvent.organisation == org, CaldavEvent.calendar == body))}
-        counts = CalendarCounts()
-        results[body] = counts
-        cal = known.get(body)
-        if rows:
-            if cal is None:
-                cal = _found(session, target, plan, body, info.calendar or info.name)
-            try:
-                _learn(target, cal, rows, now, counts)
-            except CalendarGone:  # deleted on the server: made again, and every event in it reported deleted
-                session.delete(cal)
-                session.flush()
-                cal = _found(session, target, plan, body, info.calendar or info.name)
-                _learn(target, cal, rows, now, counts)
-            session.commit()
-            counts.proposed = [uid for uid in counts.new_conflicts if _proposes(plan, desired.get(uid), rows[uid])]
-        if cal is not None and cal.components:
-            counts.components = cal.components.split(",")
-        pushed = {uid: Pushed(uid, r.href, r.etag, r.content_hash, r.conflict_at is not None, r.gone)
-                  for uid, r in rows.items()}
-        sync = plan_sync(desired, pushed)
-        counts.unchanged, counts.conflicts = sync.unchanged, len(sync.conflicts)
-        if not sync.actions:
-            continue  # nothing to write
-        if cal is None:
-            cal = _found(session, target, plan, body, info.calendar or info.name)
-            counts.components = cal.components.split(",") if cal.components else list(COMPONENTS)
-        base = cal.url
-        for action in sync.actions:
-            _apply(session, target, base, org, body, action, rows.get(action.uid), counts, now)
-            session.commit()
+        results[body] = _push_calendar(session, target, plan, body, info.calendar or info.name, desired,
+                                       rows_of.get(body, {}), known.get(body), now)
+    if isinstance(entries, dict):  # retired calendars: only with the feeds' memory to say what they showed
+        for body in sorted(set(rows_of) - set(plan.bodies)):
+            rows = rows_of[body]
+            desired = desired_events(plan, entries, body, now, site_url)
+            if not desired and all(r.gone for r in rows.values()):
+                continue  # its grace period is over and nothing of ours is left there
+            results[body] = _push_calendar(session, target, plan, body, f"{plan.organisation.name} – {body}",
+                                           desired, rows, known.get(body), now, retired=True)
     return results
+
+
+def _push_calendar(session: Session, target: CaldavTarget, plan: Plan, body: str, name: str,
+                   desired: dict[str, Desired], rows: dict[str, CaldavEvent], cal: CaldavCalendar | None,
+                   now: datetime, retired: bool = False) -> CalendarCounts:
+    """One body's calendar in step (see push_calendars). A retired body's calendar deleted
+    on the server is not made again: its events are taken as gone."""
+    org = plan.organisation.id
+    counts = CalendarCounts()
+    if rows:
+        if cal is None:
+            cal = _found(session, target, plan, body, name)
+        try:
+            _learn(target, cal, rows, now, counts)
+        except CalendarGone:  # deleted on the server: made again, and every event in it reported deleted
+            session.delete(cal)
+            session.flush()
+            if retired:  # nobody wants the cancellations of a body gone from the plan there any more
+                for row in rows.values():
+                    row.gone = True
+                session.commit()
+                return counts
+            cal = _found(session, target, plan, body, name)
+            _learn(target, cal, rows, now, counts)
+        session.commit()
+        counts.proposed = [uid for uid in counts.new_conflicts if _proposes(plan, desired.get(uid), rows[uid])]
+    if cal is not None and cal.components:
+        counts.components = cal.components.split(",")
+    pushed = {uid: Pushed(uid, r.href, r.etag, r.content_hash, r.conflict_at is not None, r.gone)
+              for uid, r in rows.items()}
+    sync = plan_sync(desired, pushed)
+    counts.unchanged, counts.conflicts = sync.unchanged, len(sync.conflicts)
+    if not sync.actions:
+        return counts  # nothing to write
+    if cal is None:
+        cal = _found(session, target, plan, body, name)
+        counts.components = cal.components.split(",") if cal.components else list(COMPONENTS)
+    base = cal.url
+    for action in sync.actions:
+        _apply(session, target, base, org, body, action, rows.get(action.uid), counts, now)
+        session.commit()
+    return counts
 
 
 def _proposes(plan: Plan, want: Desired | None, row: CaldavEvent) -> bool:

@@ -10,30 +10,55 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
-from aarshjul.db.calendars import feed_entries, feed_tokens, invited_versions, invitees, remember_invited
+from aarshjul.db.calendars import (feed_entries, feed_tokens, invited_versions, invitees, remember_invited,
+                                   retired_ids)
 from aarshjul.db.session import transaction
 from aarshjul.domain.errors import CaldavError
 from aarshjul.domain.expand import Occurrence
-from aarshjul.domain.feeds import Entry, feeds
+from aarshjul.domain.feeds import Entry, feeds, retired_feed
 from aarshjul.domain.plan import Plan
 from aarshjul.settings import Settings, get_settings, per_organisation
 from aarshjul.tasks.caldav import CaldavTarget, CalendarCounts, push_calendars
-from aarshjul.tasks.site import SiteResult, write_site
+from aarshjul.tasks.site import SiteResult, feed_path, write_site
 
 
 @task(name="write-site", cache_policy=NO_CACHE)
 def publish_site(plan: Plan, today: date) -> SiteResult:
     """Every feed and the public web page, from the stored agenda, into the site folder."""
     settings = get_settings()
-    now = datetime.now(timezone.utc)
-    with transaction(settings.database_url) as session:
-        entries = feed_entries(session, plan, now)
-        tokens = feed_tokens(session, plan.organisation.id, [f.id for f in feeds(plan) if not f.public], now)
     org = plan.organisation.id
     site_dir = per_organisation(settings.site_dir, org)
     assert site_dir is not None  # site_dir is a str setting, so it is one with {organisation} filled in
-    return write_site(plan, entries, tokens, Path(site_dir), now, today,
-                      per_organisation(settings.site_url, org))
+    return write_feeds(settings.database_url, plan, Path(site_dir), datetime.now(timezone.utc), today,
+                       per_organisation(settings.site_url, org))
+
+
+def write_feeds(database_url: str, plan: Plan, site_dir: Path, now: datetime, today: date,
+                site_url: str | None = None) -> SiteResult:
+    """Every feed as of `now` (what each shows remembered) and the page into `site_dir`. The
+    feed of a body taken out of the plan stays at its URL, under the name it had, with its
+    events cancelled, until the grace period ends (db.calendars.feed_entries)."""
+    org = plan.organisation.id
+    with transaction(database_url) as session:
+        entries = feed_entries(session, plan, now)
+        tokens = feed_tokens(session, org, [f.id for f in feeds(plan) if not f.public], now)
+        gone = feed_tokens(session, org, retired_ids(plan, entries), now, create=False)  # their URLs, kept
+    tokens.update(gone)
+    retired = [retired_feed(plan, fid, *feed_name(site_dir / feed_path(fid, False, tokens))) for fid in gone]
+    return write_site(plan, entries, tokens, site_dir, now, today, site_url, retired)
+
+
+def feed_name(path: Path) -> tuple[str | None, str | None]:
+    """The name and description (X-WR-CALNAME, X-WR-CALDESC) of the feed file at `path`, as
+    the last publish wrote it: a retired feed keeps the name people subscribed to."""
+    from icalendar import Calendar
+
+    try:
+        cal = Calendar.from_ical(path.read_bytes())
+    except (OSError, ValueError):
+        return None, None
+    name, description = cal.get("X-WR-CALNAME"), cal.get("X-WR-CALDESC")
+    return (str(name) if name else None), (str(description) if description else None)
 
 
 def retry_caldav(task: Task[..., Any], task_run: TaskRun, state: State) -> bool:

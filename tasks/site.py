@@ -26,6 +26,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -35,7 +36,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import aarshjul.templates
 from aarshjul.domain.errors import AarshjulError, ServiceError
-from aarshjul.domain.feeds import PUBLIC, Entry, feeds, select
+from aarshjul.domain.feeds import PUBLIC, Entry, Feed, feeds, select
 from aarshjul.domain.ics import feed_calendar
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.site import page_context
@@ -59,7 +60,7 @@ def feed_path(feed_id: str, public: bool, tokens: dict[str, str]) -> str:
 
 
 def write_site(plan: Plan, entries: list[Entry] | dict[str, list[Entry]], tokens: dict[str, str], site_dir: Path,
-               now: datetime, today: date, site_url: str | None = None) -> SiteResult:
+               now: datetime, today: date, site_url: str | None = None, retired: Sequence[Feed] = ()) -> SiteResult:
     """Every feed, the page and the manifest into `site_dir` (AARSHJUL_SITE_DIR). `entries`
     is each feed's entries (db.calendars.feed_entries: with what each feed showed before,
     so that nothing vanishes), or the stored agenda as a list, selected per feed. A site
@@ -67,10 +68,11 @@ def write_site(plan: Plan, entries: list[Entry] | dict[str, list[Entry]], tokens
     exit 2 when the setting or the folder must be fixed (a file where the folder should
     be, no permission, a read-only or virtual file system), exit 3 (ServiceError) when
     storage fails (disk full, I/O error). Each file is replaced atomically, so what is
-    served is the old file or the new one."""
+    served is the old file or the new one. `retired` feeds (a body gone from the plan,
+    domain.feeds.retired_feed) are written too, under their tokens, while they have entries."""
     check_site_dir(site_dir)
     try:
-        return _write_site(plan, entries, tokens, site_dir, now, today, site_url)
+        return _write_site(plan, entries, tokens, site_dir, now, today, site_url, retired)
     except OSError as exc:
         raise _site_error(site_dir, exc) from None
 
@@ -110,13 +112,13 @@ def _site_error(site_dir: Path, exc: OSError) -> AarshjulError:
 
 
 def _write_site(plan: Plan, entries: list[Entry] | dict[str, list[Entry]], tokens: dict[str, str], site_dir: Path,
-                now: datetime, today: date, site_url: str | None) -> SiteResult:
+                now: datetime, today: date, site_url: str | None, retired: Sequence[Feed] = ()) -> SiteResult:
     result = SiteResult()
     per_feed = entries if isinstance(entries, dict) else {f.id: select(f, entries, now) for f in feeds(plan)}
     links = []
     owned: set[str] = set()  # every file this publish writes, relative to site_dir
     folders: set[str] = {"calendars"}
-    for feed in feeds(plan):
+    for feed in (*feeds(plan), *retired):
         chosen = per_feed[feed.id]
         rel = feed_path(feed.id, feed.public, tokens)
         _write(site_dir, rel, feed_calendar(plan, feed, chosen, site_url).to_ical(), result)
