@@ -62,6 +62,7 @@ from typing import Callable, Collection, Iterator, Mapping, Protocol, Sequence, 
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import AarshjulError
+from .i18n import N_, Msg, _
 
 # field -> accepted header names (normalised: lower case, single spaces, "_" as a space).
 # The first name is the documented one, used in messages.
@@ -98,7 +99,9 @@ _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _UTF8_CHAR = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _SEP_LINE = re.compile(r'"?sep=(.)"?')
 _CHUNK = 1 << 20
-_RESAVE = "åpne filen i Excel og lagre den på nytt som «CSV UTF-8 (kommadelt)», eller eksporter den på nytt"
+_RESAVE = Msg("open the file in Excel and save it again as “CSV UTF-8 (Comma delimited)”, or export it again")
+_EXPORT = Msg("the export")  # the file, when the caller does not name it
+_NOTHING = Msg("Nothing is imported.")
 
 
 class ExportError(AarshjulError):
@@ -108,7 +111,7 @@ class ExportError(AarshjulError):
 class Warn(Protocol):
     """Receives a row's warning: the field, the reason, and whether the value was dropped."""
 
-    def __call__(self, fld: str, message: str, dropped: bool = True) -> None: ...
+    def __call__(self, fld: str, message: Msg, dropped: bool = True) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -137,13 +140,18 @@ class RowIssue:
 
     row: int
     kind: str
-    message: str
+    message: Msg  # said in the reader's language: `say(lang)`, or i18n.say(issue.message, lang)
     column: str | None = None  # the documented column name
     number: str | None = None
 
+    def say(self, lang: str | None) -> str:
+        """'rad 4, e-post: …' / 'row 4, e-post: …'."""
+        where = (_(lang, "row {row}, {column}", row=self.row, column=self.column) if self.column else
+                 _(lang, "row {row}", row=self.row))
+        return f"{where}: {self.message.say(lang)}"
+
     def __str__(self) -> str:
-        where = f"rad {self.row}" + (f", {self.column}" if self.column else "")
-        return f"{where}: {self.message}"
+        return self.say("en")
 
 
 class Members(Sequence[MemberRow]):
@@ -206,7 +214,7 @@ class Export:
 
 
 def parse_export(data: bytes, *, today: date, branches: Mapping[str, str], bodies: Collection[str] = (),
-                 source: str = "eksporten", branch_column: Sequence[str] = ()) -> Export:
+                 source: str = _EXPORT, branch_column: Sequence[str] = ()) -> Export:
     """Parse an export's bytes.
 
     branches: the organisation's branch bodies, id -> display name ("nord" -> "Nord SV");
@@ -220,10 +228,10 @@ def parse_export(data: bytes, *, today: date, branches: Mapping[str, str], bodie
     lines, delimiter = _open(data, codec)
     header_line = next(lines, "")
     if not header_line.strip() and not data.strip(b" \t\r\n\xef\xbb\xbf\xff\xfe\x00"):
-        raise ExportError(f"{source}: filen er tom (ingen overskrift og ingen medlemmer)")
+        raise ExportError(Msg("{source}: the file is empty (no header and no members)", source=source))
     if not header_line.strip():
-        raise ExportError(f"{source}: rad 1 er tom; rad 1 skal være overskriftene, med en kolonne som heter "
-                          "Medlemsnummer (se docs/members.md)")
+        raise ExportError(Msg("{source}: row 1 is empty; row 1 should be the headers, with a column named {column} "
+                              "(see docs/members.md)", source=source, column=LABEL["number"].capitalize()))
     delimiter = delimiter or sniff_delimiter(header_line)
     records = _records(itertools.chain([header_line], lines), delimiter, source)
     _, header = next(records)
@@ -246,25 +254,27 @@ def parse_export(data: bytes, *, today: date, branches: Mapping[str, str], bodie
             damaged.append(row)
             if number:
                 skipped_numbers.add(number)
-            issues.append(RowIssue(row, "skipped", f"raden har {len(cells)} celler, overskriften {reader.width}; "
-                                   "sjekk skilletegn og anførselstegn i raden (verdiene kan stå i feil kolonne)",
+            issues.append(RowIssue(row, "skipped", Msg("the row has {cells} cells, the header {width}; check the "
+                                                       "delimiters and quotes in the row (the values may be in the "
+                                                       "wrong column)", cells=len(cells), width=reader.width),
                                    None, number or None))
             continue
         if not number:
-            issues.append(RowIssue(row, "skipped", "mangler medlemsnummer", LABEL["number"]))
+            issues.append(RowIssue(row, "skipped", Msg("no member number"), LABEL["number"]))
             continue
         if len(number) > MAX_LEN["number"] or any(ch.isspace() for ch in number):
-            issues.append(RowIssue(row, "skipped", "medlemsnummeret er ikke gyldig (mellomrom eller over "
-                                   f"{MAX_LEN['number']} tegn)", LABEL["number"]))
+            issues.append(RowIssue(row, "skipped", Msg("the member number is not valid (spaces, or over {n} "
+                                                       "characters)", n=MAX_LEN["number"]), LABEL["number"]))
             continue
         reader.member(cells, row, number, _Warn(row, number, issues, labels))
         if number in last_row:
-            issues.append(RowIssue(last_row[number], "duplicate", f"medlemsnummer {number} står også i rad {row}; "
-                                   "den siste raden gjelder", LABEL["number"], number))
+            issues.append(RowIssue(last_row[number], "duplicate", Msg("member number {number} is also on row {row}; "
+                                                                      "the last row counts", number=number, row=row),
+                                   LABEL["number"], number))
             del last_row[number]  # keep file order: the member sits where its last row is
         last_row[number] = row
     if rows_read == 0:
-        raise ExportError(f"{source}: ingen medlemmer etter overskriftsraden; er det riktig fil?")
+        raise ExportError(Msg("{source}: no members after the header row; is it the right file?", source=source))
     skipped_numbers -= last_row.keys()
     position = {labels[f]: i for f, i in columns.items()}
     # as the spreadsheet reads: by row, then by column
@@ -283,24 +293,24 @@ def parse_export(data: bytes, *, today: date, branches: Mapping[str, str], bodie
                   tuple(damaged))
 
 
-def detect_encoding(data: bytes, source: str = "eksporten") -> tuple[str, str]:
+def detect_encoding(data: bytes, source: str = _EXPORT) -> tuple[str, str]:
     """(Python codec, name for people) of the whole file; ExportError, naming the row of
     the first bad byte, for what is not text in one of the accepted encodings."""
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
-        raise ExportError(f"{source}: filen er tom (ingen overskrift og ingen medlemmer)")
+        raise ExportError(Msg("{source}: the file is empty (no header and no members)", source=source))
     if data[:4] == b"PK\x03\x04" or data[:4] == b"\xd0\xcf\x11\xe0":
-        raise ExportError(f"{source}: dette er en Excel-arbeidsbok, ikke CSV; åpne den i Excel og velg "
-                          "Lagre som > CSV (semikolondelt)")
-    binary = ExportError(f"{source}: ser ikke ut som en CSV-fil (binære data); eksporter medlemslisten "
-                         "som CSV (semikolondelt) og prøv igjen")
+        raise ExportError(Msg("{source}: this is an Excel workbook, not CSV; open it in Excel and choose "
+                              "Save as > CSV (semicolon delimited)", source=source))
+    binary = ExportError(Msg("{source}: does not look like a CSV file (binary data); export the member list "
+                             "as CSV (semicolon delimited) and try again", source=source))
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         decoder = codecs.getincrementaldecoder("utf-16")()
         for at in range(0, len(data), _CHUNK):
             try:
                 text = decoder.decode(data[at:at + _CHUNK], at + _CHUNK >= len(data))
             except UnicodeDecodeError:
-                raise ExportError(f"{source}: filen begynner som UTF-16, men er det ikke hele veien; "
-                                  f"{_RESAVE}") from None
+                raise ExportError(Msg("{source}: the file begins as UTF-16, but is not UTF-16 all the way; "
+                                      "{resave}", source=source, resave=_RESAVE)) from None
             if _CONTROL.search(text):
                 raise binary
         return "utf-16", "UTF-16"
@@ -310,17 +320,19 @@ def detect_encoding(data: bytes, source: str = "eksporten") -> tuple[str, str]:
     if bad is None:
         return "utf-8-sig", "UTF-8"
     if _UTF8_CHAR.search(data):
-        raise ExportError(f"{source}: rad {_row_of(data, bad)}: ugyldig UTF-8 (byte 0x{data[bad]:02X}), men "
-                          "resten av filen er UTF-8: filen blander tegnkodinger, og ingen av dem leser hele "
-                          f"filen riktig; {_RESAVE}. Ingenting er importert.")
+        raise ExportError(Msg("{source}: row {row}: invalid UTF-8 (byte 0x{byte}), but the rest of the file is "
+                              "UTF-8: the file mixes encodings, and none of them reads the whole file right; "
+                              "{resave}. {nothing}", source=source, row=_row_of(data, bad),
+                              byte=f"{data[bad]:02X}", resave=_RESAVE, nothing=_NOTHING))
     bad = _first_bad(data, "cp1252")
     if bad is not None:
-        raise ExportError(f"{source}: rad {_row_of(data, bad)}: byte 0x{data[bad]:02X} er verken UTF-8 eller "
-                          f"Windows-1252; {_RESAVE}. Ingenting er importert.")
+        raise ExportError(Msg("{source}: row {row}: byte 0x{byte} is neither UTF-8 nor Windows-1252; {resave}. "
+                              "{nothing}", source=source, row=_row_of(data, bad), byte=f"{data[bad]:02X}",
+                              resave=_RESAVE, nothing=_NOTHING))
     return "cp1252", "Windows-1252"
 
 
-def decode(data: bytes, source: str = "eksporten") -> tuple[str, str]:
+def decode(data: bytes, source: str = _EXPORT) -> tuple[str, str]:
     """The file's text and the name of its encoding (see detect_encoding)."""
     codec, name = detect_encoding(data, source)
     return data.decode(codec), name
@@ -363,9 +375,9 @@ def _open(data: bytes, codec: str) -> tuple[Iterator[str], str | None]:
 
 
 _QUOTE_PROBLEMS = {
-    "unexpected end of data": "et anførselstegn (\") åpnes i raden og lukkes aldri",
-    "field larger than field limit": "et anførselstegn (\") åpnes i raden og lukkes ikke",
-    "expected after": "et anførselstegn (\") står inne i en celle i anførselstegn uten å være doblet (\"\")",
+    "unexpected end of data": N_('a quote (") opens in the row and never closes'),
+    "field larger than field limit": N_('a quote (") opens in the row and does not close'),
+    "expected after": N_('a quote (") stands inside a quoted cell without being doubled ("")'),
 }
 
 
@@ -380,14 +392,16 @@ def _records(lines: Iterator[str], delimiter: str, source: str) -> Iterator[tupl
         except StopIteration:
             return
         except csv.Error as exc:
-            reason = next((text for key, text in _QUOTE_PROBLEMS.items() if key in str(exc)), None)
-            raise ExportError(f"{source}: rad {start}: {reason or f'kan ikke leses som CSV ({exc})'}; rett "
-                              "anførselstegnene i raden, eller lagre filen som CSV fra Excel på nytt. Ingenting "
-                              "er importert.") from None
+            known = next((text for key, text in _QUOTE_PROBLEMS.items() if key in str(exc)), None)
+            reason = Msg(known) if known else Msg("cannot be read as CSV ({error})", error=str(exc))
+            raise ExportError(Msg("{source}: row {row}: {reason}; correct the quotes in the row, or save the file "
+                                  "as CSV from Excel again. {nothing}", source=source, row=start, reason=reason,
+                                  nothing=_NOTHING)) from None
         if reader.line_num != start:
-            raise ExportError(f"{source}: rad {start}: et anførselstegn (\") åpnes i raden og lukkes ikke på samme "
-                              f"linje, så radene {start}–{reader.line_num} leses som én; rett anførselstegnene i "
-                              "raden (en celle kan ikke ha linjeskift). Ingenting er importert.")
+            raise ExportError(Msg('{source}: row {row}: a quote (") opens in the row and does not close on the same '
+                                  "line, so rows {row}–{last} are read as one; correct the quotes in the row (a cell "
+                                  "cannot hold a line break). {nothing}", source=source, row=start,
+                                  last=reader.line_num, nothing=_NOTHING))
         yield start, cells
 
 
@@ -404,7 +418,7 @@ def normalise_header(name: str) -> str:
     return " ".join(name.replace("\ufeff", "").replace("_", " ").casefold().split())
 
 
-def map_columns(header: list[str], source: str = "eksporten",
+def map_columns(header: list[str], source: str = _EXPORT,
                 extra: Mapping[str, tuple[str, ...]] | None = None) -> tuple[dict[str, int], tuple[str, ...]]:
     """field -> column index, and the headers not used. When two columns mean the same
     field (Mobil and Telefon), the one whose name comes first among the aliases wins;
@@ -422,11 +436,11 @@ def map_columns(header: list[str], source: str = "eksporten",
     if "number" not in columns:
         # Never echo row 1 back: in a file without a header it is a member's data.
         known = ", ".join(LABEL[f] for f in columns)
-        raise ExportError(
-            f"{source}: fant ingen kolonne for medlemsnummer i rad 1"
-            + (f" (gjenkjente kolonner: {known})" if known else " (ingen kjente kolonneoverskrifter)")
-            + "; rad 1 skal være overskriftene, med en kolonne som heter Medlemsnummer "
-              "(se docs/members.md for navnene som godtas)")
+        raise ExportError(Msg(
+            "{source}: found no column for the member number in row 1 ({found}); row 1 should be the headers, "
+            "with a column named {column} (see docs/members.md for the names accepted)", source=source,
+            found=Msg("recognised columns: {names}", names=known) if known else Msg("no known column headers"),
+            column=LABEL["number"].capitalize()))
     used = set(columns.values())
     ignored = tuple(h.strip() for i, h in enumerate(header) if i not in used and h.strip())
     return columns, ignored
@@ -465,7 +479,7 @@ class _RowReader:
         )
 
 
-def _ignore(fld: str, message: str, dropped: bool = True) -> None:
+def _ignore(fld: str, message: Msg, dropped: bool = True) -> None:
     """The second reading's warnings: already collected by the first."""
 
 
@@ -478,8 +492,8 @@ class _Warn:
     issues: list[RowIssue]
     labels: Mapping[str, str] = field(default_factory=lambda: LABEL)
 
-    def __call__(self, fld: str, message: str, dropped: bool = True) -> None:
-        text = message + ("; importert uten denne verdien" if dropped else "")
+    def __call__(self, fld: str, message: Msg, dropped: bool = True) -> None:
+        text = Msg("{problem}; imported without this value", problem=message) if dropped else message
         self.issues.append(RowIssue(self.row, "warning", text, self.labels[fld], self.number))
 
 
@@ -493,7 +507,7 @@ def _name(value: str, fld: str, warn: Warn) -> str | None:
     if not value:
         return None
     if len(value) > MAX_LEN[fld]:
-        warn(fld, f"lengre enn {MAX_LEN[fld]} tegn")
+        warn(fld, Msg("longer than {n} characters", n=MAX_LEN[fld]))
         return None
     return value
 
@@ -508,19 +522,19 @@ def parse_email(value: str, warn: Warn) -> str | None:
         return None
     local, _, domain = value.partition("@")
     if any(ch.isspace() for ch in value):
-        reason = "inneholder mellomrom"
+        reason = Msg("contains a space")
     elif value.count("@") != 1:
-        reason = "må ha nøyaktig én @" if value.count("@") > 1 else "mangler @"
+        reason = Msg("must have exactly one @") if value.count("@") > 1 else Msg("no @")
     elif not local or "." not in domain.strip(".") or domain.startswith(".") or domain.endswith(".") \
             or ".." in domain:
-        reason = "domenet mangler punktum eller er ufullstendig"
+        reason = Msg("the domain has no dot or is incomplete")
     elif len(value) > MAX_LEN["email"]:
-        reason = f"lengre enn {MAX_LEN['email']} tegn"
+        reason = Msg("longer than {n} characters", n=MAX_LEN["email"])
     elif not _deliverable_syntax(value):  # the library's own message may quote the address: not used
-        reason = "ikke en gyldig adresse (tegn, punktum eller domenenavn)"
+        reason = Msg("not a valid address (characters, dots or domain name)")
     else:
         return value
-    warn("email", f"ugyldig e-postadresse ({reason})")
+    warn("email", Msg("invalid e-mail address ({reason})", reason=reason))
     return None
 
 
@@ -541,7 +555,7 @@ def parse_phone(value: str, warn: Warn) -> str | None:
     if digits.startswith("00"):
         digits = "+" + digits[2:]
     if not _PHONE.match(digits):
-        warn("phone", "ugyldig telefonnummer (5–15 sifre, eventuelt med + foran)")
+        warn("phone", Msg("invalid phone number (5–15 digits, perhaps with + in front)"))
         return None
     return digits
 
@@ -551,8 +565,8 @@ def parse_postcode(value: str, warn: Warn) -> str | None:
         return None
     code = value.replace(" ", "")
     if len(code) != 4 or not code.isdigit():
-        hint = "; Excel fjerner ledende null, formater kolonnen som tekst" if code.isdigit() and len(code) < 4 else ""
-        warn("postcode", f"postnummeret er ikke fire sifre{hint}")
+        warn("postcode", Msg("the postcode is not four digits; Excel removes a leading zero, format the column as "
+                             "text") if code.isdigit() and len(code) < 4 else Msg("the postcode is not four digits"))
         return None
     return code
 
@@ -580,10 +594,10 @@ def parse_joined(value: str, today: date, warn: Warn) -> date | None:
         return None
     day = parse_date(value)
     if day is None:
-        warn("joined", "verdien er ikke en dato; skriv 25.01.2025 eller 2025-01-25")
+        warn("joined", Msg("the value is not a date; write 25.01.2025 or 2025-01-25"))
         return None
     if day > today:
-        warn("joined", f"datoen er i fremtiden (etter i dag, {today.strftime('%d.%m.%Y')})")
+        warn("joined", Msg("the date is in the future (after today, {today})", today=today.strftime("%d.%m.%Y")))
         return None
     return day
 
@@ -597,7 +611,7 @@ def parse_bool(value: str, fld: str, warn: Warn) -> bool | None:
         return True
     if norm in FALSE:
         return False
-    warn(fld, "verdien er verken ja eller nei (bruk ja/nei, 1/0 eller x)")
+    warn(fld, Msg("the value is neither yes nor no (use ja/nei, yes/no, 1/0 or x)"))
     return None
 
 
@@ -620,8 +634,8 @@ def parse_branch(value: str, lookup: Mapping[str, str], warn: Warn) -> str | Non
         return None
     ident = lookup.get(" ".join(value.casefold().split()))
     if ident is None:
-        warn("branch", "ukjent lag (bruk id eller navn fra organisation.yaml); laget settes fra "
-             "postnummeret", dropped=False)
+        warn("branch", Msg("unknown branch (use an id or a name from organisation.yaml); the branch is set from "
+                           "the postcode"), dropped=False)
     return ident
 
 
@@ -632,11 +646,11 @@ def parse_roles(value: str, bodies: Collection[str], warn: Warn) -> str | None:
     roles = sorted({r.strip().casefold() for r in value.split(",") if r.strip()})
     unknown = [r for r in roles if bodies and r not in bodies]
     if unknown:
-        warn("roles", f"{len(unknown)} ukjent{'e roller' if len(unknown) > 1 else ' rolle'} (bruk id-er fra "
-             "organisation.yaml, som styret,au)")
+        warn("roles", Msg("{n} unknown roles (use ids from organisation.yaml, like board,committee)", n=len(unknown))
+             if len(unknown) > 1 else Msg("1 unknown role (use ids from organisation.yaml, like board,committee)"))
         roles = [r for r in roles if r not in unknown]
     text = ",".join(roles)
     if len(text) > MAX_LEN["roles"]:
-        warn("roles", f"lengre enn {MAX_LEN['roles']} tegn")
+        warn("roles", Msg("longer than {n} characters", n=MAX_LEN["roles"]))
         return None
     return text or None

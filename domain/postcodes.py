@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection
 
-from .errors import PlanError, Problem, nearest
+from .errors import WHAT, PlanError, Problem, nearest
+from .i18n import Msg
 from .yamlsource import Located, Path_, load_yaml
 
 TABLE_NAME = "postcodes.yaml"
@@ -86,17 +87,17 @@ def parse_table(src: Located, branches: Collection[str]) -> PostcodeTable:
     problems: list[Problem] = []
     data = src.data
     if not isinstance(data, dict) or "postcodes" not in data:
-        raise PostcodeTableError([Problem(src.file, src.line_of(()), None, "mangler listen `postcodes:`",
-                                          'skriv `postcodes:` og under den linjer som '
-                                          '`- {from: "5003", to: "5020", branch: sentrum}`')])
+        raise PostcodeTableError([Problem(src.file, src.line_of(()), None, Msg("the list `postcodes:` is missing"),
+                                          Msg("write `postcodes:` and below it lines like {example}",
+                                              example='`- {from: "5003", to: "5020", branch: central}`'))])
     for key in data:
         if key != "postcodes":
-            problems.append(Problem(src.file, src.line_of((key,)), str(key), f"ukjent nøkkel {key!r}",
-                                    "bare `postcodes:` er tillatt på øverste nivå"))
+            problems.append(Problem(src.file, src.line_of((key,)), str(key), Msg("unknown key {name!r}", name=key),
+                                    Msg("only `postcodes:` is allowed at the top level")))
     items = data["postcodes"] or []
     if not isinstance(items, list):
         raise PostcodeTableError([Problem(src.file, src.line_of(("postcodes",)), "postcodes",
-                                          "skal være en liste", "hver linje begynner med `- `")])
+                                          Msg("should be a list"), Msg("each line begins with `- `"))])
     entries: list[Entry] = []
     for i, item in enumerate(items):
         entry = _entry(src, i, item, branches, problems)
@@ -120,34 +121,37 @@ def _entry(src: Located, i: int, item: Any, branches: Collection[str], problems:
     line = src.line_of(at)
     where = f"postcodes[{i}]"
     if not isinstance(item, dict):
-        problems.append(Problem(src.file, line, where, "skal være en avbildning",
-                                'skriv `- {code: "5131", branch: nord}` eller '
-                                '`- {from: "5003", to: "5020", branch: sentrum}`'))
+        problems.append(Problem(src.file, line, where, Msg("should be a mapping of keys"),
+                                Msg("write {one} or {range}", one='`- {code: "5131", branch: north}`',
+                                    range='`- {from: "5003", to: "5020", branch: central}`')))
         return None
     keys = set(item)
     unknown = keys - {"code", "from", "to", "branch"}
     for key in sorted(unknown, key=str):
         close = nearest(str(key), ["code", "from", "to", "branch"], n=1)
-        problems.append(Problem(src.file, src.line_of(at + (key,)), f"{where}.{key}", f"ukjent nøkkel {key!r}",
-                                f"mente du {close[0]!r}?" if close else "tillatt: code, from, to, branch"))
+        problems.append(Problem(src.file, src.line_of(at + (key,)), f"{where}.{key}",
+                                Msg("unknown key {name!r}", name=key),
+                                Msg("did you mean {name!r}?", name=close[0]) if close else
+                                Msg("the keys allowed here: {keys}", keys="code, from, to, branch")))
     if unknown:
         return None
     branch = item.get("branch")
     known: str | None = None  # the branch, once it is one of organisation.yaml's
     if branch is None:
-        problems.append(Problem(src.file, line, f"{where}.branch", "mangler `branch`",
-                                "id-en til et lag (en body av kind branch) i organisation.yaml"))
+        problems.append(Problem(src.file, line, f"{where}.branch", Msg("required key {name!r} is missing",
+                                                                        name="branch"),
+                                Msg("the id of a branch (a body of kind branch) in organisation.yaml")))
     elif branch not in branches:
         close = nearest(str(branch), branches)
         problems.append(Problem(src.file, src.line_of(at + ("branch",)), f"{where}.branch",
-                                f"ukjent lag {branch!r}",
-                                f"mente du {', '.join(close)}?" if close else
-                                f"kjente lag: {', '.join(sorted(branches))}"))
+                                Msg("unknown {what} {name!r}", what=Msg(WHAT["branch"]), name=branch),
+                                Msg("did you mean {names}?", names=", ".join(close)) if close else
+                                Msg("known: {names}", names=", ".join(sorted(branches)))))
     else:
         known = branch
     if "code" in keys and keys & {"from", "to"}:
-        problems.append(Problem(src.file, line, where, "har både `code` og `from`/`to`",
-                                "en linje er enten ett postnummer eller et intervall"))
+        problems.append(Problem(src.file, line, where, Msg("has both `code` and `from`/`to`"),
+                                Msg("a line is either one postcode or a range")))
         return None
     if "code" in keys:
         code = _code(src, at + ("code",), f"{where}.code", item["code"], problems)
@@ -155,17 +159,20 @@ def _entry(src: Located, i: int, item: Any, branches: Collection[str], problems:
             return None
         return Entry(code, code, known, True, line)
     if not {"from", "to"} <= keys:
-        missing = "to" if "from" in keys else "from" if "to" in keys else "code eller from/to"
-        problems.append(Problem(src.file, line, where, f"mangler `{missing}`",
-                                'et intervall trenger både `from` og `to`; ett postnummer skrives `code: "5131"`'))
+        missing = Msg("required key {name!r} is missing", name="to") if "from" in keys else \
+            Msg("required key {name!r} is missing", name="from") if "to" in keys else \
+            Msg("give `code`, or `from` and `to`")
+        problems.append(Problem(src.file, line, where, missing,
+                                Msg('a range needs both `from` and `to`; one postcode is written `code: "5131"`')))
         return None
     first = _code(src, at + ("from",), f"{where}.from", item["from"], problems)
     last = _code(src, at + ("to",), f"{where}.to", item["to"], problems)
     if first is None or last is None or known is None:
         return None
     if first > last:
-        problems.append(Problem(src.file, line, where, f"{first:04d} kommer etter {last:04d}",
-                                "bytt om `from` og `to`"))
+        problems.append(Problem(src.file, line, where, Msg("{first} comes after {last}", first=f"{first:04d}",
+                                                           last=f"{last:04d}"),
+                                Msg("swap `from` and `to`")))
         return None
     return Entry(first, last, known, False, line)
 
@@ -179,8 +186,8 @@ def _code(src: Located, path: Path_, where: str, value: Any, problems: list[Prob
         return value
     if isinstance(value, str) and len(value) == 4 and value.isdigit():
         return int(value)
-    problems.append(Problem(src.file, src.line_of(path), where, f"{value!r} er ikke et postnummer",
-                            'et postnummer er fire sifre i anførselstegn, som "5003"'))
+    problems.append(Problem(src.file, src.line_of(path), where, Msg("{value!r} is not a postcode", value=value),
+                            Msg('a postcode is four digits in quotes, like "5003"')))
     return None
 
 
@@ -191,17 +198,20 @@ def _overlaps(src: Located, entries: list[Entry]) -> list[Problem]:
     for entry in ranges:
         if widest is not None and entry.first <= widest.last:
             problems.append(Problem(src.file, entry.line, None,
-                                    f"intervallet {entry} ({entry.branch}) overlapper {widest} ({widest.branch}) "
-                                    f"på linje {widest.line}",
-                                    "juster grensene; bruk `code:` for enkeltnumre som skal til et annet lag"))
+                                    Msg("the range {range} ({branch}) overlaps {other} ({other_branch}) on line "
+                                        "{line}", range=str(entry), branch=entry.branch, other=str(widest),
+                                        other_branch=widest.branch, line=widest.line),
+                                    Msg("adjust the limits; use `code:` for single postcodes that belong to "
+                                        "another branch")))
         if widest is None or entry.last > widest.last:
             widest = entry
     seen: dict[int, Entry] = {}
     for entry in (e for e in entries if e.single):
         if entry.first in seen:
             problems.append(Problem(src.file, entry.line, None,
-                                    f"postnummer {entry} står også på linje {seen[entry.first].line}",
-                                    "behold én av linjene"))
+                                    Msg("postcode {code} is also on line {line}", code=str(entry),
+                                        line=seen[entry.first].line),
+                                    Msg("keep one of the lines")))
         else:
             seen[entry.first] = entry
     return problems

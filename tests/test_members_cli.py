@@ -137,7 +137,7 @@ def test_the_progress_bar_on_a_terminal(env, tmp_path, org, monkeypatch):
 ])
 def test_a_file_that_is_not_an_export_is_an_error_and_nothing_is_written(env, tmp_path, data, message):
     result = invoke("import", write(tmp_path, "m.csv", data), "--today", TODAY.isoformat())
-    assert isinstance(result.exception, ExportError) and message in str(result.exception)
+    assert isinstance(result.exception, ExportError) and message in result.exception.say("nb")
     assert "Kari" not in str(result.exception)
     assert not (tmp_path / "db").exists()  # the database was not even created
 
