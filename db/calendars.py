@@ -16,6 +16,7 @@ from .models import Completion, Delivery, FeedItem, FeedToken, OccurrenceRow
 
 TOKEN_BYTES = 24  # 192 bits, URL-safe: far beyond guessing
 IMIP = "imip/"  # feed_items under "imip/<body>": the version of each event a body's people were last invited to
+ORGANIZER = "organizer"  # in an imip/ row's data: [address, name] the invitation came from
 RECEIVED = ("sent", "unknown")  # ledger states of an invitation that reached (or may have reached) its recipient
 
 
@@ -82,13 +83,17 @@ def retired_ids(plan: Plan, entries: dict[str, list[Entry]]) -> list[str]:
     return [fid for fid in entries if fid not in named]
 
 
-def remember_invited(session: Session, organisation: str, body: str, entry: Entry) -> None:
-    """An invitation (iMIP REQUEST) to `entry` went to `body`'s people: what they now have in
-    their calendars, for the CANCEL that may follow (`invited_versions`)."""
+def remember_invited(session: Session, organisation: str, body: str, entry: Entry,
+                     organizer: tuple[str, str] | None = None) -> None:
+    """An invitation (iMIP REQUEST) to `entry` went to `body`'s people from `organizer`
+    (address, name): what they now have in their calendars, for the CANCEL that may follow
+    (`invited_versions`), and from whom, should the body leave the plan (`invited_organizers`)."""
     feed = IMIP + body
     row = session.scalar(select(FeedItem).where(FeedItem.organisation == organisation, FeedItem.feed == feed,
                                                 FeedItem.uid == entry.occurrence.uid))
     values = Shown(entry.occurrence, entry.sequence).to_row()
+    if organizer:
+        values["data"] = {**values["data"], ORGANIZER: list(organizer)}
     if row is None:
         session.add(FeedItem(organisation=organisation, feed=feed, uid=entry.occurrence.uid, **values))
     elif row.sequence <= entry.sequence:
@@ -101,7 +106,15 @@ def invited_versions(session: Session, organisation: str, tz: tzinfo) -> dict[tu
     """(uid, body) -> the occurrence as the body's people were last invited to it."""
     rows = session.scalars(select(FeedItem).where(FeedItem.organisation == organisation,
                                                   FeedItem.feed.like(IMIP + "%")))
-    return {(r.uid, r.feed[len(IMIP):]): Occurrence.from_dict(r.data, tz) for r in rows}
+    return {(r.uid, r.feed[len(IMIP):]): Occurrence.from_dict({k: v for k, v in r.data.items() if k != ORGANIZER}, tz)
+            for r in rows}
+
+
+def invited_organizers(session: Session, organisation: str) -> dict[str, tuple[str, str]]:
+    """body -> the organizer (address, name) of the last invitation its people got."""
+    rows = session.scalars(select(FeedItem).where(FeedItem.organisation == organisation,
+                                                  FeedItem.feed.like(IMIP + "%")).order_by(FeedItem.id))
+    return {r.feed[len(IMIP):]: (r.data[ORGANIZER][0], r.data[ORGANIZER][1]) for r in rows if ORGANIZER in r.data}
 
 
 def invitees(session: Session, organisation: str, uid: str, body: str) -> list[tuple[str, str | None]]:

@@ -206,7 +206,8 @@ def body_contacts(plan: Plan, bodies: Iterable[str]) -> list[tuple[str, str | No
 
 
 def invitation_campaigns(plan: Plan, entries: list[Entry], today: date, invited: set[str],
-                         versions: dict[tuple[str, str], Occurrence] | None = None) -> list[tuple[Campaign, str]]:
+                         versions: dict[tuple[str, str], Occurrence] | None = None,
+                         former: dict[str, tuple[str, str]] | None = None) -> list[tuple[Campaign, str]]:
     """(campaign, body) for each meeting of a body in the next 60 days whose current
     revision has not been sent: a REQUEST (SEQUENCE = revision), or a CANCEL (key
     ending in /cancel) to a body that was invited and is no longer: the meeting
@@ -214,7 +215,8 @@ def invitation_campaigns(plan: Plan, entries: list[Entry], today: date, invited:
     body taken off it. `invited` holds the campaign keys already in the ledger;
     `versions` ((uid, body) -> the occurrence as last invited, db.calendars.invited_versions)
     gives a CANCEL the date and time people have in their calendars (UID and SEQUENCE
-    are the occurrence's current ones)."""
+    are the occurrence's current ones). A body taken out of the plan, whose organizer
+    (address, name) is in `former`, gets its CANCELs too, from that organizer."""
     from .ics import invitation
 
     mail, lang = mail_config(plan), plan.organisation.locale
@@ -232,7 +234,7 @@ def invitation_campaigns(plan: Plan, entries: list[Entry], today: date, invited:
                 was = (versions or {}).get((o.uid, body))
                 if was is not None:
                     shown = Entry(was, e.sequence, e.created, e.modified, removed=True, reason=e.reason)
-                if body not in last or last[body].endswith("/cancel") or body not in plan.bodies \
+                if body not in last or last[body].endswith("/cancel") or body not in {*plan.bodies, *(former or {})} \
                         or (shown.occurrence.start is not None and shown.occurrence.span.end < today):
                     continue
                 key, method = f"{prefix}{e.sequence}/cancel", "CANCEL"
@@ -244,8 +246,9 @@ def invitation_campaigns(plan: Plan, entries: list[Entry], today: date, invited:
                 key, method = f"{prefix}{e.sequence}", "REQUEST"
                 if key in invited:
                     continue
-            info = plan.bodies[body]
-            ics = invitation(plan, shown, method, info.contact, info.name)
+            contact, name = ((plan.bodies[body].contact, plan.bodies[body].name) if body in plan.bodies
+                             else (former or {})[body])
+            ics = invitation(plan, shown, method, contact, name)
             measure = plan.measure(o.measure)
             # "Endret:" only after an earlier invitation to this body (a first one at a later revision is new to them)
             changed = method == "REQUEST" and any(k.startswith(prefix) for k in invited)
@@ -259,9 +262,9 @@ def invitation_campaigns(plan: Plan, entries: list[Entry], today: date, invited:
                          "place": shown.occurrence.place, "note": shown.occurrence.note,
                          "reason": e.reason if method == "CANCEL" else None,
                          "cancelled": method == "CANCEL", "sequence": e.sequence, "measure": measure.number,
-                         "measure_text": measure.text, "body_name": info.name, "changed": changed},
-                from_name=f"{mail.sender.name} – {info.name}", from_address=mail.sender.address,
-                domain=mail.sender.domain, bounce_address=mail.bounce_address, reply_to=info.contact,
+                         "measure_text": measure.text, "body_name": name, "changed": changed},
+                from_name=f"{mail.sender.name} – {name}", from_address=mail.sender.address,
+                domain=mail.sender.domain, bounce_address=mail.bounce_address, reply_to=contact,
                 calendar=ics, calendar_method=method, templates=str(plan.templates)), body))
     return out
 

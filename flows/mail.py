@@ -141,14 +141,15 @@ def invitations(plan: Plan, today: date) -> list[Delivery]:
         invited = invited_campaigns(plan.organisation.id)
         by_uid, org = {e.occurrence.uid: e for e in entries}, plan.organisation.id
         summaries = []
-        for c, body in invitation_campaigns(plan, entries, today, invited, read_invited_versions(by_reference(plan))):
+        for c, body in invitation_campaigns(plan, entries, today, invited, *read_invited_versions(by_reference(plan))):
             uid = c.key.split("/")[1]  # invite/<uid>/<body>/<sequence>[/cancel]
             if c.calendar_method == "CANCEL":  # to everyone the ledger says was invited, not the role's holders now
                 summaries.append(send_campaign(c, limits(plan), contacts=read_invitees(org, uid, body)))
                 continue
             summaries.append(send_campaign(c, limits(plan), audience={"role": body}))
             if summaries[-1].sent or summaries[-1].unknown:  # what they now have, for a CANCEL to carry
-                record_invitation(org, body, by_reference(by_uid[uid]))
+                record_invitation(org, body, by_reference(by_uid[uid]),
+                                  (plan.bodies[body].contact, plan.bodies[body].name))
     get_run_logger().info("%d invitations and updates, %d messages sent", len(summaries),
                           sum(s.sent for s in summaries))
     mail_summary(plan, "invitations", summaries)

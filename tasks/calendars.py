@@ -10,8 +10,8 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
-from aarshjul.db.calendars import (feed_entries, feed_tokens, invited_versions, invitees, remember_invited,
-                                   retired_ids)
+from aarshjul.db.calendars import (feed_entries, feed_tokens, invited_organizers, invited_versions, invitees,
+                                   remember_invited, retired_ids)
 from aarshjul.db.session import transaction
 from aarshjul.domain.errors import CaldavError
 from aarshjul.domain.expand import Occurrence
@@ -87,17 +87,19 @@ def push_caldav(plan: Plan) -> dict[str, CalendarCounts]:
 
 
 @task(name="read-invited-versions", cache_policy=NO_CACHE)
-def read_invited_versions(plan: Plan) -> dict[tuple[str, str], Occurrence]:
-    """(uid, body) -> the occurrence as the body's people were last invited to it."""
+def read_invited_versions(plan: Plan) -> tuple[dict[tuple[str, str], Occurrence], dict[str, tuple[str, str]]]:
+    """(uid, body) -> the occurrence as the body's people were last invited to it; and for
+    each body taken out of the plan since, the organizer (address, name) it invited as."""
     with transaction(get_settings().database_url) as session:
-        return invited_versions(session, plan.organisation.id, plan.tz)
+        former = {b: o for b, o in invited_organizers(session, plan.organisation.id).items() if b not in plan.bodies}
+        return invited_versions(session, plan.organisation.id, plan.tz), former
 
 
 @task(name="record-invitation", cache_policy=NO_CACHE)
-def record_invitation(organisation: str, body: str, entry: Entry) -> None:
-    """A REQUEST for `entry` reached `body`'s people: remember what they have."""
+def record_invitation(organisation: str, body: str, entry: Entry, organizer: tuple[str, str]) -> None:
+    """A REQUEST for `entry` from `organizer` reached `body`'s people: remember what they have."""
     with transaction(get_settings().database_url) as session:
-        remember_invited(session, organisation, body, entry)
+        remember_invited(session, organisation, body, entry, organizer)
 
 
 @task(name="read-invitees", cache_policy=NO_CACHE)

@@ -123,3 +123,24 @@ def test_a_moved_meeting_then_unpinned_cancels_the_latest_version_invited(inv):
     assert len(cancels) == 2
     assert all(e["DTSTART"].dt == datetime(2025, 3, 25, 18, 0, tzinfo=oslo) and e["SEQUENCE"] == 2
                for *_, e in cancels)
+
+
+def test_a_body_taken_out_of_the_plan_sends_its_invitees_the_cancel_from_its_own_address(inv):
+    from test_feeds_retired import remove_the_body
+
+    inv.roles(m3="bystyregruppen")
+    gathering = 'occurrences:\n  "1.3/2025-H1":\n    date: "2025-03-27"\n    start: "18:00"\n    end: "21:00"\n'
+    uid = inv.uid("1.3/2025-H1")
+    invited = inv.step(gathering, uid)
+    assert sorted(to for to, *_ in invited) == ["s1@example.org", "s2@example.org", "s3@example.org"]
+    [(_, _, _, theirs)] = [i for i in invited if i[0] == "s3@example.org"]
+    assert str(theirs["ORGANIZER"]) == "mailto:bg@example.org"
+    remove_the_body(inv.files)
+    after = inv.step(gathering, uid)
+    [(to, msg, cal, ev)] = [a for a in after if str(a[2]["METHOD"]) == "CANCEL"]
+    assert to == "s3@example.org" and str(ev["ORGANIZER"]) == "mailto:bg@example.org"
+    assert ev["SEQUENCE"] == 1 and str(ev["STATUS"]) == "CANCELLED"
+    assert ev["DTSTART"].dt == datetime(2025, 3, 27, 18, 0, tzinfo=inv.files.load().tz)
+    assert "Bystyregruppen" in str(msg["From"])
+    assert sorted(a[0] for a in after if str(a[2]["METHOD"]) == "REQUEST") == ["s1@example.org", "s2@example.org"]
+    assert [a for a in inv.step(gathering, uid) if str(a[2]["METHOD"]) == "CANCEL"] == []  # once
