@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Sequence
 
@@ -346,7 +346,8 @@ class Measurement:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a target stands in a year: the numbers the report prints and charts."""
+    """Where a target stands in a year: the numbers the report prints and charts. Its words
+    (`detail`, `status_text`, `belongs_to`, `show`) are in `lang`; `in_lang` says them in another."""
 
     target: Target
     year: int
@@ -355,9 +356,17 @@ class Progress:
     goals: tuple[Measurement, ...]  # the target points as values (a level: at the baseline and period end)
     current: Measurement | None  # the last measurement up to the end of the year (or today)
     status: str  # a key of STATUS_WORDS
-    detail: str  # one sentence, in `lang`
+    sentence: Msg  # the judgement in one sentence, said in any language (its numbers and dates too)
     period: tuple[dt.date, dt.date]  # the plan period, for the chart's x axis
-    lang: str = i18n.DEFAULT  # the language of `detail`, `status_text`, `belongs_to` and `show`
+    lang: str = i18n.DEFAULT
+
+    def in_lang(self, lang: str | None) -> "Progress":
+        """The same judgement, said in `lang`."""
+        return replace(self, lang=i18n._lang(lang))
+
+    @property
+    def detail(self) -> str:
+        return self.sentence.say(self.lang)
 
     @property
     def status_text(self) -> str:
@@ -382,55 +391,79 @@ class Progress:
         '42%'. A count of people is a whole number: a computed one (a point on the straight line, a
         goal of +10 %) is rounded up, since 21.8 members are on track only with 22, which is how
         `progress` judges it."""
+        return self.show_in(value, self.lang)
+
+    def show_in(self, value: float | None, lang: str | None) -> str:
         if value is None:
             return "–"
+        locale = i18n._lang(lang)
         if self.share:
-            return _(self.lang, "{n} %", n=format_decimal(value * 100, format="#,##0", locale=i18n._lang(self.lang)))
+            return _(locale, "{n} %", n=format_decimal(value * 100, format="#,##0", locale=locale))
         if self.people:
             value = float(math.ceil(value - 1e-9))
         whole = abs(value - round(value)) < 1e-9 or abs(value) >= 100
-        text = format_decimal(value, format="#,##0" if whole else "#,##0.0", locale=i18n._lang(self.lang))
+        text = format_decimal(value, format="#,##0" if whole else "#,##0.0", locale=locale)
         return f"{text} {self.target.unit}" if self.target.unit else text
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A value of a Progress in its sentence, written in the language it is said in."""
+
+    progress: Progress
+    value: float
+
+    def say(self, lang: str | None) -> str:
+        return self.progress.show_in(self.value, lang)
+
+
+@dataclass(frozen=True)
+class _Day:
+    """A date in a sentence, written in the language it is said in (1. mars 2026 / 1 March 2026)."""
+
+    day: dt.date
+
+    def say(self, lang: str | None) -> str:
+        return i18n.day(self.day, i18n._lang(lang))
 
 
 def progress(target: Target, points: Sequence[Measurement], year: int, today: dt.date,
              period: tuple[dt.date, dt.date], lang: str = i18n.DEFAULT) -> Progress:
     """Judge `target` for `year` from its measurements, as of `today` (rules in the module
-    docstring); its sentence and numbers in `lang`."""
+    docstring); said in `lang` (`Progress.in_lang` says it in another)."""
     pts = tuple(sorted(points, key=lambda p: p.on))
     cutoff = min(dt.date(year, 12, 31), today)
     upto = [p for p in pts if p.on <= cutoff]
     current = upto[-1] if upto else None
     baseline = _baseline(target, pts)
     goals = _goals(target, baseline, period)
+    p = Progress(target, year, pts, baseline, goals, current, "no_data", Msg(""), period, i18n._lang(lang))
 
-    def done(status: str, detail: str) -> Progress:
-        return Progress(target, year, pts, baseline, goals, current, status, detail, period, lang)
+    def done(status: str, sentence: Msg) -> Progress:
+        return replace(p, status=status, sentence=sentence)
 
-    def _d(day: dt.date) -> str:
-        return i18n.day(day, lang)
+    def shown(value: float) -> _Shown:
+        return _Shown(p, value)
 
     if current is None:
-        return done("no_data", _(lang, "No measurements up to and including {day}.", day=_d(cutoff)))
-    p = Progress(target, year, pts, baseline, goals, current, "no_data", "", period, lang)
-    now = _(lang, "{value} as of {day}", value=p.show(current.value), day=_d(current.on))
+        return done("no_data", Msg("No measurements up to and including {day}.", day=_Day(cutoff)))
+    now = Msg("{value} as of {day}", value=shown(current.value), day=_Day(current.on))
     if target.kind == "share":
-        parts, status = [now], None
+        parts: list[Msg] = [now]
+        status = None
         if target.level is not None:
             ok = current.value + 1e-9 >= target.level / 100
             status = "reached" if ok else "not_reached"
-            parts.append(_(lang, "the goal is {level}", level=p.show(target.level / 100)))
+            parts.append(Msg("the goal is {level}", level=shown(target.level / 100)))
         if target.rising:
             if baseline is None:
-                return done("no_baseline", _(lang, "{now}; the baseline is missing.", now=now))
+                return done("no_baseline", Msg("{now}; the baseline is missing.", now=now))
             up = current.value > baseline.value + 1e-9
             status = status if status == "not_reached" else ("rising" if up else "not_rising")
-            parts.append(_(lang, "the baseline was {value} ({day})", value=p.show(baseline.value),
-                           day=_d(baseline.on)))
-        return done(status or "no_data", "; ".join(parts) + ".")
+            parts.append(Msg("the baseline was {value} ({day})", value=shown(baseline.value), day=_Day(baseline.on)))
+        return done(status or "no_data", Msg("{parts}.", parts=_Joined(tuple(parts))))
     if not goals:
-        return done("no_baseline", _(lang, "{now}; the baseline is missing, so the goal cannot be worked out.",
-                                     now=now))
+        return done("no_baseline", Msg("{now}; the baseline is missing, so the goal cannot be worked out.", now=now))
     due = [g for g in goals if g.on <= cutoff]
     ahead = [g for g in goals if g.on > cutoff]
     if due and (not ahead or due[-1].on.year == year):
@@ -439,18 +472,28 @@ def progress(target: Target, points: Sequence[Measurement], year: int, today: dt
         value = at[-1] if at else current
         ok = value.value + 1e-9 >= g.value
         return done("reached" if ok else "not_reached",
-                    _(lang, "{value} as of {day}; the goal was {goal} by {by}.", value=p.show(value.value),
-                      day=_d(value.on), goal=p.show(g.value), by=_d(g.on)))
+                    Msg("{value} as of {day}; the goal was {goal} by {by}.", value=shown(value.value),
+                        day=_Day(value.on), goal=shown(g.value), by=_Day(g.on)))
     g = ahead[0]
     start = due[-1] if due else baseline
     if start is None:
-        return done("no_baseline", _(lang, "{now}, the goal is {goal} by {by}.", now=now, goal=p.show(g.value),
-                                     by=_d(g.on)))
+        return done("no_baseline", Msg("{now}, the goal is {goal} by {by}.", now=now, goal=shown(g.value),
+                                       by=_Day(g.on)))
     expected = _line(start, g, current.on)
     status = "ahead" if current.value + 1e-9 >= expected else "behind"
-    return done(status, _(lang, "{now}; the goal is {goal} by {by}, and on a straight line from {start} ({since}) "
-                                "the figure should now be {expected}.", now=now, goal=p.show(g.value), by=_d(g.on),
-                          start=p.show(start.value), since=_d(start.on), expected=p.show(expected)))
+    return done(status, Msg("{now}; the goal is {goal} by {by}, and on a straight line from {start} ({since}) "
+                            "the figure should now be {expected}.", now=now, goal=shown(g.value), by=_Day(g.on),
+                            start=shown(start.value), since=_Day(start.on), expected=shown(expected)))
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """Parts of a sentence joined with '; ', each said in the sentence's language."""
+
+    parts: tuple[Msg, ...]
+
+    def say(self, lang: str | None) -> str:
+        return "; ".join(part.say(lang) for part in self.parts)
 
 
 def _baseline(target: Target, pts: tuple[Measurement, ...]) -> Measurement | None:

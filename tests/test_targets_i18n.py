@@ -51,3 +51,20 @@ def test_a_targets_yaml_mistake_is_said_in_the_readers_language(files):
     nb, en = caught.value.say("nb"), caught.value.say("en")
     assert "målingen members er et antall, ikke en andel" in nb and "is a count" not in nb, nb
     assert "metric members is a count, not a share" in en and "antall" not in en, en
+
+
+def test_a_judgement_made_once_is_said_in_either_language(bundled):
+    """The report judges its targets before it knows its reader's language: in_lang says the
+    same judgement, sentence, dates and numbers included, in another."""
+    targets = load_targets(targets_path(bundled), bundled)
+    period = (bundled.period.start, bundled.period.end)
+    pts = [Measurement(date(2024, 1, 1), 20), Measurement(date(2025, 6, 1), 1021)]
+    nb = progress(targets.get("medlemmer"), pts, 2025, date(2025, 6, 1), period)
+    en = nb.in_lang("en")
+    assert en.detail == progress(targets.get("medlemmer"), pts, 2025, date(2025, 6, 1), period, lang="en").detail
+    assert "1. juni 2025" in nb.detail and "1 June 2025" in en.detail and "1,021" in en.detail
+    assert en.in_lang("nb").detail == nb.detail and str(nb.sentence) == en.detail
+    share = targets.get("andel-aktive")
+    both = progress(share, [Measurement(date(2025, 1, 1), 0.423)], 2025, date(2025, 1, 20), period)
+    assert both.detail.startswith("42 % per 1. januar 2025") and both.in_lang("en").detail.startswith(
+        "42% as of 1 January 2025")
