@@ -120,3 +120,27 @@ def test_caldav_the_calendar_of_a_removed_body_gets_its_events_cancelled_then_de
         assert "bystyregruppen" not in done  # nothing of ours left there: not looked at any more
     finally:
         sync.engine.dispose()
+
+
+def test_the_removed_bodys_feed_url_answers_over_http_until_the_grace_period_ends(site, tmp_path):
+    import httpx
+    from web_server import WebServer
+
+    site.publish()
+    [path] = site.private("bystyregruppen")
+    url_path = "/" + path.relative_to(site.dir).as_posix()
+    server = WebServer({"AARSHJUL_DATABASE_URL": site.url, "AARSHJUL_PLAN": str(site.files.plan),
+                        "AARSHJUL_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
+                        "AARSHJUL_SITE_DIR": str(site.dir)}, tmp_path)
+    try:
+        assert httpx.get(server.url + url_path).status_code == 200
+        remove_the_body(site.files)
+        site.publish(T0 + timedelta(days=1))
+        answer = httpx.get(server.url + url_path)
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/calendar")
+        cancelled = icalendar.Calendar.from_ical(answer.content).walk("VEVENT")
+        assert len(cancelled) == 4 and {str(e["STATUS"]) for e in cancelled} == {"CANCELLED"}
+        site.publish(AFTER_GRACE)
+        assert httpx.get(server.url + url_path).status_code == 404
+    finally:
+        server.stop()
