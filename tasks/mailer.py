@@ -483,22 +483,25 @@ class Mailer:
 # --- building messages (in the rendering thread too: nothing below touches the database) -----------
 
 
-def _context(c: Campaign, secret: bytes, recipient: str, names: "_Names") -> dict[str, Any]:
+def _context(c: Campaign, secret: bytes, recipient: str, names: "_Names",
+             token: str | None = None) -> dict[str, Any]:
+    """The template's context for one recipient; `token` their unsubscribe token, when
+    the caller made it already."""
     context = {**c.context, "first_name": names.first(recipient)}
     if c.audience:
         if c.unsubscribe_url is None:  # newsletter_campaign sets both; a campaign built otherwise may not
             raise ValueError(f"{c.key}: sent to audience {c.audience!r}, which one can leave, "
                              "but has no unsubscribe URL")
-        token = unsubscribe_token(secret, c.organisation, c.audience, recipient)
+        token = token or unsubscribe_token(secret, c.organisation, c.audience, recipient)
         context["unsubscribe_url"] = c.unsubscribe_url.replace("{token}", token)
     return context
 
 
 def _message(c: Campaign, secret: bytes, renderer: Renderer, row: ledger.Row, names: "_Names",
              address: str) -> bytes:
-    context = _context(c, secret, row.recipient, names)
-    subject, text, html = renderer.render(context, who=row.recipient)
     token = unsubscribe_token(secret, c.organisation, c.audience, row.recipient) if c.audience else None
+    context = _context(c, secret, row.recipient, names, token)  # the token made once, for the link and the header
+    subject, text, html = renderer.render(context, who=row.recipient)
     list_id = f"{c.list_name} <{c.audience.replace('/', '.')}.{c.domain}>" if c.audience and c.list_name else None
     mailto = f"{c.unsubscribe_mailto}?subject=unsubscribe%20{token}" if token and c.unsubscribe_mailto else None
     utf8 = not address.isascii()  # a local part in Unicode: the header carries it in UTF-8 (SMTPUTF8)

@@ -164,3 +164,55 @@ def test_a_member_suspended_while_the_edition_is_sent_is_counted_too(env, smtp_s
     summary = _delivery(campaign, prepared, totals)
     assert (prepared.skipped_suspended, summary.sent, summary.skipped_suspended) == (0, 5, 1)
     assert "m3@example.org" not in sink.by_recipient()
+
+
+# --- messages written out directly (domain/messages.py compose) ------------------------------
+
+
+@pytest.mark.parametrize("name", ["Åse Ørnulf-Ødegård", "Doe, John", 'Q"uote', "Ø" * 80, "X\r\nBcc: evil@x.org",
+                                  "=?utf-8?q?X=0D=0ABcc:_e?="])
+@pytest.mark.parametrize("subject", ["Nyhetsbrev – mars 2025", "A long subject in ASCII " * 8, "Å" * 100])
+def test_a_composed_message_reads_back_as_written(name, subject):
+    """Headers, parts and lines as every parser reads them: names and subjects decoded,
+    no header smuggled in, lines of at most 998 octets in CRLF, bodies intact."""
+    import email
+    import email.policy
+
+    from aarshjul.domain.messages import Envelope, clean, compose
+
+    text = "Hei Åse,\n\n" + "Lang tekst med = og æøå " * 20 + "\n.\n..dot\ntrailing   \nFrom here\n"
+    env = Envelope(from_name=name, from_address="post@example.org", to_name=name, to_address="m1@example.org",
+                   subject=subject, message_id="<abc@test.example.org>", date=NOW, reply_to="bg@example.org",
+                   list_id=f"{name} <nyhetsbrev.test.example.org>",
+                   unsubscribe_url="https://test.example.org/avmeld/" + "AbC" * 30,
+                   unsubscribe_mailto="avmelding@example.org?subject=unsubscribe%20" + "AbC" * 30)
+    calendar = b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nSUMMARY:M\xc3\xb8te  \r\n DESCRIPTION:x\r\nEND:VCALENDAR\r\n"
+    raw = compose(env, text, "<p>" + text + "</p>", calendar, "REQUEST")
+    raw.decode("ascii")
+    assert b"\n" not in raw.replace(b"\r\n", b"") and max(len(line) for line in raw.split(b"\r\n")) <= 998
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert not msg.defects and "Bcc" not in msg
+    shown = clean(name)  # control characters, and encoded words' smuggled ones, to spaces
+    assert " ".join(str(msg["Subject"]).split()) == " ".join(subject.split())
+    assert msg["To"].addresses[0].display_name == shown and msg["To"].addresses[0].addr_spec == "m1@example.org"
+    assert msg["From"].addresses[0].display_name == shown
+    assert str(msg["List-Id"]).endswith(" <nyhetsbrev.test.example.org>")
+    assert str(msg["List-Unsubscribe"]).split() == [f"<https://test.example.org/avmeld/{'AbC' * 30}>,",
+                                                    f"<mailto:avmelding@example.org?subject=unsubscribe%20{'AbC' * 30}>"]
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" and msg["Message-ID"] == env.message_id
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html", "text/calendar"]
+    assert parts[0].get_content().replace("\r\n", "\n") == text
+    assert parts[1].get_content().replace("\r\n", "\n") == "<p>" + text + "</p>"
+    assert parts[2].get_param("method") == "REQUEST" and "SUMMARY:Møte  \r\n DESCRIPTION" in parts[2].get_content()
+    assert compose(env, text) != raw and compose(env, text).count(b"Content-Type:") == 1  # one part: no multipart
+
+
+@pytest.mark.parametrize("address", ["m1@example.org\r\nBcc: x@y.org", "møller@example.org"])
+def test_an_address_that_cannot_go_in_a_header_as_it_is_is_refused(address):
+    from aarshjul.domain.messages import Envelope, compose
+
+    env = Envelope(from_name="Lag", from_address="post@example.org", to_name="", to_address=address, subject="Hei",
+                   message_id="<1@example.org>", date=NOW)
+    with pytest.raises(ValueError):
+        compose(env, "tekst")
