@@ -45,7 +45,7 @@ def notify_follow_ups(plan: Plan, today: date) -> FollowUps:
             if not branch or branch not in plan.bodies:
                 continue  # without a branch: the board sees them in the escalation
             people = members_by_number(session, org, [f.member_number for f in follow_ups])
-            rows = [{"number": f.member_number, "name": _name(people.get(f.member_number)),
+            rows = [{"number": f.member_number, "name": _name(people.get(f.member_number), lang),
                      "phone": (people.get(f.member_number) and people[f.member_number].phone) or "–",
                      "joined": i18n.day(f.joined, lang), "due": i18n.day(f.due, lang)} for f in follow_ups]
             if send_now(session, lim, follow_up_campaign(plan, branch, week, rows), body_contacts(plan, [branch])):
@@ -77,7 +77,7 @@ def remind_dues(plan: Plan, today: date) -> DuesFollowUp:
         unpaid = unpaid_members(session, org)
         out["reminded"] = send_now(session, lim, dues_campaign(plan, year), [(m.number, m.email) for m in unpaid])
         for branch in plan.branches():
-            rows = [{"number": m.number, "name": _name(m), "phone": m.phone or "–"}
+            rows = [{"number": m.number, "name": _name(m, plan.organisation.locale), "phone": m.phone or "–"}
                     for m in unpaid if m.branch == branch]
             if rows:
                 out["branch_lists"] += send_now(session, lim, dues_list_campaign(plan, branch, today, rows),
@@ -90,7 +90,7 @@ def remind_dues(plan: Plan, today: date) -> DuesFollowUp:
     return DuesFollowUp(**out)
 
 
-def _name(m: Member | None) -> str:
+def _name(m: Member | None, lang: str) -> str:
     if m is None:
         return "–"
-    return f"{m.first_name or ''} {m.last_name or ''}".strip() or f"medlem {m.number}"
+    return f"{m.first_name or ''} {m.last_name or ''}".strip() or i18n._(lang, "member {number}", number=m.number)
