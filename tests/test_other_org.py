@@ -6,7 +6,11 @@ kind (quarterly, monthly and seasonal quotas, a 14-day promise to new members), 
 override of the newsletter's text template, and a member register whose branch column
 is called "Lokalgruppe". It goes through check, agenda, run (calendars to the site
 folder, mail to the outbox), newsletter preview, members import, the follow-up flows,
-and the yearly report; nothing any of them writes contains a word of Bergen SV's.
+and the yearly report; nothing any of them writes contains a word of Bergen SV's. The
+same organisation with English as its language (a tmp copy: `locale: en`, its branch word
+"local group", an English register) hears check, the import, the follow-ups and the
+report in English. The data stay Norwegian: tests/test_mail_languages.py and
+tests/test_pages_languages.py make both languages from them by replacing `locale: nb`.
 """
 
 from __future__ import annotations
@@ -163,3 +167,78 @@ def test_the_follow_up_flows_keep_the_plans_promise_and_its_words(org, tmp_path,
         logged = [r.measure for r in completions(session, "fagforeningen-nord")]
     engine.dispose()
     assert logged == ["2.4"]  # the plan's dues measure, not a number in the code
+
+
+# --- the same organisation, English as its language ----------------------------------------
+
+ENGLISH_WORD = ("  branch_word:\n    singular: local group\n    plural: local groups\n"
+                "    definite: the local group\n    definite_plural: the local groups\n")
+# Norwegian words of ours (the organisation's own texts, in Norwegian in these files, are taken out first)
+NORWEGIAN = re.compile(r"\b(tiltak|innen|dager|uten|lokalgruppa|nye oppfølginger|ikke|mål|medlemmer|gyldig|"
+                       r"advarsler|forekomster|kontaktet|Lokalgruppe \|)\b")
+
+
+def _english(org: Path) -> None:
+    path = org / "organisation.yaml"
+    text = path.read_text(encoding="utf-8").replace("  locale: nb\n", "  locale: en\n")
+    text = re.sub(r"  branch_word:\n(    .*\n)+", ENGLISH_WORD, text)
+    assert "locale: en" in text and "singular: local group" in text
+    path.write_text(text, encoding="utf-8")
+
+
+def _theirs(text: str, org: Path) -> str:
+    """`text` without the organisation's own words (titles, names, places from its files)."""
+    import yaml
+
+    words: set[str] = set()
+
+    def walk(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str) and len(value) > 2:
+            words.add(value)
+
+    for name in ("plan.yaml", "organisation.yaml", "targets.yaml", "schedule.yaml"):
+        walk(yaml.safe_load((org / name).read_text(encoding="utf-8")))
+    for word in sorted(words, key=len, reverse=True):
+        text = text.replace(word, " ")
+    return text
+
+
+def test_an_english_organisation_hears_check_import_follow_ups_and_the_report_in_english(org, tmp_path):
+    _english(org)
+
+    def english(*args: str, today: str = "2026-03-01") -> str:
+        result = subprocess.run([sys.executable, "-m", "aarshjul", *args, "--plan", str(org / "plan.yaml"),
+                                 "--today", today, "--lang", "en"], cwd=tmp_path, env=_env(tmp_path),
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        assert_own_words(result.stdout + result.stderr, " ".join(args))
+        return result.stdout
+
+    out = english("check")
+    assert "The plan is valid: Handlingsplan for avdeling 12, 2026-2028 — 4 goals, 17 measures" in out
+    assert not NORWEGIAN.search(_theirs(out, org)), out
+    register = org / "members.csv"  # an English register: its branch column is named by the branch word
+    register.write_text((org / "medlemmer.csv").read_text(encoding="utf-8").replace(
+        "Medlemsnummer;Fornavn;Etternavn;E-post;Mobil;Postnummer;Innmeldt;Kontingent betalt;Aktivist;Lokalgruppe",
+        "Member number;First name;Last name;Email;Mobile;Postal code;Joined;Dues paid;Activist;Local group").replace(
+        ";ja;", ";yes;").replace(";nei;", ";no;"), encoding="utf-8")
+    imported = english("members", "import", str(register))
+    assert "without a local group" in imported and "new follow-ups (measure 1.3, within 14 days)" in imported
+    assert "ignored columns" not in imported  # "Local group" is the branch column
+    follow = english("members", "follow-ups")
+    assert "Local group" in follow and "(measure 1.3, within 14 days)" in follow
+    assert re.search(r"Lokalgruppe Nord\W+5001\b", follow) and re.search(r"Lokalgruppe Sentrum\W+5002\b", follow)
+    assert not NORWEGIAN.search(_theirs(follow, org)), follow
+    english("members", "contacted", "5001", "--date", "2026-03-02", today="2026-03-02")
+    report = tmp_path / "report.md"
+    english("report", "2026", "--format", "md", "--out", str(report), today="2026-03-02")
+    text = report.read_text(encoding="utf-8")
+    assert "Follow-up of new members (measure 1.3)" in text
+    assert "the local group contacted within 14 days" in text and "| Local group | New |" in text
+    assert_own_words(text, "report")
