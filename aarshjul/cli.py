@@ -43,9 +43,10 @@ from .cli_run import db_app, run_cli
 from .cli_schema import schema_cli
 from .cli_web import web_cli
 from .domain import i18n
+from .domain.i18n import N_
 from .domain.errors import AarshjulError, PlanError
 
-app = typer.Typer(help="aarshjul: a work plan as code, turned into calendars, mail and a yearly report.",
+app = typer.Typer(help=N_("aarshjul: a work plan as code, turned into calendars, mail and a yearly report."),
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   cls=LangGroup)  # every command takes --lang (cli_kit.with_lang)
 for commands in (plan_cli, run_cli, publish_cli, unsubscribe_cli, report_cli, web_cli, schema_cli, init_cli):

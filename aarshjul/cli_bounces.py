@@ -15,18 +15,19 @@ from __future__ import annotations
 from collections import Counter
 
 from . import cli_kit as kit
+from .domain.i18n import N_
 from .cli_kit import out
 
 import typer
 
-bounces_app = typer.Typer(help="Bounces: read the bounce mailbox, suspend addresses that do not work.",
+bounces_app = typer.Typer(help=N_("Bounces: read the bounce mailbox, suspend addresses that do not work."),
                           no_args_is_help=True)
 undeliverable_cli = typer.Typer()  # its command joins `members` (cli.py)
 
 
-@bounces_app.command("process")
+@bounces_app.command("process", help=N_(
+     "Read the bounce mailbox once: record each report, suspend addresses, file the reports away."))
 def process(plan: kit.Plan = None, lang: kit.Lang = None) -> None:
-    """Read the bounce mailbox once: record each report, suspend addresses, file the reports away."""
     kit.start_prefect()
     from .domain.campaigns import mail_config
     from .tasks.bounces import mailbox_from_settings
@@ -51,9 +52,9 @@ def process(plan: kit.Plan = None, lang: kit.Lang = None) -> None:
         out.print(kit.tr("{n} suspensions lifted (a new address)", n=run.lifted))
 
 
-@undeliverable_cli.command("undeliverable")
+@undeliverable_cli.command("undeliverable", help=N_(
+     "Members whose address is suspended after bounces, by branch: fix them in the register."))
 def undeliverable(plan: kit.Plan = None, format: kit.Format = "table") -> None:
-    """Members whose address is suspended after bounces, by branch: fix them in the register."""
     from .db.bounces import undeliverable as listed
     from .domain.load import load_plan
 

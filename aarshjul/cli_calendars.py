@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from . import cli_kit as kit
+from .domain.i18n import N_
 from .domain import i18n
 from .domain.errors import NotFound
 from .domain.results import Published
@@ -28,12 +29,12 @@ if TYPE_CHECKING:
     from .domain.sync import Proposal
 
 publish_cli = typer.Typer()
-cal_app = typer.Typer(help="Calendar feeds: their addresses, token rotation, CalDAV conflicts.", no_args_is_help=True)
+cal_app = typer.Typer(help=N_("Calendar feeds: their addresses, token rotation, CalDAV conflicts."),
+                      no_args_is_help=True)
 
 
-@publish_cli.command()
+@publish_cli.command(help=N_("Publish the calendar feeds and the web page (a Prefect flow run)."))
 def publish(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
-    """Publish the calendar feeds and the web page (a Prefect flow run)."""
     kit.start_prefect()
     lang, day, path = kit.lang(lang), kit.today(today), kit.plan_path(plan)
     organisation = kit.load(path).organisation.id
@@ -75,10 +76,9 @@ def print_publish(s: Published, lang: str) -> None:
                              "resolve UID --keep theirs`", n=proposed))
 
 
-@cal_app.command("urls")
+@cal_app.command("urls", help=N_("Where each feed is published (the private ones under their secret tokens)."))
 def calendars_urls(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
                    format: kit.Format = "table") -> None:
-    """Where each feed is published (the private ones under their secret tokens)."""
     from .db.calendars import feed_tokens
     from .domain.feeds import feeds
     from .tasks.site import feed_path
@@ -100,10 +100,9 @@ def calendars_urls(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lan
     listing.print(format if format != "table" else "lines")  # an address on a line of its own, never cut
 
 
-@cal_app.command("rotate")
-def calendars_rotate(feed: Annotated[str, typer.Argument(help="The feed id (a body id or medlemmer).")],
+@cal_app.command("rotate", help=N_("Give a feed a new secret address; the old one stops working at the next publish."))
+def calendars_rotate(feed: Annotated[str, typer.Argument(help=N_("The feed id (a body id or medlemmer)."))],
                      plan: kit.Plan = None, today: kit.Today = None) -> None:
-    """Give a feed a new secret address; the old one stops working at the next publish."""
     from .db.calendars import rotate_token
     from .domain.feeds import feeds
 
@@ -123,10 +122,10 @@ CONFLICT_WORDS = {"edited": i18n.N_("edited"), "deleted": i18n.N_("deleted"), "p
                   "title": i18n.N_("title")}
 
 
-@cal_app.command("conflicts")
+@cal_app.command("conflicts", help=N_(
+     "Events someone changed on the CalDAV server since our last push, left alone until resolved."))
 def calendars_conflicts(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
                         format: kit.Format = "table") -> None:
-    """Events someone changed on the CalDAV server since our last push, left alone until resolved."""
     from .db.caldav import conflict_details
 
     lang = kit.lang(lang)
@@ -159,15 +158,14 @@ def calendars_conflicts(plan: kit.Plan = None, today: kit.Today = None, lang: ki
         kit.say("aarshjul calendars resolve UID --keep ours|theirs")
 
 
-@cal_app.command("resolve")
+@cal_app.command("resolve", help=N_("Resolve a CalDAV conflict."))
 def calendars_resolve(
-    uid: Annotated[str, typer.Argument(help="The event's UID (see `aarshjul calendars conflicts`).")],
-    keep: Annotated[str, kit.choice("--keep", ("ours", "theirs"), "ours: the plan's version is pushed again; "
+    uid: Annotated[str, typer.Argument(help=N_("The event's UID (see `aarshjul calendars conflicts`)."))],
+    keep: Annotated[str, kit.choice("--keep", ("ours", "theirs"), N_("ours: the plan's version is pushed again; "
                                                                   "theirs: the server's version stays (a date "
-                                                                  "proposed for a placeholder becomes its pin)")],
+                                                                  "proposed for a placeholder becomes its pin)"))],
     plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
-    """Resolve a CalDAV conflict."""
     from datetime import timezone
 
     from .db.caldav import conflicts, one_conflict, resolve

@@ -40,16 +40,15 @@ _TEXT = {
 }
 
 
-@init_cli.command()
+@init_cli.command(help=N_("Write a new organisation's plan files, commented and valid at once."))
 def init(
-    folder: Annotated[Path, typer.Argument(metavar="DIR", help="The folder for the files (made if missing).")],
-    name: Annotated[str, typer.Option("--name", help="The organisation's name, as people write it.")],
-    zone: Annotated[str, typer.Option("--zone", help="The organisation's time zone (IANA).")] = "Europe/Oslo",
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help=N_("The folder for the files (made if missing)."))],
+    name: Annotated[str, typer.Option("--name", help=N_("The organisation's name, as people write it."))],
+    zone: Annotated[str, typer.Option("--zone", help=N_("The organisation's time zone (IANA)."))] = "Europe/Oslo",
     ident: Annotated[Optional[str], typer.Option(
-        "--id", help="The organisation's id in UIDs and addresses (default: made from the name).")] = None,
+        "--id", help=N_("The organisation's id in UIDs and addresses (default: made from the name)."))] = None,
     today: kit.Today = None, lang: kit.Lang = None,
 ) -> None:
-    """Write a new organisation's plan files, commented and valid at once."""
     import re
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

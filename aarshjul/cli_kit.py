@@ -3,7 +3,9 @@
     Plan, Today, Format, Lang      the options every command shares (Annotated types)
     Day                            a date option: YYYY-MM-DD or DD.MM.YYYY
     today(day) lang(code)          the option's value, or its default (the clock, --lang, AARSHJUL_LANG)
-    LangGroup                      the app's group class: gives every command --lang (with_lang)
+    LangGroup                      the app's group class: gives every command and group --lang
+                                   (with_lang), and says their help in that language (_said:
+                                   help texts are English msgids, marked N_ where written)
     tr(msgid, **params) ntr(…)     a sentence in the command's language (domain/i18n.py's catalogs)
     plan_path(plan) load(plan)     the plan file (--plan, AARSHJUL_PLAN) and the plan read from it
     out err                        Rich consoles, stdout and stderr, markup and highlighting off
@@ -39,6 +41,7 @@ from rich.style import StyleType
 from rich.text import Text
 
 from .domain import i18n
+from .domain.i18n import N_
 from .domain.errors import BadInput, DatabaseError
 from .settings import get_settings, per_organisation
 
@@ -134,26 +137,31 @@ def ntr(singular: str, plural: str, n: int, **params: Any) -> str:
     return i18n.ngettext(current_lang(), singular, plural, n, **params)
 
 
-LANG_HELP = "nb or en (default: AARSHJUL_LANG, else nb)."
+LANG_HELP = i18n.N_("nb or en (default: AARSHJUL_LANG, else nb).")
 
 
 def with_lang(command: Any, template: Any = None) -> None:
-    """Give every command under `command` (a click group of Typer's copy of click) a --lang
-    option, unless it declares one (kit.Lang): a copy of a declared one, not passed to the
-    function but remembered for current_lang(); eager, so that the other options' errors
-    are already in that language."""
+    """Give every command and group under `command` (a click group of Typer's copy of click)
+    a --lang option, unless it declares one (kit.Lang): a copy of a declared one, not passed
+    to the function but remembered for current_lang(); eager, so that the other options'
+    errors are already in that language. Each of them also says its help in that language
+    (LangCommand, LangSubgroup)."""
     import copy
 
     template = template or _declared_lang(command)
     if template is None:
         return
     for sub in getattr(command, "commands", {}).values():
-        if getattr(sub, "commands", None) is not None:
-            with_lang(sub, template)
-        elif not any("--lang" in getattr(p, "opts", ()) for p in sub.params):
+        if type(sub) is typer.core.TyperGroup:
+            sub.__class__ = LangSubgroup
+        elif type(sub) is typer.core.TyperCommand:
+            sub.__class__ = LangCommand
+        if not any("--lang" in getattr(p, "opts", ()) for p in sub.params):
             option = copy.copy(template)
             option.expose_value = False
             sub.params.append(option)
+        if getattr(sub, "commands", None) is not None:
+            with_lang(sub, template)
 
 
 def _declared_lang(command: Any) -> Any:
@@ -165,12 +173,103 @@ def _declared_lang(command: Any) -> Any:
     return None
 
 
-class LangGroup(typer.core.TyperGroup):
-    """The app's group: every command under it takes --lang (with_lang), declared or not."""
+# --- help in the command's language ------------------------------------------------------
+# The help texts are English msgids (marked N_ where they are written, so that the
+# catalog test finds them); while a command's help is formatted, its help, its options'
+# help, its subcommands' one-line help and Typer's panel words are said in the command's
+# language, and put back after. A flag (--html, --mail/--no-mail, --help) shows no value
+# type: Typer 0.29 shows `<bool>` for one, as if it took a value.
+
+HELP_WORDS = {"ARGUMENTS_PANEL_TITLE": i18n.N_("Arguments"), "OPTIONS_PANEL_TITLE": i18n.N_("Options"),
+              "COMMANDS_PANEL_TITLE": i18n.N_("Commands"), "DEFAULT_STRING": i18n.N_("[default: {}]"),
+              "REQUIRED_LONG_STRING": i18n.N_("[required]")}
+HELP_OPTION = i18n.N_("Show this message and exit.")  # click's --help
+USAGE = i18n.N_("Usage: ")
+
+
+def help_lang(ctx: Any) -> str:
+    """The language of a help text: --lang (this command's, or given anywhere on the line to
+    cli.main()), else AARSHJUL_LANG, else nb."""
+    return str((ctx.meta.get(_KEY) if ctx is not None else None) or _chosen[0] or current_lang())
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+@contextmanager
+def _said(command: Any, ctx: Any) -> Iterator[str]:
+    import importlib
+
+    lang = help_lang(ctx)
+    saved: list[tuple[Any, str, Any]] = []
+
+    def say_in(obj: Any, attr: str, value: Any) -> None:
+        saved.append((obj, attr, getattr(obj, attr)))
+        setattr(obj, attr, value)
+
+    for obj in (command, *getattr(command, "commands", {}).values()):
+        for attr in ("help", "short_help"):
+            if isinstance(getattr(obj, attr, None), str) and getattr(obj, attr):
+                say_in(obj, attr, i18n._(lang, getattr(obj, attr)))
+    for param in command.get_params(ctx):
+        if isinstance(getattr(param, "help", None), str) and param.help:
+            say_in(param, "help", i18n._(lang, param.help))
+        if getattr(param, "is_flag", False) and "display_type_rich" not in vars(param):
+            param.display_type_rich = _no_type
+    rich = importlib.import_module("typer.rich_utils")
+    for name, msgid in HELP_WORDS.items():
+        if hasattr(rich, name):
+            say_in(rich, name, i18n._(lang, msgid))
+    try:
+        yield lang
+    finally:
+        for obj, attr, value in reversed(saved):
+            setattr(obj, attr, value)
+
+
+def _usage(command: Any, ctx: Any, formatter: Any) -> None:
+    pieces = command.collect_usage_pieces(ctx)
+    formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=i18n._(help_lang(ctx), USAGE))
+
+
+# with_lang turns Typer's commands and groups into these (one base each: __class__ is
+# assigned, which a mixin's layout would refuse)
+class LangCommand(typer.core.TyperCommand):
+    """A command of the app: its help in the command's language (_said)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        with _said(self, ctx):
+            super().format_help(ctx, formatter)
+
+    def format_usage(self, ctx: Any, formatter: Any) -> None:
+        _usage(self, ctx, formatter)
+
+
+class LangSubgroup(typer.core.TyperGroup):
+    """A command group of the app (db, calendars, newsletter, …): its help in the command's language."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        with _said(self, ctx):
+            super().format_help(ctx, formatter)
+
+    def format_usage(self, ctx: Any, formatter: Any) -> None:
+        _usage(self, ctx, formatter)
+
+
+class LangGroup(LangSubgroup):
+    """The app's group: every command and group under it takes --lang (with_lang), declared
+    or not, and says its help in the command's language."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         with_lang(self)
+        if _declared_lang(self) is not None and not any("--lang" in getattr(p, "opts", ()) for p in self.params):
+            import copy
+
+            option = copy.copy(_declared_lang(self))
+            option.expose_value = False
+            self.params.append(option)
 
 
 def _day_param(option: str) -> Callable[[str], date]:
@@ -178,13 +277,13 @@ def _day_param(option: str) -> Callable[[str], date]:
 
 
 Plan = Annotated[Optional[Path], typer.Option(
-    "--plan", help="The plan file (default: AARSHJUL_PLAN or config/plan.yaml).")]
+    "--plan", help=N_("The plan file (default: AARSHJUL_PLAN or config/plan.yaml)."))]
 Today = Annotated[Optional[date], typer.Option(
-    "--today", parser=_day_param("--today"), metavar="YYYY-MM-DD", help="Pretend today is this date.")]
+    "--today", parser=_day_param("--today"), metavar="YYYY-MM-DD", help=N_("Pretend today is this date."))]
 FORMATS = ("table", "json", "plain")
 Format = Annotated[str, typer.Option(
     "--format", parser=_choice(FORMATS), metavar="table|json|plain",
-    help="table (for people), json (every field, for scripts) or plain (one tab-separated line per row).")]
+    help=N_("table (for people), json (every field, for scripts) or plain (one tab-separated line per row)."))]
 Lang = Annotated[Optional[str], typer.Option(
     "--lang", parser=_choice(LANGS), metavar="nb|en", is_eager=True,
     callback=lambda value: _remember_lang(value), help=LANG_HELP)]

@@ -27,17 +27,16 @@ if TYPE_CHECKING:
     from .domain.mail_model import Newsletter as NewsletterConfig
     from .domain.plan import Plan
 
-news_app = typer.Typer(help="Newsletters: list, preview, send.", no_args_is_help=True)
-rem_app = typer.Typer(help="Reminders to the responsible bodies.", no_args_is_help=True)
+news_app = typer.Typer(help=N_("Newsletters: list, preview, send."), no_args_is_help=True)
+rem_app = typer.Typer(help=N_("Reminders to the responsible bodies."), no_args_is_help=True)
 unsubscribe_cli = typer.Typer()
 
-Newsletter = Annotated[str, typer.Argument(help="The newsletter id.")]
+Newsletter = Annotated[str, typer.Argument(help=N_("The newsletter id."))]
 
 
-@news_app.command("list")
+@news_app.command("list", help=N_("The newsletters in mail.yaml, with their next edition."))
 def newsletter_list(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
                     format: kit.Format = "table") -> None:
-    """The newsletters in mail.yaml, with their next edition."""
     from .cli_plan import rrule_text
     from .domain.campaigns import mail_config
     from .domain.editions import edition_label, scheduled_days
@@ -77,14 +76,14 @@ def audience_text(p: Plan, n: NewsletterConfig, lang: str) -> str:
     return _(lang, "each {group}'s members, one edition per {group}", group=word.singular)
 
 
-@news_app.command("preview")
+@news_app.command("preview", help=N_(
+     "Render an edition for a sample member (Ola Nordmann) and print it; sends nothing."))
 def newsletter_preview(
     newsletter: Newsletter,
-    edition: Annotated[Optional[str], typer.Option("--edition", help="YYYY-MM (default: the next one).")] = None,
+    edition: Annotated[Optional[str], typer.Option("--edition", help=N_("YYYY-MM (default: the next one)."))] = None,
     plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
-    html: Annotated[bool, typer.Option("--html", help="Print the HTML part instead of the text.")] = False,
+    html: Annotated[bool, typer.Option("--html", help=N_("Print the HTML part instead of the text."))] = False,
 ) -> None:
-    """Render an edition for a sample member (Ola Nordmann) and print it; sends nothing."""
     from .domain.campaigns import content_path, find_newsletter, newsletter_campaign
     from .domain.editions import editions_for, parse_edition, scheduled_days
     from .tasks.mail_render import Renderer, read_edition_text
@@ -111,14 +110,14 @@ def newsletter_preview(
     print(html_part if html else text)
 
 
-@news_app.command("send")
+@news_app.command("send", help=N_("Send an edition (a Prefect flow run); recipients who already have it are skipped."))
 def newsletter_send(
     newsletter: Newsletter,
-    edition: Annotated[Optional[str], typer.Option("--edition", help="YYYY-MM (default: the one due today).")] = None,
+    edition: Annotated[Optional[str], typer.Option(
+        "--edition", help=N_("YYYY-MM (default: the one due today)."))] = None,
     plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
-    force: Annotated[bool, typer.Option("--force", help="Send an edition the plan does not schedule.")] = False,
+    force: Annotated[bool, typer.Option("--force", help=N_("Send an edition the plan does not schedule."))] = False,
 ) -> None:
-    """Send an edition (a Prefect flow run); recipients who already have it are skipped."""
     kit.start_prefect()
     from .domain.campaigns import find_newsletter
     from .domain.editions import parse_edition
@@ -135,9 +134,8 @@ def newsletter_send(
                             today=day, force=force), lang)
 
 
-@rem_app.command("send")
+@rem_app.command("send", help=N_("Send the reminders due today to the responsible bodies (a Prefect flow run)."))
 def reminders_send(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
-    """Send the reminders due today to the responsible bodies (a Prefect flow run)."""
     kit.start_prefect()
     from .domain.campaigns import mail_config
 
@@ -153,10 +151,9 @@ def reminders_send(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lan
         kit.say(kit.tr("No reminders due today."))
 
 
-@unsubscribe_cli.command()
-def unsubscribe(token: Annotated[str, typer.Argument(help="The token from a List-Unsubscribe link.")],
+@unsubscribe_cli.command(help=N_("Record an unsubscribe (as the web endpoint would); honoured by the next send."))
+def unsubscribe(token: Annotated[str, typer.Argument(help=N_("The token from a List-Unsubscribe link."))],
                 plan: kit.Plan = None, today: kit.Today = None) -> None:
-    """Record an unsubscribe (as the web endpoint would); honoured by the next send."""
     from .db.ledger import record_unsubscribe
     from .domain.messages import BadToken, read_token
     from .tasks.mailer import secret_key

@@ -28,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import cli_kit as kit
+from .domain.i18n import N_
 from .cli_kit import out
 from .domain.errors import BadInput
 from .domain.i18n import Msg
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from .db.members import ImportResult
     from .domain.members_csv import Export
 
-members_app = typer.Typer(help="Members: import the register's export, branches, new-member follow-up.",
+members_app = typer.Typer(help=N_("Members: import the register's export, branches, new-member follow-up."),
                           no_args_is_help=True)
 
 SHOW_UNASSIGNED = 30  # list them one by one up to this many, else by reason
@@ -45,15 +46,15 @@ SHOW_UNASSIGNED = 30  # list them one by one up to this many, else by reason
 # --- commands ----------------------------------------------------------------------------
 
 
-@members_app.command("import")
+@members_app.command("import", help=N_(
+     "Import the member export: new, changed and departed members, follow-ups and counts."))
 def import_(
-    file: Annotated[Path, typer.Argument(help="The member export, CSV (from Excel: `;`, Windows-1252 or UTF-8).")],
+    file: Annotated[Path, typer.Argument(help=N_("The member export, CSV (from Excel: `;`, Windows-1252 or UTF-8)."))],
     plan: kit.Plan = None, today: kit.Today = None,
     allow_many_left: Annotated[bool, typer.Option(
         "--allow-many-left",
-        help="Import even if more than half of the active members would be marked as left.")] = False,
+        help=N_("Import even if more than half of the active members would be marked as left."))] = False,
 ) -> None:
-    """Import the member export: new, changed and departed members, follow-ups and counts."""
     from .db.members import import_members
     from .domain.members_csv import parse_export
 
@@ -71,9 +72,8 @@ def import_(
     _print_import(file, export, result, ctx, time.perf_counter() - started)
 
 
-@members_app.command("unassigned")
+@members_app.command("unassigned", help=N_("Active members without a branch: member number, postcode and why."))
 def unassigned(plan: kit.Plan = None, format: kit.Format = "table", today: kit.Today = None) -> None:
-    """Active members without a branch: member number, postcode and why."""
     from .db.members import unassigned_members
 
     ctx = _context(plan)
@@ -99,13 +99,14 @@ def unassigned(plan: kit.Plan = None, format: kit.Format = "table", today: kit.T
     out.print(kit.tr("Correct {table} or the member register, and import again.", table=_table_name(ctx)))
 
 
-@members_app.command("follow-ups")
+@members_app.command("follow-ups", help=N_(
+     "New members not yet contacted, by branch, and the year's contact rate (the plan's member_joined promise)."))
 def follow_ups(
     plan: kit.Plan = None, today: kit.Today = None,
-    year: Annotated[Optional[int], typer.Option("--year", help="Year of the contact rate (default: today's).")] = None,
+    year: Annotated[Optional[int], typer.Option(
+        "--year", help=N_("Year of the contact rate (default: today's)."))] = None,
     format: kit.Format = "table",
 ) -> None:
-    """New members not yet contacted, by branch, and the year's contact rate (the plan's member_joined promise)."""
     from .db.members import contact_rate, open_follow_ups
 
     day = kit.today(today)
@@ -147,15 +148,14 @@ def follow_ups(
     out.print(rate)
 
 
-@members_app.command("contacted")
+@members_app.command("contacted", help=N_("Record that a new member was contacted by their branch."))
 def contacted(
-    number: Annotated[str, typer.Argument(help="The member number (medlemsnummer).")],
-    by: Annotated[Optional[str], typer.Option("--by", help="Who made contact.")] = None,
-    note: Annotated[Optional[str], typer.Option("--note", help="A short note (no sensitive details).")] = None,
-    on: Annotated[Optional[date], kit.Day("--date", "When (default: today); YYYY-MM-DD or DD.MM.YYYY.")] = None,
+    number: Annotated[str, typer.Argument(help=N_("The member number (medlemsnummer)."))],
+    by: Annotated[Optional[str], typer.Option("--by", help=N_("Who made contact."))] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help=N_("A short note (no sensitive details)."))] = None,
+    on: Annotated[Optional[date], kit.Day("--date", N_("When (default: today); YYYY-MM-DD or DD.MM.YYYY."))] = None,
     plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
-    """Record that a new member was contacted by their branch."""
     from .db.members import record_contact
 
     day = kit.today(today)
@@ -174,9 +174,8 @@ def contacted(
            kit.tr("member {number} contacted {day} (in time)", number=f.member_number, day=when.isoformat()))
 
 
-@members_app.command("counts")
+@members_app.command("counts", help=N_("Member counts per branch, import by import."))
 def counts(plan: kit.Plan = None, format: kit.Format = "table", today: kit.Today = None) -> None:
-    """Member counts per branch, import by import."""
     from .db.members import member_counts
 
     ctx = _context(plan)
@@ -204,14 +203,14 @@ def counts(plan: kit.Plan = None, format: kit.Format = "table", today: kit.Today
     out.print(table)
 
 
-@members_app.command("forget")
+@members_app.command("forget", help=N_(
+     "Blank a member's name, e-mail, phone and postcode for good (keeps the anonymous counts),\nand remove their "
+     "letters from the outbox."))
 def forget(
-    number: Annotated[str, typer.Argument(help="The member number (medlemsnummer).")],
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    number: Annotated[str, typer.Argument(help=N_("The member number (medlemsnummer)."))],
+    yes: Annotated[bool, typer.Option("--yes", help=N_("Do not ask for confirmation."))] = False,
     plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
-    """Blank a member's name, e-mail, phone and postcode for good (keeps the anonymous counts),
-    and remove their letters from the outbox."""
     from .db.ledger import letters
     from .db.members import forget_member
     from .domain.errors import AarshjulError

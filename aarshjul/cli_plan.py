@@ -29,9 +29,8 @@ if TYPE_CHECKING:
 plan_cli = typer.Typer()
 
 
-@plan_cli.command()
+@plan_cli.command(help=N_("Validate the plan files; warn about gaps in the current year."))
 def check(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None) -> None:
-    """Validate the plan files; warn about gaps in the current year."""
     from .domain.expand import expand
     from .domain.gaps import find_gaps
 
@@ -60,10 +59,9 @@ def check(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None)
             kit.warn(str(w), mark="  ! ")
 
 
-@plan_cli.command()
+@plan_cli.command(help=N_("The plan's measures, goal by goal."))
 def measures(plan: kit.Plan = None, format: kit.Format = "table", today: kit.Today = None,
              lang: kit.Lang = None) -> None:
-    """The plan's measures, goal by goal."""
     lang = kit.lang(lang)
     p = kit.load(plan)
     listing = kit.Listing(f"{i18n.word('measures', lang)}: {p.meta.title}", [
@@ -82,16 +80,15 @@ def measures(plan: kit.Plan = None, format: kit.Format = "table", today: kit.Tod
     listing.print(format)
 
 
-@plan_cli.command()
+@plan_cli.command(help=N_("What the plan requires, date by date."))
 def agenda(
     plan: kit.Plan = None,
-    from_: Annotated[Optional[date], kit.Day("--from", "First date (default: today).")] = None,
-    to: Annotated[Optional[date], kit.Day("--to", "Last date (default: the end of the plan).")] = None,
-    body: Annotated[Optional[str], typer.Option("--body", help="Only this body (id).")] = None,
-    measure: Annotated[Optional[str], typer.Option("--measure", help="Only this measure (number).")] = None,
+    from_: Annotated[Optional[date], kit.Day("--from", N_("First date (default: today)."))] = None,
+    to: Annotated[Optional[date], kit.Day("--to", N_("Last date (default: the end of the plan)."))] = None,
+    body: Annotated[Optional[str], typer.Option("--body", help=N_("Only this body (id)."))] = None,
+    measure: Annotated[Optional[str], typer.Option("--measure", help=N_("Only this measure (number)."))] = None,
     format: kit.Format = "table", today: kit.Today = None, lang: kit.Lang = None,
 ) -> None:
-    """What the plan requires, date by date."""
     from .domain.expand import expand
 
     lang, day = kit.lang(lang), kit.today(today)
@@ -118,13 +115,12 @@ def agenda(
     listing.print(format)
 
 
-@plan_cli.command()
+@plan_cli.command(help=N_("Quotas not yet met and deadlines passed, for a year."))
 def gaps(
     plan: kit.Plan = None,
-    year: Annotated[Optional[int], typer.Option("--year", help="The year (default: today's).")] = None,
+    year: Annotated[Optional[int], typer.Option("--year", help=N_("The year (default: today's)."))] = None,
     format: kit.Format = "table", today: kit.Today = None, lang: kit.Lang = None,
 ) -> None:
-    """Quotas not yet met and deadlines passed, for a year."""
     from .domain.expand import expand
     from .domain.gaps import find_gaps
 

@@ -47,9 +47,9 @@ if TYPE_CHECKING:
     from .domain.plan import Plan
     from .domain.targets import Targets
 
-report_cli = typer.Typer(help="The completion log and the yearly report.", no_args_is_help=True,
+report_cli = typer.Typer(help=N_("The completion log and the yearly report."), no_args_is_help=True,
                          add_completion=False, pretty_exceptions_enable=False)
-kpi_app = typer.Typer(help="Targets (KPIs): record values by hand, list where each stands.", no_args_is_help=True)
+kpi_app = typer.Typer(help=N_("Targets (KPIs): record values by hand, list where each stands."), no_args_is_help=True)
 report_cli.add_typer(kpi_app, name="kpi")
 
 REPORT_DIR = Path("var/rapport")
@@ -59,24 +59,25 @@ TARGET_STATUS = {"reached": N_("reached"), "not_reached": N_("not reached"), "ah
                  "no_data": N_("no measurements"), "no_baseline": N_("no baseline")}
 OUTCOME = {"held": N_("held"), "not_held": N_("not held"), "cancelled": N_("cancelled")}  # msgids: kit.tr(…)
 
-Target = Annotated[str, typer.Argument(metavar="KEY|MEASURE", help="An occurrence key (1.5/2025/1, see `aarshjul "
-                                       "agenda`) or the number of a measure without occurrences (1.2).")]
-DateOpt = Annotated[Optional[date], kit.Day("--date", "When (default: the occurrence's date, or today).")]
-ByOpt = Annotated[Optional[str], typer.Option("--by", help="Who records it (kept in the log, never in the report).")]
+Target = Annotated[str, typer.Argument(metavar="KEY|MEASURE", help=N_("An occurrence key (1.5/2025/1, see `aarshjul "
+                                       "agenda`) or the number of a measure without occurrences (1.2)."))]
+DateOpt = Annotated[Optional[date], kit.Day("--date", N_("When (default: the occurrence's date, or today)."))]
+ByOpt = Annotated[Optional[str], typer.Option(
+    "--by", help=N_("Who records it (kept in the log, never in the report)."))]
 
 
 # --- the completion log ------------------------------------------------------------------
 
 
-@report_cli.command()
+@report_cli.command(help=N_("Record that an occurrence (or a measure without occurrences) was held."))
 def done(
     target: Target, date_: DateOpt = None,
-    attendance: Annotated[Optional[int], typer.Option("--attendance", help="How many took part.")] = None,
-    note: Annotated[Optional[str], typer.Option("--note", help="A short note (no personal data).")] = None,
-    evidence: Annotated[Optional[str], typer.Option("--evidence", help="A link to minutes, photos, the event.")] = None,
+    attendance: Annotated[Optional[int], typer.Option("--attendance", help=N_("How many took part."))] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help=N_("A short note (no personal data)."))] = None,
+    evidence: Annotated[Optional[str], typer.Option(
+        "--evidence", help=N_("A link to minutes, photos, the event."))] = None,
     by: ByOpt = None, plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
-    """Record that an occurrence (or a measure without occurrences) was held."""
     from .domain.completion import check_attendance, check_url
 
     check_attendance(attendance)
@@ -84,23 +85,22 @@ def done(
     _record(target, "held", date_, plan, today, attendance=attendance, note=note, evidence_url=url, by=by)
 
 
-@report_cli.command("not-held")
+@report_cli.command("not-held", help=N_("Record that an occurrence (or a measure) was not held, and why."))
 def not_held(
     target: Target,
-    reason: Annotated[str, typer.Option("--reason", help="Why it was not held (shown in the report).")],
+    reason: Annotated[str, typer.Option("--reason", help=N_("Why it was not held (shown in the report)."))],
     date_: DateOpt = None, by: ByOpt = None, plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
-    """Record that an occurrence (or a measure) was not held, and why."""
     _record(target, "not_held", date_, plan, today, note=_reason(reason), by=by)
 
 
-@report_cli.command()
+@report_cli.command(help=N_(
+     "Record that an occurrence is cancelled; the calendars show it as cancelled from the next publish."))
 def cancel(
-    key: Annotated[str, typer.Argument(metavar="KEY", help="The occurrence key (1.5/2025/1).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why it is cancelled (shown in the report).")],
+    key: Annotated[str, typer.Argument(metavar="KEY", help=N_("The occurrence key (1.5/2025/1)."))],
+    reason: Annotated[str, typer.Option("--reason", help=N_("Why it is cancelled (shown in the report)."))],
     by: ByOpt = None, plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
-    """Record that an occurrence is cancelled; the calendars show it as cancelled from the next publish."""
     _record(key, "cancelled", None, plan, today, note=_reason(reason), by=by)
 
 
@@ -170,15 +170,14 @@ def _record(target: str, outcome: str, given_day: date | None, plan_path: Path |
         kit.say("  " + kit.tr("The calendars show it as cancelled after the next `aarshjul publish`."))
 
 
-@report_cli.command()
+@report_cli.command(help=N_("Take back a record made by mistake; it stays in the log as revoked (who, when)."))
 def revoke(
-    target: Annotated[str, typer.Argument(metavar="KEY|MEASURE@DATE", help="What was recorded: an occurrence key "
-                                          "(1.5/2025/1) or a measure on a date (1.2@2025-05-01).")],
+    target: Annotated[str, typer.Argument(metavar="KEY|MEASURE@DATE", help=N_("What was recorded: an occurrence key "
+                                          "(1.5/2025/1) or a measure on a date (1.2@2025-05-01)."))],
     by: Annotated[Optional[str], typer.Option(
-        "--by", help="Who takes it back (kept in the log; default: the login name).")] = None,
+        "--by", help=N_("Who takes it back (kept in the log; default: the login name)."))] = None,
     plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
-    """Take back a record made by mistake; it stays in the log as revoked (who, when)."""
     from .db.completions import find_completion, revoke_completion
     from .domain import i18n
     from .domain.completion import resolve
@@ -204,14 +203,13 @@ def revoke(
         kit.say("  " + kit.tr("The calendars show it as scheduled again after the next `aarshjul publish`."))
 
 
-@report_cli.command()
+@report_cli.command(help=N_("The board's comment on a measure for a year's report (replaces an earlier one)."))
 def comment(
-    measure: Annotated[str, typer.Argument(metavar="MEASURE", help="The measure's number (1.5).")],
-    text: Annotated[str, typer.Argument(help="The board's comment, shown under the measure in the report.")],
-    year: Annotated[int, typer.Option("--year", help="The report's year.")],
+    measure: Annotated[str, typer.Argument(metavar="MEASURE", help=N_("The measure's number (1.5)."))],
+    text: Annotated[str, typer.Argument(help=N_("The board's comment, shown under the measure in the report."))],
+    year: Annotated[int, typer.Option("--year", help=N_("The report's year."))],
     plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
-    """The board's comment on a measure for a year's report (replaces an earlier one)."""
     from .db.completions import set_comment
     from .domain.completion import UnknownRef
 
@@ -225,22 +223,23 @@ def comment(
         raise BadInput(kit.tr("the comment is empty; write the text the report should show"))
     with kit.session() as session:
         _, replaced = set_comment(session, p.organisation.id, measure, year, text, datetime.now(timezone.utc))
-    kit.ok(f"kommentar til {measure} {p.measure(measure).title} i årsrapporten {year}"
-           + (" (erstattet den forrige)" if replaced else ""))
+    title = p.measure(measure).title
+    kit.ok(kit.tr("comment on {measure} {title} in the yearly report {year} (replaced the earlier one)",
+                  measure=measure, title=title, year=year) if replaced else
+           kit.tr("comment on {measure} {title} in the yearly report {year}", measure=measure, title=title, year=year))
 
 
 # --- targets ------------------------------------------------------------------------------
 
 
-@kpi_app.command("record")
+@kpi_app.command("record", help=N_("Record a value of a target measured by hand (source: manual in targets.yaml)."))
 def kpi_record(
-    name: Annotated[str, typer.Argument(help="The target's name in targets.yaml (inntekt).")],
-    value: Annotated[str, typer.Argument(help="The value: 204250, 204 250, 12,5; a share in per cent (45).")],
+    name: Annotated[str, typer.Argument(help=N_("The target's name in targets.yaml (inntekt)."))],
+    value: Annotated[str, typer.Argument(help=N_("The value: 204250, 204 250, 12,5; a share in per cent (45)."))],
     date_: DateOpt = None,
-    note: Annotated[Optional[str], typer.Option("--note", help="Where the number comes from.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help=N_("Where the number comes from."))] = None,
     plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
-    """Record a value of a target measured by hand (source: manual in targets.yaml)."""
     from .db.kpis import record_kpi
     from .domain import i18n
     from .domain.completion import UnknownRef, check_not_future
@@ -287,11 +286,10 @@ def _number(text: str, share: bool) -> float:
     return number
 
 
-@kpi_app.command("list")
+@kpi_app.command("list", help=N_("Every target: what it belongs to, its latest value and where it stands this year."))
 def kpi_list(
     plan: kit.Plan = None, today: kit.Today = None, format: kit.Format = "table",
 ) -> None:
-    """Every target: what it belongs to, its latest value and where it stands this year."""
     from .db.kpis import series
     from .domain.targets import progress
 
@@ -327,16 +325,15 @@ def kpi_list(
 # --- the report ---------------------------------------------------------------------------
 
 
-@report_cli.command()
+@report_cli.command(help=N_("The yearly report to the annual meeting, from the completion log (writes one file)."))
 def report(
-    year: Annotated[int, typer.Argument(help="The year to report on.")],
-    format: Annotated[str, kit.choice("--format", ("html", "pdf", "md"), "html (default), pdf or md.")] = "html",
+    year: Annotated[int, typer.Argument(help=N_("The year to report on."))],
+    format: Annotated[str, kit.choice("--format", ("html", "pdf", "md"), N_("html (default), pdf or md."))] = "html",
     out_path: Annotated[Optional[str], typer.Option(
-        "--out", metavar="PATH", help="The file to write, or a folder (ending in / or existing) to write "
-        "aarsrapport-ORG-YEAR.EXT in (default: var/rapport/). Never a symlink, device, FIFO or folder.")] = None,
+        "--out", metavar="PATH", help=N_("The file to write, or a folder (ending in / or existing) to write "
+        "aarsrapport-ORG-YEAR.EXT in (default: var/rapport/). Never a symlink, device, FIFO or folder."))] = None,
     plan: kit.Plan = None, today: kit.Today = None,
 ) -> None:
-    """The yearly report to the annual meeting, from the completion log (writes one file)."""
     from .db.report import load_report
     from .domain.report import STATUS
     from .domain.targets import load_targets, targets_path
@@ -351,8 +348,10 @@ def report(
     # a str, not a Path: Path("newdir/") would lose the slash that says "a folder"
     written = write_report(rep, [format], REPORT_DIR, p.organisation.id, out=out_path)
     counts = ", ".join(f"{n} {kit.tr(STATUS[s])}" for s, n in rep.counts.items() if n)
-    kit.say(("✓ ", "green"), f"Årsrapport {year}: {len(rep.measures)} tiltak ({counts}); {len(rep.gaps)} hull",
-            ("" if rep.complete_year else (f" (utkast: {year} er ikke over)", "yellow")))
+    summary = kit.tr("Yearly report {year}: {measures} measures ({counts}); {gaps} gaps", year=year,
+                     measures=len(rep.measures), counts=counts, gaps=len(rep.gaps))
+    draft = kit.tr("(draft: {year} is not over)", year=year)
+    kit.say(("✓ ", "green"), summary, ("" if rep.complete_year else (f" {draft}", "yellow")))
     kit.say(f"  {written[format]}")
 
 
@@ -364,7 +363,8 @@ def _targets(p: Plan) -> Targets:
 
     targets = load_targets(targets_path(p), p)
     if targets is None:
-        raise BadInput(f"ingen måltall: {targets_path(p)} finnes ikke; se config/targets.yaml og docs/report.md")
+        raise BadInput(Msg("no targets: {file} does not exist; see config/targets.yaml and docs/report.md",
+                           file=str(targets_path(p))))
     return targets
 
 
@@ -381,6 +381,6 @@ def _login() -> str | None:
 def _check_year(p: Plan, year: int) -> None:
     first, last = p.period.start.year, p.period.end.year
     if not first <= year <= last:
-        raise BadInput(f"år {year} er utenfor planperioden {first}–{last}")
+        raise BadInput(Msg("year {year} is outside the plan period {first}–{last}", year=year, first=first, last=last))
 
 

@@ -17,18 +17,19 @@ from typing import Annotated, Optional
 import typer
 
 from . import cli_kit as kit
+from .domain.i18n import N_
 from .cli_calendars import print_publish
 from .cli_mail import print_mail
 from .settings import get_settings, per_organisation
 
 run_cli = typer.Typer()
-db_app = typer.Typer(help="The database.", no_args_is_help=True)
+db_app = typer.Typer(help=N_("The database."), no_args_is_help=True)
 
 
-@run_cli.command()
+@run_cli.command(help=N_(
+     "The main job: store the agenda, publish the calendars, send what is due (a Prefect flow run)."))
 def run(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
-        mail: Annotated[bool, typer.Option("--mail/--no-mail", help="Send what is due today.")] = True) -> None:
-    """The main job: store the agenda, publish the calendars, send what is due (a Prefect flow run)."""
+        mail: Annotated[bool, typer.Option("--mail/--no-mail", help=N_("Send what is due today."))] = True) -> None:
     kit.start_prefect()
     lang, day, path = kit.lang(lang), kit.today(today), kit.plan_path(plan)
     p = kit.load(path)  # fail fast, before Prefect starts, with the same message as `check`
@@ -48,12 +49,11 @@ def run(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None,
         kit.say("  " + kit.tr("mail: {where}", where=where))
 
 
-@run_cli.command()
+@run_cli.command(help=N_("Run every deployment of prefect.yaml on its schedule, from this one process."))
 def serve(plan: kit.Plan = None, today: kit.Today = None,
           chapters: Annotated[Optional[Path], typer.Option(
-              "--chapters", help="A chapters file: serve every chapter's plan (see config/chapters.yaml).")] = None,
+              "--chapters", help=N_("A chapters file: serve every chapter's plan (see config/chapters.yaml)."))] = None,
           ) -> None:
-    """Run every deployment of prefect.yaml on its schedule, from this one process."""
     from .flows.deployments import read_chapters
 
     plan_paths = read_chapters(chapters) if chapters else [str(kit.plan_path(plan))]
@@ -79,9 +79,8 @@ def serve(plan: kit.Plan = None, today: kit.Today = None,
     prefect_serve(*deployments, print_starting_message=False)
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", help=N_("Create or migrate the database to the current schema."))
 def db_upgrade(today: kit.Today = None) -> None:
-    """Create or migrate the database to the current schema."""
     from sqlalchemy.engine import make_url
 
     from .db.migrate import upgrade

@@ -14,6 +14,9 @@ from typing import Annotated
 
 import typer
 
+from . import cli_kit as kit
+from .domain.i18n import N_
+
 schema_cli = typer.Typer()
 
 _KINDS = ("plan", "organisation", "schedule", "mail", "targets", "postcodes", "chapters")
@@ -21,14 +24,15 @@ _KINDS = ("plan", "organisation", "schedule", "mail", "targets", "postcodes", "c
 
 def _kind(value: str) -> str:
     if value not in _KINDS:
-        raise typer.BadParameter(f"{value!r}: use one of {', '.join(_KINDS)}")
+        raise typer.BadParameter(kit.tr("{value!r}: use one of {kinds}", value=value, kinds=", ".join(_KINDS)))
     return value
 
 
-@schema_cli.command()
+@schema_cli.command(help=N_("Print the JSON Schema of a file aarshjul reads (editors use it to complete and "
+                             "check)."))
 def schema(kind: Annotated[str, typer.Argument(parser=_kind, metavar="KIND",
-                                               help=f"The kind of file: {', '.join(_KINDS)}.")]) -> None:
-    """Print the JSON Schema of a file aarshjul reads (editors use it to complete and check)."""
+                                               help=N_("The kind of file: plan, organisation, schedule, mail, targets, "
+                                                       "postcodes, chapters."))]) -> None:
     from .domain.schemas import schema_text
 
     sys.stdout.write(schema_text(kind))

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import typer
 
 from . import cli_kit as kit
+from .domain.i18n import N_
 from .domain.i18n import Msg
 from .settings import get_settings, per_organisation
 
@@ -37,16 +38,15 @@ def unsubscribe_url_problem(unsubscribe_url: str, site_url: str | None) -> Msg |
     return None
 
 
-@web_cli.command()
-def web(host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option("--port", min=0, max=65535, help="The port to listen on.")] = 8000,
+@web_cli.command(help=N_("Serve the one-click unsubscribe, the site and its feeds, and the board's answer page."))
+def web(host: Annotated[str, typer.Option("--host", help=N_("The address to listen on."))] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", min=0, max=65535, help=N_("The port to listen on."))] = 8000,
         forwarded_allow_ips: Annotated[str, typer.Option(
-            "--forwarded-allow-ips", help="Proxies whose X-Forwarded-For/-Proto are believed (comma-separated; "
-                                          "'*' for any).")] = "127.0.0.1",
+            "--forwarded-allow-ips", help=N_("Proxies whose X-Forwarded-For/-Proto are believed (comma-separated; "
+                                          "'*' for any)."))] = "127.0.0.1",
         root_path: Annotated[str, typer.Option(
-            "--root-path", help="The path prefix the reverse proxy serves this under (e.g. /kalender).")] = "",
+            "--root-path", help=N_("The path prefix the reverse proxy serves this under (e.g. /kalender)."))] = "",
         plan: kit.Plan = None, today: kit.Today = None) -> None:
-    """Serve the one-click unsubscribe, the site and its feeds, and the board's answer page."""
     import uvicorn
 
     from .db.migrate import upgrade
