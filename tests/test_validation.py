@@ -275,3 +275,24 @@ def test_a_value_a_validator_refuses_is_said_in_norwegian_and_in_english(files, 
     assert code_nb == code_en == 2
     assert nb in said_nb and en not in said_nb and "hint:" not in said_nb, said_nb
     assert en in said_en and nb not in said_en and "tips:" not in said_en, said_en
+
+
+@pytest.mark.parametrize("name, text, nb, en", [
+    ("targets.yaml", 'targets:\n  - name: x\n    title: X\n    subgoal: "1.z"\n    kind: absolute\n    source: manual\n'
+                     '    targets: [{date: "2026-12-31", value: 5}]\n',
+     "planen har ikke delmål 1.z", "the plan has no sub-goal 1.z"),
+    ("targets.yaml", 'targets:\n  - name: x\n    title: X\n    subgoal: "1.a"\n    kind: relative\n    source: manual\n'
+                     '    targets: [{date: "2026-12-31", increase: 5}]\n',
+     "et relativt måltall trenger et `baseline`", "a relative target needs a `baseline`"),
+    ("postcodes.yaml", 'postcodes:\n  - {from: "5000", to: "5099", branch: nordd}\n', "ukjent lag 'nordd'",
+     "unknown branch 'nordd'"),
+    ("postcodes.yaml", 'postcodes:\n  - {from: "5100", to: "5000", branch: nord}\n', "5100 kommer etter 5000",
+     "5100 comes after 5000"),
+])
+def test_a_problem_in_targets_or_postcodes_is_said_in_norwegian_and_in_english(files, check, name, text, nb, en):
+    files.write(name, text)
+    code_nb, said_nb = check(files, "nb")
+    code_en, said_en = check(files, "en")
+    assert code_nb == code_en == 2
+    assert nb in said_nb and en not in said_nb and f"{name}:" in said_nb, said_nb
+    assert en in said_en and nb not in said_en and "tips:" not in said_en, said_en
