@@ -302,6 +302,7 @@ def build_report(plan: Plan, year: int, today: date, records: Sequence[Record],
         raise AarshjulError(Msg("year {year} is outside the plan period {first}–{last}; choose a year in the period",
                                 year=year, first=first, last=last))
     lang = plan.organisation.locale
+    targets = [t.in_lang(lang) for t in targets]  # judged before; said in the report's language
     occurrences = list(occurrences if occurrences is not None else expand(plan))
     comments = comments or {}
     by_key: dict[str, Record] = {}

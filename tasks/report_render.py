@@ -136,14 +136,9 @@ def render_html(report: Report, charts: bool = True) -> str:
         r=report, charts=svgs, compact=_target_tables(report, compact=True))
 
 
-# a target's status (domain/targets.py STATUS_WORDS' keys) as the report says it
-TARGET_STATUS = {"reached": N_("reached"), "not_reached": N_("not reached"), "ahead": N_("ahead of schedule"),
-                 "behind": N_("behind schedule"), "rising": N_("rising"), "not_rising": N_("not rising"),
-                 "no_data": N_("no measurements"), "no_baseline": N_("no baseline")}
-
-
 def target_status(p: Progress, lang: str | None) -> str:
-    return _(lang, TARGET_STATUS[p.status]) if p.status in TARGET_STATUS else p.status_text
+    """A target's status as the report says it (a template override may use p.status_text)."""
+    return p.in_lang(lang).status_text
 
 
 def _target_tables(report: Report, compact: bool = False) -> dict[str, list[tuple[str, str, str]]]:

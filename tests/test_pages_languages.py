@@ -32,6 +32,7 @@ from aarshjul.domain.feeds import Entry, feeds
 from aarshjul.domain.load import load_plan
 from aarshjul.domain.messages import unsubscribe_token
 from aarshjul.domain.report import Record, build_report
+from aarshjul.domain.targets import Measurement, load_targets, progress, targets_path
 from aarshjul.tasks.report_render import render_html, render_markdown
 from aarshjul.tasks.site import write_site
 from conftest import ROOT
@@ -152,6 +153,9 @@ def org(request, tmp_path) -> tuple[str, Path]:
         text = text.replace("  locale: nb\n", "  locale: en\n")
         text = re.sub(r"  branch_word:\n(    .*\n)+", ENGLISH_BRANCH, text)
         assert "locale: en" in text and "local group" in text
+        targets = folder / "targets.yaml"  # the organisation's own unit, in its language
+        targets.write_text(targets.read_text(encoding="utf-8").replace("unit: medlemmer", "unit: members"),
+                           encoding="utf-8")
     path.write_text(text, encoding="utf-8")
     schedule = folder / "schedule.yaml"  # one public occurrence cancelled, for the page's badge
     schedule.write_text(schedule.read_text(encoding="utf-8") + '  "4.1/2026/forste-mai":\n    status: cancelled\n',
@@ -164,7 +168,8 @@ def org(request, tmp_path) -> tuple[str, Path]:
 
 def a_report(plan):
     """2026 as of 1 July: held, not held, cancelled and unrecorded occurrences, a dated record,
-    a comment, gaps and the follow-up of new members."""
+    a comment, gaps, the targets (judged in nb, as the flow does before it knows the reader)
+    and the follow-up of new members."""
     occurrences = [o for o in expand(plan) if o.span.end < TODAY and o.window_end.year == 2026]
     keys = sorted({o.key for o in occurrences})
     assert len(keys) >= 4
@@ -174,7 +179,12 @@ def a_report(plan):
         Record("r3", keys[2].split("/")[0], keys[2], "cancelled", date(2026, 2, 2), None, "Zz3"),
         Record("r4", "1.3", None, "held", date(2026, 3, 3), 3),
     ]
-    return build_report(plan, 2026, TODAY, records, {"1.1": "Zz4"}, (),
+    period = (plan.period.start, plan.period.end)
+    targets = tuple(progress(t, [Measurement(date(2026, 1, 2), 0.5 if t.kind == "share" else 300),
+                                 Measurement(date(2026, 6, 2), 0.9 if t.kind == "share" else 320)],
+                             2026, TODAY, period) for t in load_targets(targets_path(plan), plan).targets)
+    assert len(targets) == 2
+    return build_report(plan, 2026, TODAY, records, {"1.1": "Zz4"}, targets,
                         {"nord": (3, 2), "": (1, 0)})
 
 
@@ -182,7 +192,7 @@ def test_the_yearly_report_is_in_the_organisations_language(org):
     lang, folder = org
     plan = load_plan(folder / "plan.yaml")
     report = a_report(plan)
-    assert report.lang == lang and report.gaps and report.follow_ups
+    assert report.lang == lang and report.gaps and report.follow_ups and report.targets
     markdown, page = render_markdown(report), render_html(report, charts=False)
     check_language(markdown, lang, folder, "report.md")
     check_language(page, lang, folder, "report.html")
