@@ -193,7 +193,7 @@ def test_the_yearly_report_is_in_the_organisations_language(org):
     plan = load_plan(folder / "plan.yaml")
     report = a_report(plan)
     assert report.lang == lang and report.gaps and report.follow_ups and report.targets
-    markdown, page = render_markdown(report), render_html(report, charts=False)
+    markdown, page = render_markdown(report), render_html(report)  # with the charts (their labels)
     check_language(markdown, lang, folder, "report.md")
     check_language(page, lang, folder, "report.html")
     assert f'<html lang="{lang}">' in page
@@ -201,12 +201,12 @@ def test_the_yearly_report_is_in_the_organisations_language(org):
         for text in ("# Yearly report 2026", "## Summary", "not carried out", "the deadline has passed",
                      "Follow-up of new members (measure 1.3)", "1 July 2026", "(without a local group)"):
             assert text in markdown, text
-        assert "page \" counter(page) \" of" in page
+        assert "page \" counter(page) \" of" in page and ">Measured</text>" in page  # a chart's legend
     else:
         for text in ("# Årsrapport 2026", "## Sammendrag", "ikke gjennomført", "fristen er ute",
                      "Oppfølging av nye medlemmer (tiltak 1.3)", "1. juli 2026", "(uten lokalgruppe)"):
             assert text in markdown, text
-        assert "side \" counter(page) \" av" in page
+        assert "side \" counter(page) \" av" in page and ">Målt</text>" in page
 
 
 # --- the public calendar page ------------------------------------------------------------------
