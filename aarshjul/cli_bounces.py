@@ -74,7 +74,7 @@ def undeliverable(plan: kit.Plan = None, format: kit.Format = "table") -> None:
     if not rows:
         out.print(kit.tr("No address is suspended."))
         return
-    names, word = {b: p.bodies[b].name for b in p.branches()}, p.branch_word
+    names, word = {b: p.bodies[b].name for b in p.branches()}, kit.branch_word(p)
     without = kit.tr("(without a {group})", group=word.singular)
     table = kit.table(kit.tr("Members without a working e-mail address ({n})", n=len(rows)),
                       (word.singular.capitalize(), kit.tr("Member number"), kit.tr("Reason"), kit.tr("Status"),

@@ -48,6 +48,7 @@ from .settings import get_settings, per_organisation
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from .domain.model import BranchWord
     from .domain.plan import Plan as PlanT
 
 LANGS = i18n.LANGS
@@ -306,6 +307,15 @@ def today(value: date | None) -> date:
 def lang(value: str | None = None) -> str:
     """The command's language: `value` (its --lang), else current_lang()."""
     return value or current_lang()
+
+
+def branch_word(p: PlanT, lang: str | None = None) -> BranchWord:
+    """What the organisation calls a branch (organisation.yaml's branch_word), when the
+    command speaks the organisation's language; else that language's own word (branch, lag)."""
+    from .domain.model import DEFAULT_BRANCH_WORD
+
+    lang = lang or current_lang()
+    return p.organisation.branch if p.organisation.locale == lang else DEFAULT_BRANCH_WORD[lang]
 
 
 def fail(message: str) -> None:

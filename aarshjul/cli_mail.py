@@ -70,9 +70,7 @@ def audience_text(p: Plan, n: NewsletterConfig, lang: str) -> str:
         return _(lang, "the members of {name}", name=p.bodies[a.branch].name if a.branch in p.bodies else a.branch)
     if a.role:
         return _(lang, "{name} (role)", name=p.bodies[a.role].name if a.role in p.bodies else a.role)
-    from .domain.model import DEFAULT_BRANCH_WORD
-
-    word = p.organisation.branch if p.organisation.locale == lang else DEFAULT_BRANCH_WORD[lang]
+    word = kit.branch_word(p, lang)
     return _(lang, "each {group}'s members, one edition per {group}", group=word.singular)
 
 

@@ -63,7 +63,7 @@ def import_(
     data = _read(file)
     started = time.perf_counter()
     export = parse_export(data, today=day, branches=ctx.branches, bodies=ctx.bodies, source=str(file),
-                          branch_column=ctx.word.all_forms)
+                          branch_column=ctx.column_words)
     now = datetime.now(timezone.utc)
     with kit.session() as session, _progress(len(export.members)) as advance:
         result = import_members(session, ctx.organisation, export, ctx.table, ctx.branches, day, now,
@@ -311,7 +311,8 @@ class _Context:
         self.bodies = tuple(p.bodies)
         self.table_path = p.folder / TABLE_NAME  # beside plan.yaml
         self.table = load_postcodes(self.table_path, self.branches)
-        self.word = p.branch_word  # organisation.yaml's word for a branch (its branch_word)
+        self.column_words = p.branch_word.all_forms  # the export's branch column may be named by any of them
+        self.word = kit.branch_word(p)  # organisation.yaml's word for a branch, in the command's language
         driver = p.driven_by("member_joined")  # the plan's promise to new members, if it makes one
         self.follow_up_days = p.within_days("member_joined")
         self.promise = (" " + kit.ntr("(measure {number}, within {n} day)", "(measure {number}, within {n} days)",
