@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable
 from jinja2 import TemplateError, TemplateNotFound
 
 from aarshjul.domain.errors import PlanError, Problem
+from aarshjul.domain.i18n import Msg
 from aarshjul.domain.plan import Plan
 
 CHAPTERS = "chapters.yaml"
@@ -45,10 +46,6 @@ def check_files(plan: Plan, today: date) -> list[Problem]:
         except PlanError as exc:  # a file that does not parse or validate: its problems, with their lines
             problems.extend(exc.problems)
     return problems
-
-
-def _t(plan: Plan, nb: str, en: str) -> str:
-    return en if plan.organisation.locale == "en" else nb
 
 
 # --- tables and files -------------------------------------------------------------------
@@ -93,9 +90,8 @@ def _content(plan: Plan) -> Iterable[Problem]:
             try:
                 MarkdownIt("commonmark", {"html": False}).render(text.read_text(encoding="utf-8"))
             except UnicodeDecodeError as exc:
-                yield Problem(text, None, None, _t(plan, f"ikke UTF-8-tekst ({exc.reason})",
-                                                   f"not UTF-8 text ({exc.reason})"),
-                              _t(plan, "lagre filen som UTF-8", "save the file as UTF-8"))
+                yield Problem(text, None, None, Msg("not UTF-8 text ({reason})", reason=exc.reason),
+                              Msg("save the file as UTF-8"))
 
 
 # --- templates --------------------------------------------------------------------------
@@ -187,9 +183,9 @@ def _render_mail(plan: Plan, campaign: Any, where: tuple[Path | None, int | None
         try:
             env.get_template(name).render(context)
         except TemplateNotFound as exc:
-            out.append(Problem(*where, _t(plan, f"ingen mal heter {exc.name}", f"no template is named {exc.name}"),
-                               _t(plan, f"legg den i {plan.templates}/email/, eller bruk en av de medfølgende",
-                                  f"put it in {plan.templates}/email/, or use one of the bundled templates")))
+            out.append(Problem(*where, Msg("no template is named {name}", name=exc.name),
+                               Msg("put it in {folder}/email/, or use one of the bundled templates",
+                                   folder=plan.templates)))
             break
         except TemplateError as exc:
             out.append(_template_problem(plan, exc, name))
@@ -226,7 +222,6 @@ def _template_problem(plan: Plan, exc: TemplateError, name: str) -> Problem:
     file, line = template_line(exc)
     path = Path(file) if file else (plan.templates / name if (plan.templates / name).is_file() else BUNDLED / name)
     return Problem(path, line, None,
-                   _t(plan, f"malen kan ikke vises: {type(exc).__name__}: {exc.message or exc}",
-                      f"the template does not render: {type(exc).__name__}: {exc.message or exc}"),
-                   _t(plan, "en mal bruker bare verdiene den får (se den medfølgende malen med samme navn)",
-                      "a template uses only the values it is given (see the bundled template of the same name)"))
+                   Msg("the template does not render: {kind}: {reason}", kind=type(exc).__name__,
+                       reason=exc.message or str(exc)),
+                   Msg("a template uses only the values it is given (see the bundled template of the same name)"))

@@ -133,3 +133,17 @@ def test_load_chapters_refuses_a_file_without_chapters(tmp_path):
     with pytest.raises(PlanError) as caught:
         load_chapters(tmp_path / "chapters.yaml")
     assert caught.value.problems[0].line == 1
+
+
+def test_template_problems_are_said_in_the_readers_language(files):
+    """check's own sentences about templates come from the catalogs (issue 14 item 8)."""
+    (files.folder / "templates" / "email").mkdir(parents=True)
+    files.write("templates/email/dues.txt.j2", "Hei {{ first_name }},\n\n{{ no_such_value }}\n")
+    files.edit("plan.yaml", "cadence: {kind: standing}", "cadence: {kind: on_event, event: dues_unpaid, within_days: 14}")
+    files.edit("mail.yaml", "    template: digest\n", "    template: digets\n")
+    found = _check(files)
+    said = {lang: "\n".join(p.say(lang) for p in found) for lang in ("nb", "en")}
+    assert "malen kan ikke vises" in said["nb"] and "en mal bruker bare verdiene den får" in said["nb"]
+    assert "the template does not render" in said["en"] and "a template uses only the values" in said["en"]
+    assert "ingen mal heter" in said["nb"] and "no template is named" in said["en"]
+    assert "the template" not in said["nb"] and "malen" not in said["en"]
