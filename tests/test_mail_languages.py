@@ -260,3 +260,26 @@ def test_an_english_organisations_dues_reminder_arrives_in_english(tmp_path, smt
     for part in (msg["Subject"], text, html):
         left = words_left(part, own)
         assert not found(NORWEGIAN, left), (found(NORWEGIAN, left), left)
+
+
+@pytest.mark.parametrize("lang", ["en", "nb"])
+def test_values_in_a_translated_sentence_are_escaped_in_html_and_literal_in_text(lang):
+    """A {% trans %} block's words are looked up when the template is compiled (tasks/mail_render.py);
+    its values are still the plan's text: escaped in the HTML part, as written in the text part,
+    never template source; a plural chooses its form by the count."""
+    from aarshjul.tasks.mail_render import Renderer
+
+    hostile = "<script>alert(1)</script> {{ 7*7 }} %(x)s 100%"
+    context = {"organisation": "O & Co", "lang": lang, "message": "m", "measure": "1.1", "measure_text": hostile,
+               "bodies": hostile, "key": "1.1/2026"}
+    subject, text, html = Renderer("reminder", "S").render(context)
+    assert hostile in text and "O & Co" in text
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }} %(x)s 100%" in html
+    assert "O &amp; Co" in html
+    word = {"en": "Measure", "nb": "Tiltak"}[lang]
+    assert f"{word} 1.1: {hostile}" in text
+    counts = {"organisation": "O", "lang": lang, "within_days": 14, "measure": None, "branches": []}
+    one = Renderer("followup_overdue", "S").render({**counts, "count": 1})[1]
+    many = Renderer("followup_overdue", "S").render({**counts, "count": 3})[1]
+    assert {"en": "1 new member is not", "nb": "1 nytt medlem er ikke"}[lang] in one
+    assert {"en": "3 new members are not", "nb": "3 nye medlemmer er ikke"}[lang] in many
