@@ -77,7 +77,7 @@ def test_resolve_keep_theirs_leaves_the_servers_version_and_the_next_publish_doe
     assert listed.returncode == 0 and uid in listed.stdout and "endret" in listed.stdout
     resolved = aarshjul("calendars", "resolve", uid, "--keep", "theirs")
     assert resolved.returncode == 0, resolved.stderr
-    assert f"{uid}: theirs; resolved" in resolved.stdout
+    assert f"{uid}: theirs; løst" in resolved.stdout  # Norwegian, the default language
     assert "Ingen konflikter." in aarshjul("calendars", "conflicts").stdout
 
     counts = sync.run(T0 + timedelta(days=2))  # the next publish

@@ -198,7 +198,7 @@ def test_a_proposal_that_is_no_valid_pin_is_refused_and_nothing_is_written(sync,
     uid = move_placeholder(sync, "1.2/2025/2", day, start, end)
     sync.run(T0 + timedelta(hours=1))
     before = (sync.files.folder / "schedule.yaml").read_bytes()
-    refused = cli(sync, "calendars", "resolve", uid, "--keep", "theirs")
+    refused = cli(sync, "calendars", "resolve", uid, "--keep", "theirs", "--lang", "en")  # the reason in English
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert reason in refused.stderr and "nothing written" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
