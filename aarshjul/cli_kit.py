@@ -257,6 +257,17 @@ class LangSubgroup(typer.core.TyperGroup):
     def format_usage(self, ctx: Any, formatter: Any) -> None:
         _usage(self, ctx, formatter)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """`aarshjul calendars --lang en` shows the group's help, as `aarshjul calendars` does
+        (not click's 'Missing command.')."""
+        import importlib
+
+        rest = super().parse_args(ctx, args)
+        if self.no_args_is_help and not ctx.resilient_parsing and not getattr(ctx, "_protected_args", True):
+            exceptions = importlib.import_module(type(ctx).__module__.rsplit(".", 1)[0] + ".exceptions")
+            raise exceptions.NoArgsIsHelpError(ctx)
+        return rest
+
 
 class LangGroup(LangSubgroup):
     """The app's group: every command and group under it takes --lang (with_lang), declared

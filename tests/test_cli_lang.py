@@ -92,6 +92,17 @@ def test_a_group_lists_its_commands_in_the_chosen_language(cli):
     assert "Commands" in en and "Resolve a CalDAV conflict." in en, en
 
 
+def test_a_group_given_only_lang_shows_its_help_in_that_language(cli):
+    """Regression: `aarshjul calendars --lang en` said click's 'Missing command.' where
+    `aarshjul calendars` shows the group's help."""
+    bare, out, err = cli("calendars")
+    nb = out + err
+    code, out, err = cli("calendars", "--lang", "en")
+    en = out + err
+    assert code == bare and "Kalenderstrømmer: adressene" in nb, nb
+    assert "Calendar feeds: their addresses" in en and "rotate" in en and "Missing command" not in en, en
+
+
 def test_help_is_put_back_after_it_is_said(cli):
     """The translation lasts while the help is printed: the command objects keep their msgids."""
     from typer.main import get_command
