@@ -23,7 +23,7 @@ from typing import Any
 
 from . import i18n
 from .editions import DIGEST_DAYS, Edition, digest_events, month_name
-from .errors import AarshjulError, EditionEmpty, EditionNotReady, NotFound
+from .errors import AarshjulError, EditionEmpty, EditionNotReady, NotFound, Number
 from .expand import Occurrence, expand
 from .feeds import Entry
 from .mail_model import MailFile, Newsletter
@@ -122,8 +122,8 @@ def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date
                      "month": month_name(edition.day, lang), "edition": edition.key}
     if n.content:
         if content is None:
-            raise EditionNotReady(f"{edition.key}: teksten {content_path(plan, n, edition)} er ikke skrevet ennå; "
-                                  f"brevet sendes ikke")
+            raise EditionNotReady(i18n.Msg("{edition}: the text {path} is not written yet; the letter is not sent",
+                                           edition=edition.key, path=str(content_path(plan, n, edition))))
         from markdown_it import MarkdownIt
 
         context["content_html"] = MarkdownIt("commonmark", {"html": False}).render(content)
@@ -135,8 +135,8 @@ def newsletter_campaign(plan: Plan, n: Newsletter, edition: Edition, today: date
                               "bodies": ", ".join(plan.body_name(b) for b in o.bodies)}
                              for o in digest_events(occ, edition.branch, today)]
         if not context["events"] and not allow_empty:
-            raise EditionEmpty(f"{edition.key}: ingenting å melde de neste {DIGEST_DAYS // 7} ukene; "
-                               "oversikten sendes ikke")
+            raise EditionEmpty(i18n.Msg("{edition}: nothing to report in the next {weeks} weeks; the overview is "
+                                        "not sent", edition=edition.key, weeks=Number(DIGEST_DAYS // 7)))
     sender = plan.bodies[n.sender] if n.sender else None
     return Campaign(
         organisation=plan.organisation.id, key=edition.key, audience=edition.audience, template=n.template,

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import i18n
-from .completion import default_day
+from .completion import _Day, default_day
 from .errors import BadInput
 from .expand import Occurrence
 from .plan import Plan
@@ -36,31 +36,35 @@ def pause_key(key: str, attempt: int = 1) -> str:
 
 
 def question(plan: Plan, occ: Occurrence, problem: str | None = None) -> str:
-    """The Markdown above the form: which occurrence, when, who was responsible."""
-    when = i18n.day(occ.start) if occ.start is not None else f"innen {i18n.day(occ.window_end)}"
-    if isinstance(occ.start, datetime):
-        when += f" kl. {i18n.clock(occ.start)}"
-    lines = [f"### {occ.title}", "", f"Tiltak {occ.measure} · `{occ.key}` · planlagt {when}"
-             + (f" · {occ.place}" if occ.place else ""),
-             f"Ansvar: {', '.join(plan.body_name(b) for b in occ.bodies)}", "",
-             "Ble det holdt? Fyll inn dato, antall deltakere og gjerne en lenke til referat. "
-             "Velg «Svar senere» for å hoppe over."]
+    """The Markdown above the form: which occurrence, when, who was responsible, in the
+    organisation's language (the form is for its people); `problem` (a Msg from
+    check_answer) is said in it too."""
+    from .campaigns import when
+
+    lang = plan.organisation.locale
+    lines = [f"### {occ.title}", "",
+             i18n._(lang, "Measure {measure} · `{key}` · planned {when}", measure=occ.measure, key=occ.key,
+                    when=when(occ, lang)) + (f" · {occ.place}" if occ.place else ""),
+             i18n._(lang, "Responsible: {bodies}", bodies=", ".join(plan.body_name(b) for b in occ.bodies)), "",
+             i18n._(lang, "Was it held? Fill in the date, the number of participants and preferably a link to "
+                          "the minutes. Choose “Answer later” to skip it.")]
     if problem:
-        lines[0:0] = [f"**Svaret kunne ikke lagres:** {problem}. Prøv igjen.", ""]
+        lines[0:0] = [i18n._(lang, "**The answer could not be saved:** {problem} Try again.", problem=problem), ""]
     return "\n".join(lines)
 
 
 def check_answer(plan: Plan, occ: Occurrence, on: date | None, today: date, evidence_url: str | None = None
-                 ) -> str | None:
-    """What is wrong with an answer that the form's own rules let through, or None, in
-    Norwegian (the Prefect UI and the web page show it above the form)."""
+                 ) -> i18n.Msg | None:
+    """What is wrong with an answer that the form's own rules let through, or None: a Msg,
+    said in the language of the page or form that shows it above the form (the Prefect
+    UI: the organisation's; the web page: its reader's)."""
     on = on or default_day(occ, today)
     if on > today:
-        return f"datoen {i18n.day(on)} er etter i dag"
+        return i18n.Msg("The date {day} is after today.", day=_Day(on))
     if on not in plan.period:
-        return f"datoen {i18n.day(on)} er utenfor planperioden"
+        return i18n.Msg("The date {day} is outside the plan period.", day=_Day(on))
     if evidence_url and not EVIDENCE_URL.match(evidence_url):
-        return "lenken må være en nettadresse som begynner med https:// eller http://"
+        return i18n.Msg("The link must be a web address that begins with https:// or http://.")
     return None
 
 

@@ -47,6 +47,7 @@ from pydantic import Field
 from aarshjul.domain.completion import default_day
 from aarshjul.domain.confirm import check_answer, default_year, pause_key, question
 from aarshjul.domain.errors import AarshjulError
+from aarshjul.domain.i18n import N_, _
 from aarshjul.domain.report import status_rows
 from aarshjul.domain.results import Confirmations, ReportWritten
 from aarshjul.settings import get_settings
@@ -91,29 +92,34 @@ def yearly_report(year: Optional[int] = None, plan_path: str = "config/plan.yaml
 class ConfirmInput(RunInput):
     """The answer to "was it held?", as the Prefect UI's form shows it. No Optional fields:
     the UI draws `X | None` as a type switch that must be clicked before typing, so every
-    field has a plain type and a default ("" and 0 mean "not given")."""
+    field has a plain type and a default ("" and 0 mean "not given"). Titles and
+    descriptions are msgids, said in the organisation's language by confirm_form."""
 
-    held: bool = Field(True, title="Ble det holdt?",
-                       description="Kryss av hvis det ble holdt; ta bort krysset hvis ikke "
-                                   "(skriv hvorfor i merknaden).")
-    date: dt.date = Field(dt.date(2000, 1, 1), title="Dato", description="Når det ble holdt.")
-    attendance: int = Field(0, ge=0, title="Antall deltakere", description="0 hvis du ikke vet.")
-    note: str = Field("", max_length=2000, title="Merknad",
-                      description="Kort, uten persondata; hvorfor det ikke ble holdt, om det ikke ble det.")
-    evidence_url: str = Field("", max_length=500, title="Lenke",
-                              description="Til referat, bilder eller arrangement (https://…); tom hvis ingen.")
-    later: bool = Field(False, title="Svar senere", description="Hopp over denne nå; den spørres om igjen i morgen.")
+    held: bool = Field(True, title=N_("Was it held?"),
+                       description=N_("Tick if it was held; untick if not (write why in the note)."))
+    date: dt.date = Field(dt.date(2000, 1, 1), title=N_("Date"), description=N_("When it was held."))
+    attendance: int = Field(0, ge=0, title=N_("Number of participants"), description=N_("0 if you do not know."))
+    note: str = Field("", max_length=2000, title=N_("Note"),
+                      description=N_("Short, without personal data; why it was not held, if it was not."))
+    evidence_url: str = Field("", max_length=500, title=N_("Link"),
+                              description=N_("To minutes, pictures or the event (https://…); empty if none."))
+    later: bool = Field(False, title=N_("Answer later"),
+                        description=N_("Skip this one now; it is asked again tomorrow."))
 
 
-def confirm_form(description: str, **initial: Any) -> type[ConfirmInput]:
-    """ConfirmInput with `initial` as the fields' defaults and `description` above the form.
+def confirm_form(description: str, lang: str | None = None, **initial: Any) -> type[ConfirmInput]:
+    """ConfirmInput with its titles and descriptions in `lang` (the organisation's; None:
+    Norwegian), `initial` as the fields' defaults and `description` above the form.
     Prefect's own `with_initial_data` rebuilds each field from its annotation alone, which
     drops its title, description and limits (the form then showed "Held", "Date" in
-    English); here each field keeps its FieldInfo, only the default changes."""
+    English); here each field keeps its FieldInfo, only the words and default change."""
     fields: dict[str, Any] = {}
-    for name, value in initial.items():
-        info = copy.copy(ConfirmInput.model_fields[name])
-        info.default = value
+    for name, original in ConfirmInput.model_fields.items():
+        info = copy.copy(original)
+        info.title = _(lang, original.title) if original.title else None
+        info.description = _(lang, original.description) if original.description else None
+        if name in initial:
+            info.default = initial[name]
         fields[name] = (info.annotation, info)
     model = pydantic.create_model(ConfirmInput.__name__, __base__=ConfirmInput, **fields)
     model._description = description
@@ -147,7 +153,8 @@ def confirm_occurrences(plan_path: str = "config/plan.yaml", today: Optional[dat
             continue
         problem, attempt = None, 1
         while True:
-            form = confirm_form(question(plan, occ, problem), held=True, date=default_day(occ, today))
+            form = confirm_form(question(plan, occ, problem), plan.organisation.locale, held=True,
+                                date=default_day(occ, today))
             counts["asked"] += attempt == 1
             try:
                 answer = pause_flow_run(wait_for_input=form, key=pause_key(occ.key, attempt),

@@ -227,6 +227,7 @@ def test_a_bad_evidence_link_in_the_prefect_form_is_asked_again_in_norwegian(min
 
     occ = next(o for o in expand(minimal, date(2025, 3, 1), date(2025, 3, 5)) if o.key == KEY)
     problem = check_answer(minimal, occ, date(2025, 3, 4), TODAY, "referat.pdf")
-    assert problem == "lenken må være en nettadresse som begynner med https:// eller http://"
+    assert problem is not None
+    assert problem.say("nb") == "Lenken må være en nettadresse som begynner med https:// eller http://."
     assert check_answer(minimal, occ, date(2025, 3, 4), TODAY, "https://example.org/referat") is None
-    assert question(minimal, occ, problem).startswith(f"**Svaret kunne ikke lagres:** {problem}. Prøv igjen.")
+    assert question(minimal, occ, problem).startswith(f"**Svaret kunne ikke lagres:** {problem.say('nb')} Prøv igjen.")

@@ -160,8 +160,9 @@ def test_an_empty_digest_is_not_sent_and_says_so(files):
     busy = [o for o in expand(plan) if o.status == "scheduled" and quiet <= o.span.start <= quiet + timedelta(42)
             and o.visibility in ("members", "public")]
     assert busy == []  # the minimal plan's summer has nothing for the members
-    with pytest.raises(EditionEmpty, match="ingenting å melde de neste 6 ukene; oversikten sendes ikke") as caught:
+    with pytest.raises(EditionEmpty, match="nothing to report in the next 6 weeks; the overview is not sent") as caught:
         newsletter_campaign(plan, n, editions[0], quiet)
+    assert caught.value.say("nb").endswith(": ingenting å melde de neste 6 ukene; oversikten sendes ikke")
     assert caught.value.exit_status == 2
     preview = newsletter_campaign(plan, n, editions[0], quiet, allow_empty=True)
     assert preview.context["events"] == []
