@@ -106,8 +106,11 @@ def _context() -> Any:
 
 
 def _remember_lang(value: str | None) -> str | None:
+    """--lang's callback. The context's meta is shared by the group's context and its
+    command's: a command without --lang keeps the one given to its group
+    (`aarshjul --lang en calendars urls`)."""
     ctx = _context()
-    if ctx is not None:
+    if ctx is not None and value is not None:
         ctx.meta[_KEY] = value
     return value
 

@@ -103,6 +103,17 @@ def test_a_group_given_only_lang_shows_its_help_in_that_language(cli):
     assert "Calendar feeds: their addresses" in en and "rotate" in en and "Missing command" not in en, en
 
 
+def test_lang_given_before_the_command_is_its_language(cli):
+    """Regression: `aarshjul --lang en calendars urls` answered in Norwegian (the command's
+    own, absent --lang overwrote the group's)."""
+    _, out, _ = cli("--lang", "en", "calendars", "urls")
+    assert out.startswith("Calendar feeds"), out
+    _, out, _ = cli("--lang", "nb", "measures", env_lang="en")
+    assert out.startswith("Tiltak i planen"), out
+    _, out, _ = cli("--lang", "en", "calendars", "--lang", "nb", "urls")  # the nearer one wins
+    assert out.startswith("Kalenderstrømmer"), out
+
+
 def test_help_is_put_back_after_it_is_said(cli):
     """The translation lasts while the help is printed: the command objects keep their msgids."""
     from typer.main import get_command
