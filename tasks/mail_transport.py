@@ -13,7 +13,10 @@
                                       once (default 3; a relay that allows one only: 1)
 
 Each connection is reused across batches and reopened after an error; the mailer sends
-over `connections` of them at once (`clone()`), each with its own thread.
+over `connections` of them at once (`clone()`), each with its own thread. `send` is
+`begin` (MAIL, RCPT, DATA and the message written out) then `end` (the server's reply to
+the message): the mailer renders the next message between the two, while the server
+takes this one.
 
 Addresses: a domain in Unicode is sent as IDNA (xn--, by the mailer); a local part that
 is not ASCII only with SMTPUTF8 (RFC 6531), when the server offers it after EHLO: MAIL
@@ -33,6 +36,7 @@ a 5xx at RCPT or DATA, a 4xx at RCPT).
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -49,6 +53,7 @@ from aarshjul.settings import redact_url
 
 
 CONNECTIONS = 1  # SMTP connections sent over at once, unless AARSHJUL_SMTP_URL says ?connections=N
+_DOT = re.compile(rb"(?m)^\.")  # a line starting with "." gets another (RFC 5321 §4.5.2), as smtplib does
 NO_SMTPUTF8 = ("the address's local part is not ASCII, and the mail server does not offer SMTPUTF8 (RFC 6531): "
                "use a server that does, or the register must give this member another address")
 
@@ -211,6 +216,13 @@ class SmtpTransport:
     def send(self, raw: bytes, sender: str, recipient: str, message_id: str, campaign: str) -> Outcome:
         """MAIL, RCPT and DATA step by step, so a dropped connection is placed exactly:
         before DATA nothing was sent (retry); after it, the server may have the message."""
+        started = self.begin(raw, sender, recipient, message_id, campaign)
+        return started if started is not None else self.end()
+
+    def begin(self, raw: bytes, sender: str, recipient: str, message_id: str, campaign: str) -> Outcome | None:
+        """`send` up to the message written out, its reply not read yet: None, and `end()`
+        reads the reply (the caller renders the next message while the server takes this
+        one); or the Outcome, when it ended before the message was sent."""
         conn = self._connection()
         stage = "mail"
         try:
@@ -232,12 +244,12 @@ class SmtpTransport:
                 self._reset()
                 return self._code(code, reply, stage)
             stage = "data"
-            code, reply = conn.data(raw)
-            if code != 250:
+            conn.putcmd("data")  # smtplib's data(), in two halves: the reply to the message is read by end()
+            code, reply = conn.getreply()
+            if code != 354:
+                self._reset()
                 return self._code(code, reply, stage)
-        except smtplib.SMTPDataError as exc:  # DATA itself refused: nothing was sent
-            self._reset()
-            return self._code(exc.smtp_code, exc.smtp_error, "data")
+            conn.send(_DOT.sub(b"..", raw) + (b"" if raw.endswith(b"\r\n") else b"\r\n") + b".\r\n")
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             if stage == "data":
@@ -248,7 +260,21 @@ class SmtpTransport:
         finally:
             if self.conn is not None:
                 self.conn.command_encoding = "ascii"  # SMTPUTF8 was for that message only
-        return Outcome("sent")
+        return None
+
+    def end(self) -> Outcome:
+        """The server's reply to the message `begin` wrote out."""
+        conn = self.conn
+        if conn is None:
+            return Outcome("unknown", "connection lost after the message was sent, before the server answered",
+                           transport=True)
+        try:
+            code, reply = conn.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop()
+            return Outcome("unknown", f"connection lost after the message was sent, before the server "
+                                      f"answered ({type(exc).__name__})", transport=True)
+        return Outcome("sent") if code == 250 else self._code(code, reply, "data")
 
     def _reset(self) -> None:
         if self.conn is None:  # dropped already: nothing to reset

@@ -8,8 +8,9 @@
                 before anything leaves
     send_batch  drop rows of members who unsubscribed or were forgotten meanwhile, claim
                 the next batch (committed as 'sending'), send it at the configured rate
-                over a few connections at once while the next messages are rendered in
-                another thread (_Pipeline), record each outcome, commit once
+                over a few connections at once, each connection's thread rendering its
+                next message while the others wait for the server (_Pipeline), record
+                each outcome, commit once
 
 Every recipient is tried on their own: a message that cannot be made for one (its
 template fails for this member's data, an address the register got wrong, a name that
@@ -300,9 +301,9 @@ class _Job:
 
 class Mailer:
     """Sends a campaign's batches. Over `transport.connections` connections at once (each a
-    `clone()` of `transport`, in its own thread), fed by one thread that renders the next
-    messages meanwhile; the outcomes are judged here, in the order they come, and written to
-    the ledger once per batch. `close()` closes every connection."""
+    `clone()` of `transport`, in its own thread, which renders each message it sends); the
+    outcomes are judged here, in the order they come, and written to the ledger once per
+    batch. `close()` closes every connection."""
 
     def __init__(self, session: Session, transport: Transport, secret: bytes, rate_per_second: float = 50.0,
                  max_failures_in_a_row: int = 20, retries: int = 3, retry_delay: float = 1.0,
@@ -468,11 +469,16 @@ class Mailer:
                 + ", ".join(f"{n} {state}" for state, n in sorted(edition.items())))
 
     def _deliver(self, transport: Transport, raw: bytes, sender: str, recipient: str, message_id: str,
-                 campaign: str) -> Outcome:
+                 campaign: str, started: Callable[[], Outcome] | None = None) -> Outcome:
+        """Send, and again after a 4xx (backoff); `started`: the first attempt's outcome,
+        when the caller began it (past the rate limiter already)."""
         outcome = Outcome("retry")
         for attempt in range(self.retries + 1):
-            self.limiter.wait()
-            outcome = transport.send(raw, sender, recipient, message_id, campaign)
+            if attempt == 0 and started is not None:
+                outcome = started()
+            else:
+                self.limiter.wait()
+                outcome = transport.send(raw, sender, recipient, message_id, campaign)
             if outcome.state != "retry":
                 return outcome
             if attempt < self.retries:
@@ -480,7 +486,7 @@ class Mailer:
         return outcome
 
 
-# --- building messages (in the rendering thread too: nothing below touches the database) -----------
+# --- building messages (in the sending threads too: nothing below touches the database) -----------
 
 
 def _context(c: Campaign, secret: bytes, recipient: str, names: "_Names",
@@ -532,6 +538,10 @@ def _job(c: Campaign, secret: bytes, renderer: Renderer, row: ledger.Row, names:
     return _Job(row, raw, address)
 
 
+def _given(outcome: Outcome) -> Callable[[], Outcome]:
+    return lambda: outcome
+
+
 def _reason(detail: str) -> str:
     """A failure's kind for the run summary, without the server's variable text."""
     if detail == NO_SMTPUTF8:
@@ -546,18 +556,17 @@ def _reason(detail: str) -> str:
 
 
 class _Pipeline:
-    """One batch's messages through the connections. Over one connection each message is
-    rendered, then sent, in the calling thread (a rendering thread beside it would hold the
-    GIL while the sending one waits for the server's replies). Over several, a thread
-    renders them ahead (into a small queue, so memory stays flat) and a thread per
-    connection sends them. Each outcome is judged at once (`judge`, under a lock: the run's
-    tally); iterating gives (row, outcome) as they come. When `judge` gives a reason to
-    pause, no connection takes another message (with one connection, none is sent after
-    the one that decided it; with more, those already handed to the others finish) and the
-    rest of the batch goes back to pending.
+    """One batch's messages through the connections. Each message is rendered, then sent,
+    by the thread of the connection that sends it: over one connection in the calling
+    thread, in turn; over several, a thread per connection takes the next row, renders
+    it while the other connections wait for the server's replies, and sends it. (A thread
+    that only rendered held the GIL while replies waited; rendering a message now takes a
+    fraction of a millisecond, so a sender that renders lets the others go at once.)
+    Each outcome is judged at once (`judge`, under a lock: the run's tally); iterating
+    gives (row, outcome) as they come. When `judge` gives a reason to pause, no connection
+    takes another row (with one connection, none is sent after the one that decided it;
+    with more, those already taken finish) and the rest of the batch goes back to pending.
     `stop()` ends the threads and returns what was not given yet, and the first error."""
-
-    AHEAD = 8  # messages rendered ahead per connection
 
     def __init__(self, mailer: Mailer, c: Campaign, rows: list[ledger.Row], names: "_Names",
                  judge: Callable[[int, Outcome], str | None]) -> None:
@@ -569,71 +578,83 @@ class _Pipeline:
         while clone is not None and len(mailer.transports) < wanted:
             mailer.transports.append(clone())
         self.connections = mailer.transports[:wanted] if clone is not None else [mailer.transport]
-        self.jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=self.AHEAD * len(self.connections))
+        self.renderer = mailer._renderer(c)
+        self.next_row = iter(rows)
+        self.taking = threading.Lock()
         self.results: queue.Queue[tuple[ledger.Row, Outcome] | BaseException | None] = queue.Queue()
         self.stopping = threading.Event()
-        self.given = 0
         self.inline = len(self.connections) == 1  # one connection: rendered and sent in turn, no thread
         self.threads: list[threading.Thread] = []
         if not self.inline:
-            self.threads = [threading.Thread(target=self._render, name="mail-render", daemon=True)]
-            self.threads += [threading.Thread(target=self._send, args=(t,), name=f"mail-send-{i}", daemon=True)
-                             for i, t in enumerate(self.connections)]
-        self.live = len(self.connections)  # senders not yet finished
+            self.threads = [threading.Thread(target=self._send, args=(t,), name=f"mail-send-{i}", daemon=True)
+                            for i, t in enumerate(self.connections)]
+        self.live = len(self.threads)  # senders not yet finished
         for thread in self.threads:
             thread.start()
 
+    def _job(self, row: ledger.Row | None) -> _Job | BaseException | None:
+        """Row's message (None for no row); a bug met while making it is returned, to be
+        raised after the outcome of the message before it was given."""
+        if row is None:
+            return None
+        try:
+            return _job(self.c, self.mailer.secret, self.renderer, row, self.names)
+        except BaseException as exc:  # noqa: BLE001 - raised by _run in its turn
+            return exc
+
+    def _run(self, transport: Transport, take: Callable[[], ledger.Row | None]
+             ) -> Iterator[tuple[ledger.Row, Outcome]]:
+        """One connection's messages in turn: each written out, the next one rendered while
+        the server takes it (`begin`/`end`, when the transport has them), then its reply
+        read; (row, outcome) as each is answered. The consumer stops when it must pause: a
+        message rendered ahead is then never sent (its row goes back to pending)."""
+        begin = getattr(transport, "begin", None)
+        job = self._job(take())
+        while job is not None:
+            if isinstance(job, BaseException):
+                raise job
+            ahead: _Job | BaseException | None = None
+            outcome = job.failed
+            if outcome is None:
+                sender = self.mailer._sender(self.c, job.row)
+                started: Callable[[], Outcome] | None = None
+                if begin is not None:
+                    self.mailer.limiter.wait()
+                    first = begin(job.raw, sender, job.address, job.row.message_id, self.c.key)
+                    ahead = self._job(take())  # rendered while the server takes the message
+                    started = transport.end if first is None else _given(first)  # type: ignore[attr-defined]
+                outcome = self.mailer._deliver(transport, job.raw, sender, job.address, job.row.message_id,
+                                               self.c.key, started)
+            if ahead is None:
+                ahead = self._job(take())
+            yield job.row, outcome
+            job = ahead
+
     def _inline(self) -> Iterator[tuple[ledger.Row, Outcome]]:
-        renderer, transport = self.mailer._renderer(self.c), self.connections[0]
-        for row in self.rows:
-            job = _job(self.c, self.mailer.secret, renderer, row, self.names)
-            outcome = job.failed or self.mailer._deliver(
-                transport, job.raw, self.mailer._sender(self.c, job.row), job.address, job.row.message_id,
-                self.c.key)
+        rows = iter(self.rows)
+        for row, outcome in self._run(self.connections[0], lambda: next(rows, None)):
             self.pause = self.pause or self.judge(row.id, outcome)
             yield row, outcome
             if self.pause:
                 return
 
-    def _put(self, job: _Job | None) -> bool:
-        while not self.stopping.is_set():
-            try:
-                self.jobs.put(job, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _render(self) -> None:
-        try:
-            renderer = self.mailer._renderer(self.c)
-            for row in self.rows:
-                if not self._put(_job(self.c, self.mailer.secret, renderer, row, self.names)):
-                    return
-        except BaseException as exc:  # a bug: handed to the caller, which stops the batch
-            self.results.put(exc)
-        finally:
-            for _ in self.connections:
-                self._put(None)
+    def _take(self) -> ledger.Row | None:
+        with self.taking:
+            if self.stopping.is_set():
+                return None
+            return next(self.next_row, None)
 
     def _send(self, transport: Transport) -> None:
         try:
-            while not self.stopping.is_set():
-                try:
-                    job = self.jobs.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if job is None:
-                    return
-                outcome = job.failed or self.mailer._deliver(
-                    transport, job.raw, self.mailer._sender(self.c, job.row), job.address, job.row.message_id,
-                    self.c.key)
+            for row, outcome in self._run(transport, self._take):
                 with self.judging:
-                    pause = self.judge(job.row.id, outcome)
+                    pause = self.judge(row.id, outcome)
                     if pause and self.pause is None:
                         self.pause = pause
                         self.stopping.set()
-                self.results.put((job.row, outcome))
+                self.results.put((row, outcome))
+                if self.stopping.is_set():
+                    return
         except BaseException as exc:  # TransportDown (cannot connect again), or a bug
             self.results.put(exc)
         finally:
@@ -650,7 +671,6 @@ class _Pipeline:
             elif isinstance(item, BaseException):
                 raise item
             else:
-                self.given += 1
                 yield item
 
     def stop(self) -> tuple[list[tuple[ledger.Row, Outcome]], BaseException | None]:
@@ -675,7 +695,7 @@ class _Pipeline:
 
 class _Names:
     """Recipients' names, read in one query per batch (members) or from the campaign
-    (bodies); never read again later, so the rendering thread never uses the session."""
+    (bodies); never read again later, so the sending threads never use the session."""
 
     def __init__(self, session: Session, c: Campaign, recipients: list[str] | None = None) -> None:
         self.c = c
