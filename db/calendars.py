@@ -118,15 +118,16 @@ def invited_organizers(session: Session, organisation: str) -> dict[str, tuple[s
 
 
 def invitees(session: Session, organisation: str, uid: str, body: str) -> list[tuple[str, str | None]]:
-    """Everyone an invitation from `body` to event `uid` reached (any revision), as the
-    delivery ledger has it: (member number, the address the invitation went to), those
-    who have left the role since included, those who hold it now but were never invited
-    not. A forgotten member's address is blank, so nothing goes to them."""
+    """Everyone an invitation from `body` to event `uid` reached (any revision) and no
+    CANCEL has reached since, as the delivery ledger has it: (member number, the address
+    the invitation went to), those who have left the role since included, those who hold
+    it now but were never invited not. A forgotten member's address is blank, so nothing
+    goes to them."""
     latest = select(Delivery.recipient, func.max(Delivery.id).label("id")).where(
         Delivery.organisation == organisation, Delivery.campaign.like(f"invite/{uid}/{body}/%"),
-        Delivery.campaign.not_like("%/cancel"), Delivery.state.in_(RECEIVED)).group_by(Delivery.recipient).subquery()
+        Delivery.state.in_(RECEIVED)).group_by(Delivery.recipient).subquery()
     rows = session.execute(select(Delivery.recipient, Delivery.address).join(latest, Delivery.id == latest.c.id)
-                           .order_by(Delivery.recipient))
+                           .where(Delivery.campaign.not_like("%/cancel")).order_by(Delivery.recipient))
     return [(recipient, address) for recipient, address in rows]
 
 

@@ -96,6 +96,11 @@ def test_the_cancel_goes_to_those_invited_not_to_the_roles_holders_now(inv):
     assert sorted(to for to, *_ in cancels) == ["s1@example.org", "s2@example.org"]
     assert all(str(cal["METHOD"]) == "CANCEL" for _, _, cal, _ in cancels)
     assert inv.step("occurrences: {}\n", uid) == []  # once
+    inv.roles(m1=None)  # 1 leaves the board too
+    again = inv.step(PINNED, uid)  # pinned again: invited anew, only the board as it is now
+    assert sorted(to for to, *_ in again) == ["s3@example.org"]
+    cancels = inv.step("occurrences: {}\n", uid)  # and removed again: only to 3, whose CANCEL is still owed
+    assert [to for to, *_ in cancels] == ["s3@example.org"] and cancels[0][3]["SEQUENCE"] == 3
 
 
 def test_the_cancel_of_a_removed_pin_carries_the_date_and_time_people_have(inv):
