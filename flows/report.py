@@ -80,7 +80,8 @@ def yearly_report(year: Optional[int] = None, plan_path: str = "config/plan.yaml
     logger.info("report %d: %d measures (%s); %d gaps; files: %s", year, len(report.measures),
                 ", ".join(f"{n} {s}" for s, n in counts.items() if n), len(report.gaps), ", ".join(files.values()))
     # the organisation in the keys too: one server may serve many chapters
-    report_summary(plan.organisation.id, year, plan.meta.title, render_markdown(report), status_rows(report))
+    report_summary(plan.organisation.id, year, plan.meta.title, render_markdown(report), status_rows(report),
+                   plan.organisation.locale)
     mailed = mail_draft(by_reference(plan), by_reference(report), today, files)
     return ReportWritten(year=year, files=files, counts=dict(counts), measures=len(report.measures),
                          gaps=len(report.gaps), draft=not report.complete_year, mailed_to_board=mailed)
@@ -144,7 +145,7 @@ def confirm_occurrences(plan_path: str = "config/plan.yaml", today: Optional[dat
         mail_confirm_links(by_reference(plan), waiting, today)
     counts = {"asked": 0, "held": 0, "not_held": 0, "later": 0, "recorded_meanwhile": 0}
     if not ask_in_ui:
-        confirmations_summary(plan.organisation.id, today, days, len(waiting), counts)
+        confirmations_summary(plan.organisation.id, today, days, len(waiting), counts, plan.organisation.locale)
         return Confirmations(waiting=len(waiting), **counts)
     deadline = time.monotonic() + answer_hours * 3600
     for occ in waiting:
@@ -176,5 +177,5 @@ def confirm_occurrences(plan_path: str = "config/plan.yaml", today: Optional[dat
         outcome = record_answer(by_reference(plan), occ, fields, today)
         counts[outcome] += 1
         logger.info("%s: recorded as %s", occ.key, outcome)
-    confirmations_summary(plan.organisation.id, today, days, len(waiting), counts)
+    confirmations_summary(plan.organisation.id, today, days, len(waiting), counts, plan.organisation.locale)
     return Confirmations(waiting=len(waiting), **counts)

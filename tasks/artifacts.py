@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from aarshjul.db.agenda import StoreCounts
 from aarshjul.domain.gaps import Gap
+from aarshjul.domain.i18n import _, ngettext
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.results import Delivery
 
@@ -69,17 +70,23 @@ def counts_summary(key: str, description: str, counts: Mapping[str, int]) -> Non
                              markdown="| | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in counts.items()))
 
 
-def report_summary(org: str, year: int, title: str, markdown: str, status_rows: list[dict[str, Any]]) -> None:
+def report_summary(org: str, year: int, title: str, markdown: str, status_rows: list[dict[str, Any]],
+                   lang: str) -> None:
+    """The yearly report and its status table; described in the organisation's language `lang`."""
     create_markdown_artifact(key=f"yearly-report-{year}-{org}", markdown=markdown,
-                             description=f"Årsrapport {year}: {title}")
+                             description=_(lang, "Yearly report {year}: {title}", year=year, title=title))
     create_table_artifact(key=f"yearly-report-status-{year}-{org}", table=status_rows,
-                          description=f"Status per tiltak i {year}")
+                          description=_(lang, "Status per measure in {year}", year=year))
 
 
-def confirmations_summary(org: str, today: date, days: int, waiting: int, counts: Mapping[str, int]) -> None:
-    lines = [f"# Bekreftelser {today.isoformat()}", "", "| | antall |", "|---|---:|",
-             f"| forekomster uten registrering (siste {days} dager) | {waiting} |",
-             f"| registrert som holdt | {counts['held']} |", f"| registrert som ikke holdt | {counts['not_held']} |",
-             f"| svar senere | {counts['later']} |", f"| registrert i mellomtiden | {counts['recorded_meanwhile']} |"]
+def confirmations_summary(org: str, today: date, days: int, waiting: int, counts: Mapping[str, int],
+                          lang: str) -> None:
+    """What the confirm flow asked and recorded, in the organisation's language `lang`."""
+    rows = [(ngettext(lang, "occurrences with nothing recorded (last {n} day)",
+                      "occurrences with nothing recorded (last {n} days)", days), waiting),
+            (_(lang, "recorded as held"), counts["held"]), (_(lang, "recorded as not held"), counts["not_held"]),
+            (_(lang, "answer later"), counts["later"]), (_(lang, "recorded meanwhile"), counts["recorded_meanwhile"])]
+    lines = [_(lang, "# Confirmations {day}", day=today.isoformat()), "", f"| | {_(lang, 'count')} |", "|---|---:|",
+             *(f"| {label} | {n} |" for label, n in rows)]
     create_markdown_artifact(key=f"confirmations-{org}", markdown="\n".join(lines),
-                             description="Bekreftelser av gjennomførte forekomster")
+                             description=_(lang, "Confirmations of held occurrences"))

@@ -83,8 +83,8 @@ def remind_dues(plan: Plan, today: date) -> DuesFollowUp:
                 out["branch_lists"] += send_now(session, lim, dues_list_campaign(plan, branch, today, rows),
                                                 body_contacts(plan, [branch]))
         if out["reminded"]:
-            note = (f"dues reminder sent to {out['reminded']} members" if plan.organisation.locale == "en" else
-                    f"påminnelse om kontingent sendt til {out['reminded']} medlemmer")
+            note = i18n.ngettext(plan.organisation.locale, "dues reminder sent to {n} member",
+                                 "dues reminder sent to {n} members", out["reminded"])
             log_completion(session, org, measure.number, f"{measure.number}@kontingent/{year}/{today.isoformat()}",
                            today, datetime.now(timezone.utc), source="flow", note=note)
     return DuesFollowUp(**out)

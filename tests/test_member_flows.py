@@ -95,6 +95,16 @@ def test_unpaid_dues_one_reminder_a_year_and_a_list_for_the_branch(world, tmp_pa
     plan = _with_dues_measure(tmp_path)
     first = follow_up_dues(plan, date(2025, 3, 5))
     assert first == DuesFollowUp(reminded=2, branch_lists=2)
+    from sqlalchemy import select
+
+    from aarshjul.db.models import Completion
+    from aarshjul.db.session import make_engine, session_scope
+    from aarshjul.settings import get_settings
+
+    engine = make_engine(get_settings().database_url)
+    with session_scope(engine) as session:  # the log's note, in the organisation's language
+        assert session.scalars(select(Completion.note)).all() == ["påminnelse om kontingent sendt til 2 medlemmer"]
+    engine.dispose()
     got = sink.by_recipient()
     assert {"k2@example.org", "k5@example.org"} <= set(got) and "k1@example.org" not in got
     branch_list = got["nord@example.org"][0].parsed().get_body(("plain",)).get_content()

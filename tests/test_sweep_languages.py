@@ -1,0 +1,176 @@
+"""Sentences that were Norwegian only, now from the catalogs: each said in Norwegian and in
+English, with no Norwegian in the English and the Norwegian wording as it was (issue 14).
+
+The confirm question and the Prefect form (the organisation's language), check_answer's
+problems and the edition errors (the reader's), the flows' artifacts, the dues note,
+the member database's errors, the web service's plain bodies and the postcode reasons.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from aarshjul.domain.i18n import Msg
+
+NORWEGIAN = ("æ", "ø", "å", "Æ", "Ø", "Å", " ikke ", "medlem", "tiltak", "Svar", "innen", " kl. ", "Dato",
+             "Lenke", "Merknad", "antall", "mangler", "postnummer")
+KEY = "2.3/2025-03-04"  # the minimal plan's board meeting, 4 March 2025 18:00
+TODAY = date(2025, 3, 10)
+
+
+def no_norwegian(text: str) -> None:
+    found = [w for w in NORWEGIAN if w in text]
+    assert not found, f"Norwegian {found} in English output: {text!r}"
+
+
+def english(files):
+    files.edit("organisation.yaml", "  timezone: Europe/Oslo\n", "  timezone: Europe/Oslo\n  locale: en\n")
+    plan = files.load()
+    assert plan.organisation.locale == "en"
+    return plan
+
+
+def board_meeting(plan):
+    from aarshjul.domain.expand import expand
+
+    return next(o for o in expand(plan, date(2025, 3, 1), date(2025, 3, 5)) if o.key == KEY)
+
+
+# --- the question "was it held?" -----------------------------------------------------------------
+
+
+def test_check_answer_says_its_problems_in_the_readers_language(minimal):
+    from aarshjul.domain.confirm import check_answer
+
+    occ = board_meeting(minimal)
+    late = check_answer(minimal, occ, date(2025, 3, 12), TODAY)
+    early = check_answer(minimal, occ, date(2024, 12, 1), TODAY)
+    link = check_answer(minimal, occ, date(2025, 3, 4), TODAY, "referat.pdf")
+    assert isinstance(late, Msg) and isinstance(early, Msg) and isinstance(link, Msg)
+    assert late.say("nb") == "Datoen 12. mars 2025 er etter i dag."
+    assert late.say("en") == str(late) == "The date 12 March 2025 is after today."
+    assert early.say("nb") == "Datoen 1. desember 2024 er utenfor planperioden."
+    assert early.say("en") == "The date 1 December 2024 is outside the plan period."
+    assert link.say("nb") == "Lenken må være en nettadresse som begynner med https:// eller http://."
+    assert link.say("en") == "The link must be a web address that begins with https:// or http://."
+    assert check_answer(minimal, occ, date(2025, 3, 4), TODAY, "https://example.org/referat") is None
+
+
+def test_the_question_is_in_the_organisations_language(minimal, files):
+    from aarshjul.domain.confirm import check_answer, question
+
+    occ = board_meeting(minimal)
+    nb = question(minimal, occ, check_answer(minimal, occ, date(2025, 3, 12), TODAY))
+    assert nb.startswith("**Svaret kunne ikke lagres:** Datoen 12. mars 2025 er etter i dag. Prøv igjen.\n")
+    assert f"Tiltak 2.3 · `{KEY}` · planlagt 4. mars 2025 kl. 18:00" in nb and "Ansvar: Styret" in nb
+    assert nb.endswith("Ble det holdt? Fyll inn dato, antall deltakere og gjerne en lenke til referat. "
+                       "Velg «Svar senere» for å hoppe over.")
+
+    plan = english(files)
+    occ = board_meeting(plan)
+    en = question(plan, occ, check_answer(plan, occ, date(2025, 3, 12), TODAY))
+    assert en.startswith("**The answer could not be saved:** The date 12 March 2025 is after today. Try again.\n")
+    assert f"Measure 2.3 · `{KEY}` · planned 4 March 2025 at 18:00" in en and "Responsible: Styret" in en
+    assert en.endswith("Choose “Answer later” to skip it.")
+    no_norwegian(en.replace("Styret", "").replace("Styremøte", "").replace(occ.title, ""))
+
+
+def test_the_prefect_form_has_its_titles_in_either_language():
+    from aarshjul.flows.report import confirm_form
+
+    def words(lang):
+        schema = confirm_form("### x", lang, held=True, date=date(2025, 3, 4)).model_json_schema()
+        return {name: (p.get("title"), p.get("description")) for name, p in schema["properties"].items()}
+
+    nb, en = words("nb"), words("en")
+    assert nb == words(None)  # no language: Norwegian
+    assert nb["held"] == ("Ble det holdt?", "Kryss av hvis det ble holdt; ta bort krysset hvis ikke "
+                                            "(skriv hvorfor i merknaden).")
+    assert nb["later"] == ("Svar senere", "Hopp over denne nå; den spørres om igjen i morgen.")
+    assert nb["attendance"] == ("Antall deltakere", "0 hvis du ikke vet.")
+    assert en["held"] == ("Was it held?", "Tick if it was held; untick if not (write why in the note).")
+    assert en["date"] == ("Date", "When it was held.")
+    assert en["later"] == ("Answer later", "Skip this one now; it is asked again tomorrow.")
+    for title, description in en.values():
+        no_norwegian(f"{title} {description}")
+    schema = confirm_form("### x", "en", date=date(2025, 3, 4)).model_json_schema()
+    assert schema["properties"]["date"]["default"] == "2025-03-04" and schema["properties"]["attendance"]["minimum"] == 0
+
+
+# --- editions not sent ------------------------------------------------------------------------------
+
+
+def test_an_edition_not_written_or_empty_says_so_in_the_readers_language(minimal):
+    from aarshjul.domain.campaigns import newsletter_campaign
+    from aarshjul.domain.editions import editions_for
+    from aarshjul.domain.errors import EditionEmpty, EditionNotReady
+
+    letter = next(n for n in minimal.mail.newsletters if n.id == "nyhetsbrev")
+    edition = editions_for(minimal, letter, date(2025, 3, 1))[0]
+    with pytest.raises(EditionNotReady) as caught:
+        newsletter_campaign(minimal, letter, edition, date(2025, 3, 1))
+    nb, en = caught.value.say("nb"), caught.value.say("en")
+    assert nb.startswith(f"{edition.key}: teksten ") and nb.endswith(" er ikke skrevet ennå; brevet sendes ikke")
+    assert en.startswith(f"{edition.key}: the text ") and en.endswith(" is not written yet; the letter is not sent")
+    assert str(caught.value) == en
+
+    digest = next(n for n in minimal.mail.newsletters if n.id == "hva-skjer")
+    quiet = date(2025, 7, 1)
+    with pytest.raises(EditionEmpty) as empty:
+        newsletter_campaign(minimal, digest, editions_for(minimal, digest, quiet)[0], quiet)
+    assert empty.value.say("nb").endswith(": ingenting å melde de neste 6 ukene; oversikten sendes ikke")
+    assert empty.value.say("en").endswith(": nothing to report in the next 6 weeks; the overview is not sent")
+
+
+# --- what the flows leave in the Prefect UI ----------------------------------------------------------
+
+
+@pytest.mark.prefect
+def test_the_report_and_confirm_artifacts_are_in_the_organisations_language(prefect_harness):
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from aarshjul.tasks.artifacts import confirmations_summary, report_summary
+
+    counts = {"held": 3, "not_held": 1, "later": 2, "recorded_meanwhile": 0}
+
+    @flow
+    def summaries() -> None:
+        for lang in ("nb", "en"):
+            report_summary(f"org-{lang}", 2025, "Plan", "# x", [{"measure": "1.1"}], lang)
+            confirmations_summary(f"org-{lang}", date(2025, 3, 10), 14, 6, counts, lang)
+
+    summaries()
+    with get_client(sync_client=True) as client:
+        found = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(
+            any_=[f"{kind}-org-{lang}" for kind in ("yearly-report-2025", "yearly-report-status-2025", "confirmations")
+                  for lang in ("nb", "en")])))}
+    assert found["yearly-report-2025-org-nb"].description == "Årsrapport 2025: Plan"
+    assert found["yearly-report-2025-org-en"].description == "Yearly report 2025: Plan"
+    assert found["yearly-report-status-2025-org-nb"].description == "Status per tiltak i 2025"
+    assert found["yearly-report-status-2025-org-en"].description == "Status per measure in 2025"
+    nb, en = found["confirmations-org-nb"], found["confirmations-org-en"]
+    assert nb.description == "Bekreftelser av gjennomførte forekomster"
+    assert en.description == "Confirmations of held occurrences"
+    assert nb.data.splitlines() == [
+        "# Bekreftelser 2025-03-10", "", "| | antall |", "|---|---:|",
+        "| forekomster uten registrering (siste 14 dager) | 6 |", "| registrert som holdt | 3 |",
+        "| registrert som ikke holdt | 1 |", "| svar senere | 2 |", "| registrert i mellomtiden | 0 |"]
+    assert "| occurrences with nothing recorded (last 14 days) | 6 |" in en.data
+    assert "| recorded as not held | 1 |" in en.data and "| answer later | 2 |" in en.data
+    for artifact in (found["yearly-report-2025-org-en"], found["yearly-report-status-2025-org-en"], en):
+        no_norwegian(f"{artifact.description} {artifact.data}")
+
+
+def test_the_dues_note_in_the_completion_log_is_in_the_organisations_language():
+    from aarshjul.domain.i18n import ngettext
+
+    def note(lang, n):
+        return ngettext(lang, "dues reminder sent to {n} member", "dues reminder sent to {n} members", n)
+
+    assert note("nb", 12) == "påminnelse om kontingent sendt til 12 medlemmer"
+    assert note("nb", 1) == "påminnelse om kontingent sendt til 1 medlem"
+    assert note("en", 12) == "dues reminder sent to 12 members" and note("en", 1) == "dues reminder sent to 1 member"
