@@ -194,7 +194,8 @@ def print_mail(summaries: list[Delivery], lang: str) -> None:
         kit.ok(_(lang, "{campaign}: {sent} sent, {failed} failed{why}, {unknown} unknown, {in_doubt} in doubt, "
                        "{unsubscribed} unsubscribed, {invalid} invalid address", campaign=s.campaign, sent=s.sent,
                  failed=s.failed, why=why, unknown=s.unknown, in_doubt=s.in_doubt,
-                 unsubscribed=s.skipped_unsubscribed, invalid=s.skipped_invalid))
+                 unsubscribed=s.skipped_unsubscribed, invalid=s.skipped_invalid)
+               + _(lang, ", {suspended} suspended after bounces", suspended=s.skipped_suspended))
     if paused:
         from .domain.errors import EditionPaused
 

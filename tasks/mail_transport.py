@@ -10,7 +10,7 @@
                                       like this (a relay on this machine), since the
                                       password would cross the network readable
     smtp://host:25?connections=1      how many connections the mailer sends over at
-                                      once (default 3; a relay that allows one only: 1)
+                                      once (default 1; a relay that allows more: 3)
 
 Each connection is reused across batches and reopened after an error; the mailer sends
 over `connections` of them at once (`clone()`), each with its own thread. `send` is

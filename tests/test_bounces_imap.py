@@ -227,6 +227,7 @@ def test_a_bounce_suspends_the_member_the_next_edition_skips_them_and_a_new_addr
     assert code == 0, err
     april = [m.to[0] for m in sink.messages[3:]]
     assert sorted(april) == ["m1@example.org", "m3@example.org"]  # the suspended address gets nothing
+    assert "2 sendt" in out and "1 suspendert etter returer" in out  # and the summary counts it
 
     # the register gives member 00002 a new address; the import lifts the suspension
     export = "Medlemsnummer;Fornavn;Etternavn;E-post;Bydelslag\r\n" + "".join(
