@@ -44,7 +44,8 @@ from typing import Any, Callable, Iterable, cast
 from sqlalchemy import CursorResult, Select, and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..domain.errors import AarshjulError, BadInput, nearest
+from ..domain.errors import AarshjulError, BadInput, Number, nearest
+from ..domain.i18n import Msg
 from ..domain.members_csv import Export, MemberRow, RowIssue
 from ..domain.postcodes import FORGOTTEN, NO_POSTCODE, NO_TABLE, Assignment, PostcodeTable, assign, not_in_table
 from .models import Delivery, FollowUp, Member, MemberCount
@@ -60,9 +61,10 @@ class MemberNotFound(BadInput):
     def __init__(self, number: str, known: Iterable[str] = ()):
         self.number = number
         close = nearest(number, known)
-        message = (f"ukjent medlemsnummer {number!r}: ikke i databasen"
-                   + (f"; mente du {', '.join(close)}?" if close else
-                      "; sjekk nummeret, eller importer medlemslisten først (aarshjul members import FIL.csv)"))
+        message = (Msg("unknown member number {number!r}: not in the database; did you mean {names}?",
+                       number=number, names=close) if close else
+                   Msg("unknown member number {number!r}: not in the database; check the number, or import the "
+                       "member list first (aarshjul members import FILE.csv)", number=number))
         super().__init__(message)
 
 
@@ -141,8 +143,9 @@ def import_members(session: Session, organisation: str, export: Export, table: P
         result.left_withheld, gone = leaving, []
     elif max_left_share is not None and leaving > max(10, max_left_share * active):
         raise TooManyLeft(
-            f"eksporten ville meldt ut {leaving} av {active} aktive medlemmer; er det hele "
-            "medlemslisten (ikke et utvalg)? Ingenting er lagret. Er det riktig, importer med --allow-many-left")
+            Msg("the export would mark {leaving} of {active} active members as left; is it the whole member list "
+                "(not a selection)? Nothing is saved. If it is right, import with --allow-many-left",
+                leaving=Number(leaving), active=Number(active)))
     batch: list[MemberRow] = []
     for row in export.members:
         batch.append(row)
@@ -365,17 +368,17 @@ def record_contact(session: Session, organisation: str, number: str, on: date, b
                                               FollowUp.member_number == number))
     if f is None:
         if member.joined is None:
-            raise AarshjulError(f"medlem {number} har ingen innmeldingsdato i databasen; kontakten kan ikke "
-                                "knyttes til en oppfølging av nye medlemmer")
+            raise AarshjulError(Msg("member {number} has no date of joining in the database; the contact cannot be "
+                                    "tied to a follow-up of new members", number=number))
         if within_days is None:
-            raise AarshjulError(f"medlem {number} har ingen oppfølging, og planen lover ingen oppfølging av nye "
-                                "medlemmer (et tiltak med `on_event`, `event: member_joined`)")
+            raise AarshjulError(Msg("member {number} has no follow-up, and the plan promises no follow-up of new "
+                                    "members (a measure with `on_event`, `event: member_joined`)", number=number))
         f = FollowUp(organisation=organisation, member_number=number, branch=member.branch, joined=member.joined,
                      due=member.joined + timedelta(days=within_days))
         session.add(f)
     if on < f.joined:
-        raise AarshjulError(f"kontaktdatoen {on.isoformat()} er før medlem {number} meldte seg inn "
-                            f"({f.joined.isoformat()})")
+        raise AarshjulError(Msg("the contact date {on} is before member {number} joined ({joined})",
+                                on=on.isoformat(), number=number, joined=f.joined.isoformat()))
     f.contacted_on, f.contacted_by, f.note = on, by, note
     session.flush()
     return f

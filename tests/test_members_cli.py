@@ -208,7 +208,7 @@ def test_contacted_records_a_contact_and_rejects_an_unknown_number(env, tmp_path
     ok("import", write(tmp_path, "m.csv", csv_bytes([member("1", Innmeldt="20.11.2025")])),
        "--today", TODAY.isoformat())
     result = invoke("contacted", "999", "--today", TODAY.isoformat())
-    assert isinstance(result.exception, MemberNotFound) and "ukjent medlemsnummer '999'" in str(result.exception)
+    assert isinstance(result.exception, MemberNotFound) and "ukjent medlemsnummer '999'" in result.exception.say("nb")
     result = invoke("contacted", "1", "--date", "31.12.2025", "--today", TODAY.isoformat())
     assert isinstance(result.exception, AarshjulError) and "i fremtiden" in str(result.exception)
     output = ok("contacted", "1", "--by", "Leder i Bergenhus", "--note", "Ringte", "--date", "25.11.2025",

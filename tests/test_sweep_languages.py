@@ -8,7 +8,7 @@ the member database's errors, the web service's plain bodies and the postcode re
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -174,3 +174,52 @@ def test_the_dues_note_in_the_completion_log_is_in_the_organisations_language():
     assert note("nb", 12) == "påminnelse om kontingent sendt til 12 medlemmer"
     assert note("nb", 1) == "påminnelse om kontingent sendt til 1 medlem"
     assert note("en", 12) == "dues reminder sent to 12 members" and note("en", 1) == "dues reminder sent to 1 member"
+
+
+# --- the member database's errors -------------------------------------------------------------------
+
+
+def test_the_member_databases_errors_are_said_in_the_readers_language(tmp_path):
+    from aarshjul.db.members import MemberNotFound, record_contact
+    from aarshjul.db.migrate import upgrade
+    from aarshjul.db.models import Member
+    from aarshjul.db.session import make_engine, session_scope
+    from aarshjul.domain.errors import AarshjulError
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    now = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    said: dict[str, AarshjulError] = {}
+    try:
+        with session_scope(engine) as session:
+            for number, joined in (("1", None), ("2", date(2025, 2, 20))):
+                session.add(Member(organisation="o", number=number, first_name="A", last_name="B", status="active",
+                                   joined=joined, first_seen=now, updated_at=now, row_hash="x"))
+            session.flush()
+            for name, number, on, days in (("close", "11", TODAY, 30), ("joined", "1", TODAY, 30),
+                                           ("promise", "2", TODAY, None), ("before", "2", date(2025, 2, 1), 30)):
+                with pytest.raises(AarshjulError) as caught:
+                    record_contact(session, "o", number, on, within_days=days)
+                said[name] = caught.value
+    finally:
+        engine.dispose()
+    assert isinstance(said["close"], MemberNotFound)
+    assert said["close"].say("nb") == "ukjent medlemsnummer '11': ikke i databasen; mente du 1?"
+    assert said["close"].say("en") == "unknown member number '11': not in the database; did you mean 1?"
+    unknown = MemberNotFound("999")
+    assert unknown.say("nb") == ("ukjent medlemsnummer '999': ikke i databasen; sjekk nummeret, eller importer "
+                                 "medlemslisten først (aarshjul members import FIL.csv)")
+    assert unknown.say("en") == str(unknown) == (
+        "unknown member number '999': not in the database; check the number, or import the member list first "
+        "(aarshjul members import FILE.csv)")
+    assert said["joined"].say("nb") == ("medlem 1 har ingen innmeldingsdato i databasen; kontakten kan ikke "
+                                        "knyttes til en oppfølging av nye medlemmer")
+    assert said["joined"].say("en") == ("member 1 has no date of joining in the database; the contact cannot be "
+                                        "tied to a follow-up of new members")
+    assert said["promise"].say("nb").startswith("medlem 2 har ingen oppfølging, og planen lover ingen oppfølging")
+    assert said["promise"].say("en").startswith("member 2 has no follow-up, and the plan promises no follow-up")
+    assert said["before"].say("nb") == "kontaktdatoen 2025-02-01 er før medlem 2 meldte seg inn (2025-02-20)"
+    assert said["before"].say("en") == "the contact date 2025-02-01 is before member 2 joined (2025-02-20)"
+    for exc in said.values():
+        no_norwegian(exc.say("en"))
