@@ -223,3 +223,48 @@ def test_the_member_databases_errors_are_said_in_the_readers_language(tmp_path):
     assert said["before"].say("en") == "the contact date 2025-02-01 is before member 2 joined (2025-02-20)"
     for exc in said.values():
         no_norwegian(exc.say("en"))
+
+
+# --- the web service's plain answers -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "not_found", "not_allowed", "too_big", "too_many"), [
+    ("nb", "Ikke funnet", "Metoden er ikke tillatt", "Forespørselen er for stor.",
+     "For mange forespørsler. Vent litt og prøv igjen."),
+    ("en", "Not Found", "Method Not Allowed", "The request is too large.",
+     "Too many requests. Wait a little and try again."),
+])
+def test_the_web_services_plain_answers_are_in_the_organisations_language(tmp_path, lang, not_found, not_allowed,
+                                                                          too_big, too_many):
+    import asyncio
+
+    import httpx
+
+    from aarshjul.web.security import BodyLimit, RateLimit
+    from aarshjul.web.site import SiteFiles
+
+    async def ok(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def ask() -> list[httpx.Response]:
+        site = httpx.AsyncClient(transport=httpx.ASGITransport(SiteFiles(tmp_path, lang)), base_url="http://t")
+        guarded = httpx.AsyncClient(transport=httpx.ASGITransport(
+            RateLimit(BodyLimit(ok, 100, lang), burst=2, per_minute=1, lang=lang)), base_url="http://t")
+        async with site, guarded:
+            return [await site.get("/calendars/nope/medlemmer.ics"), await site.post("/index.html"),
+                    await guarded.post("/svar/x", content=b"x" * 101), await guarded.get("/svar/x"),
+                    await guarded.get("/svar/x")]
+
+    missing, post, big, fine, limited = asyncio.run(ask())
+    assert (missing.status_code, missing.text, missing.headers["content-length"]) == \
+        (404, not_found, str(len(not_found.encode())))
+    assert (post.status_code, post.text, post.headers["allow"]) == (405, not_allowed, "GET, HEAD")
+    assert post.headers["content-length"] == str(len(not_allowed.encode()))
+    assert (big.status_code, big.text) == (413, too_big) and fine.status_code == 200
+    assert (limited.status_code, limited.text) == (429, too_many) and int(limited.headers["retry-after"]) >= 1
+    if lang == "en":
+        for text in (missing.text, post.text, big.text, limited.text):
+            no_norwegian(text)

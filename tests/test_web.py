@@ -236,7 +236,7 @@ def test_security_headers_size_limit_and_health(web_env):
     assert "server" not in r.headers
     big = httpx.post(f"{server.url}/avmeld/{web_env.token()}", content=b"x" * 100_000,
                      headers={"content-type": "application/x-www-form-urlencoded"})
-    assert big.status_code == 413
+    assert big.status_code == 413 and big.text == "Forespørselen er for stor."
     health = httpx.get(f"{server.url}/healthz")
     assert health.status_code == 200 and health.text == "ok\n"
     css = httpx.get(f"{server.url}/_aarshjul/stil.css")
@@ -319,7 +319,7 @@ def test_unknown_rotated_and_hidden_paths_are_the_same_plain_404(web_env, publis
         "/calendars/", "/.aarshjul-manifest.json", "/calendars/../secret.key", "/calendars/%2e%2e/web.db",
         f"/calendars/{published.tokens['medlemmer']}/nope.ics")]
     for r in answers:
-        assert (r.status_code, r.content, r.headers["content-type"]) == (404, b"Not Found",
+        assert (r.status_code, r.content, r.headers["content-type"]) == (404, "Ikke funnet".encode(),
                                                                          "text/plain; charset=utf-8"), r.url
     assert httpx.get(f"{server.url}/calendars/{published.tokens['medlemmer']}/medlemmer.ics").status_code == 200
     assert old not in server.output() and published.tokens["medlemmer"] not in server.output()

@@ -237,12 +237,12 @@ def create_app(config: WebConfig) -> Any:
     from .answers import answer_routes
 
     routes += answer_routes(config, engine, forms, pages)
-    site = SiteFiles(config.site_dir)
+    site = SiteFiles(config.site_dir, lang)
     routes.append(Mount("/", app=site))
     app = Starlette(routes=routes)
     app.state.engine = engine
-    limited = RateLimit(BodyLimit(app, MAX_BODY), per_minute=config.rate_per_minute, burst=config.rate_burst,
-                        fail_per_minute=config.fail_per_minute, fail_burst=config.fail_burst)
+    limited = RateLimit(BodyLimit(app, MAX_BODY, lang), per_minute=config.rate_per_minute, burst=config.rate_burst,
+                        fail_per_minute=config.fail_per_minute, fail_burst=config.fail_burst, lang=lang)
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
         """The site's files straight to SiteFiles (calendar apps poll them: no routing

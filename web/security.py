@@ -32,6 +32,8 @@ import time
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable, MutableMapping
 
+from aarshjul.domain.i18n import _
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -105,10 +107,11 @@ async def plain(send: Send, status: int, text: str, extra: list[tuple[bytes, byt
 
 
 class BodyLimit:
-    """413 for a request body larger than `max_body` bytes."""
+    """413 for a request body larger than `max_body` bytes, said in `lang` (the organisation's)."""
 
-    def __init__(self, app: ASGIApp, max_body: int = 16 * 1024) -> None:
+    def __init__(self, app: ASGIApp, max_body: int = 16 * 1024, lang: str | None = None) -> None:
         self.app, self.max_body = app, max_body
+        self.too_big = _(lang, "The request is too large.")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,7 +124,7 @@ class BodyLimit:
                 except ValueError:
                     too_big = True
                 if too_big:
-                    await plain(send, 413, "Forespørselen er for stor.")
+                    await plain(send, 413, self.too_big)
                     return
         seen = 0
         started = False
@@ -144,7 +147,7 @@ class BodyLimit:
             await self.app(scope, limited, tracking)
         except _TooBig:
             if not started:
-                await plain(send, 413, "Forespørselen er for stor.")
+                await plain(send, 413, self.too_big)
 
 
 class _TooBig(Exception):
@@ -160,12 +163,13 @@ class RateLimit:
     address is not held up, while one trying tokens is after a few. The address is the
     one uvicorn puts in the scope: behind a reverse proxy, the forwarded one when the
     proxy is trusted (--forwarded-allow-ips). The tables are bounded (least recently
-    seen dropped)."""
+    seen dropped). The 429's words are in `lang` (the organisation's)."""
 
     def __init__(self, app: ASGIApp, prefixes: tuple[str, ...] = ("/avmeld/", "/svar/"), per_minute: float = 120,
                  burst: int = 60, fail_per_minute: float = 10, fail_burst: int = 10,
-                 max_clients: int = 100_000) -> None:
+                 max_clients: int = 100_000, lang: str | None = None) -> None:
         self.app, self.prefixes = app, prefixes
+        self.too_many = _(lang, "Too many requests. Wait a little and try again.")
         self.all = _Buckets(per_minute, burst, max_clients)
         self.failed = _Buckets(fail_per_minute, fail_burst, max_clients)
 
@@ -177,7 +181,7 @@ class RateLimit:
         now = time.monotonic()
         wait = max(self.failed.peek(client, now), self.all.take(client, now))
         if wait:
-            await plain(send, 429, "For mange forespørsler. Vent litt og prøv igjen.",
+            await plain(send, 429, self.too_many,
                         [(b"retry-after", str(max(1, round(wait))).encode())])
             return
 

@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
+from aarshjul.domain.i18n import _
 from aarshjul.tasks.site import MANIFEST
 from aarshjul.tasks.site import _hash as manifest_hash  # the manifest's own naming of a path
 
 from .security import Receive, Scope, Send, csp
 
 MAX_CACHED = 8 * 1024 * 1024  # larger files are read for each 200 (never seen for a feed)
-NOT_FOUND = b"Not Found"
 _STYLE = re.compile(rb"<style[^>]*>(.*?)</style>", re.S | re.I)
 
 
@@ -57,10 +57,13 @@ def _stamp(st: os.stat_result) -> tuple[int, int, int]:
 
 
 class SiteFiles:
-    """The ASGI app that serves the site folder (GET and HEAD)."""
+    """The ASGI app that serves the site folder (GET and HEAD); its plain 404 and 405 in
+    `lang` (the organisation's)."""
 
-    def __init__(self, site_dir: Path) -> None:
+    def __init__(self, site_dir: Path, lang: str | None = None) -> None:
         self.site_dir = site_dir
+        self.not_found = _(lang, "Not Found").encode()
+        self.not_allowed = _(lang, "Method Not Allowed").encode()
         self.manifest_stamp: tuple[int, int, int] | None = None
         self.allowed: frozenset[str] = frozenset()
         self.cache: dict[str, Cached] = {}
@@ -148,12 +151,13 @@ class SiteFiles:
         method = scope["method"]
         if method not in ("GET", "HEAD"):
             await _answer(send, 405, [(b"allow", b"GET, HEAD"), (b"content-type", b"text/plain; charset=utf-8"),
-                                      (b"content-length", b"18")], b"Method Not Allowed", method)
+                                      (b"content-length", str(len(self.not_allowed)).encode())], self.not_allowed,
+                          method)
             return
         entry = self.lookup(scope["path"])
         if entry is None:
             await _answer(send, 404, [(b"content-type", b"text/plain; charset=utf-8"),
-                                      (b"content-length", str(len(NOT_FOUND)).encode())], NOT_FOUND, method)
+                                      (b"content-length", str(len(self.not_found)).encode())], self.not_found, method)
             return
         if _not_modified(scope, entry):
             await _answer(send, 304, entry.not_modified, b"", method)
