@@ -40,6 +40,7 @@ from typing import Any
 
 from .expand import Occurrence
 from .plan import Plan
+from .i18n import _
 
 MEMBERS = "medlemmer"
 PUBLIC = "offentlig"
@@ -83,14 +84,15 @@ class Feed:
 
 def feeds(plan: Plan) -> list[Feed]:
     """Every feed of the plan: the public one, the members' one, then one per body."""
-    org = plan.organisation.name
+    org, lang = plan.organisation.name, plan.organisation.locale
     out = [
-        Feed(PUBLIC, f"{org} – åpne arrangementer", f"Åpne arrangementer i {org}", True),
-        Feed(MEMBERS, f"{org} – for medlemmer", f"Møter og arrangementer for alle medlemmer i {org}", False),
+        Feed(PUBLIC, _(lang, "{org} – open events", org=org), _(lang, "Open events in {org}", org=org), True),
+        Feed(MEMBERS, _(lang, "{org} – for members", org=org),
+             _(lang, "Meetings and events for all members of {org}", org=org), False),
     ]
     for ident, body in plan.bodies.items():
         out.append(Feed(ident, body.calendar or f"{org} – {body.name}",
-                        f"Alt {body.name} har ansvar for etter arbeidsplanen", False))
+                        _(lang, "Everything {body} is responsible for in the plan", body=body.name), False))
     return out
 
 

@@ -66,7 +66,7 @@ def event(plan: Plan, entry: Entry, site_url: str | None = None) -> Event:
         ev.add("dtend", day + timedelta(days=1))
         ev.add("summary", f"{_w('not_scheduled', lang)}: {occ.title}")
         ev.add("transp", "TRANSPARENT")
-        lead = _w("deadline_note", lang).format(day=i18n.day(occ.window_end, lang))
+        lead = i18n._(lang, _WORDS["deadline_note"], day=i18n.day(occ.window_end, lang))
     else:
         assert occ.end is not None  # Occurrence: only an unscheduled slot lacks start and end, and then both
         if occ.all_day:
@@ -143,16 +143,14 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-_WORDS = {
-    "nb": {"measure": "Tiltak", "responsible": "Ansvar", "not_scheduled": "Ikke berammet",
-           "deadline_note": "Ikke berammet ennå. Må holdes innen {day}.", "cancelled": "Avlyst"},
-    "en": {"measure": "Measure", "responsible": "Responsible", "not_scheduled": "Not scheduled",
-           "deadline_note": "Not scheduled yet. Due by {day}.", "cancelled": "Cancelled"},
-}
+_WORDS = {"measure": i18n.N_("Measure"), "responsible": i18n.N_("Responsible"),
+          "not_scheduled": i18n.N_("Not scheduled"), "deadline_note": i18n.N_("Not scheduled yet. Due by {day}."),
+          "cancelled": i18n.N_("Cancelled")}
 
 
 def _w(name: str, lang: str) -> str:
-    return _WORDS[lang][name]
+    """A word of the events, in the organisation's language, from the catalogs."""
+    return i18n._(lang, _WORDS[name])
 
 
 def invitation(plan: Plan, entry: Entry, method: str, organizer: str, organizer_name: str,
