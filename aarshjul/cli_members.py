@@ -271,7 +271,8 @@ def _print_import(file: Path, export: Export, result: ImportResult, ctx: _Contex
         kinds = {"skipped": (kit.tr("skipped"), "red"), "duplicate": (kit.tr("duplicate"), "yellow"),
                  "warning": (kit.tr("warning"), "yellow")}
         for i in result.issues:
-            table.add_row(str(i.row), i.column or "", i.number or "", Text.assemble(kinds[i.kind], f": {i.message}"))
+            said = i.message.say(kit.current_lang())
+            table.add_row(str(i.row), i.column or "", i.number or "", Text.assemble(kinds[i.kind], f": {said}"))
         out.print(table)
     if result.unassigned:
         if len(result.unassigned) <= SHOW_UNASSIGNED:

@@ -50,13 +50,13 @@ def check(plan: kit.Plan = None, today: kit.Today = None, lang: kit.Lang = None)
                         i18n.ngettext(lang, "{n} occurrence", "{n} occurrences", len(expand(p)))))
     kit.ok(f"{i18n.word('plan_ok', lang)}: {p.meta.title} — {counts} ({p.files[0]})")
     if gaps:
-        kit.say((f"{len(gaps)} {i18n.word('warnings', lang)} ({year}):", "yellow"))
+        kit.say((i18n.ngettext(lang, "{n} warning", "{n} warnings", len(gaps)) + f" ({year}):", "yellow"))
         for g in gaps:
             kit.warn(gap_line(g, lang), mark="  ! ")
     if p.warnings:  # in schedule.yaml: a pin on a daylight-saving night, pins closer than min_days_apart
-        kit.say((f"{len(p.warnings)} {i18n.word('warnings', lang)} (schedule.yaml):", "yellow"))
+        kit.say((i18n.ngettext(lang, "{n} warning", "{n} warnings", len(p.warnings)) + " (schedule.yaml):", "yellow"))
         for w in p.warnings:
-            kit.warn(str(w), mark="  ! ")
+            kit.warn(i18n.say(w, lang), mark="  ! ")
 
 
 @plan_cli.command(help=N_("The plan's measures, goal by goal."))

@@ -147,3 +147,20 @@ def test_template_problems_are_said_in_the_readers_language(files):
     assert "the template does not render" in said["en"] and "a template uses only the values" in said["en"]
     assert "ingen mal heter" in said["nb"] and "no template is named" in said["en"]
     assert "the template" not in said["nb"] and "malen" not in said["en"]
+
+
+@pytest.mark.parametrize("lang, said, not_said", [
+    ("nb", ["1 advarsel (schedule.yaml)", "finnes ikke i Europe/Oslo", "tips: velg et klokkeslett"], ["does not exist"]),
+    ("en", ["1 warning (schedule.yaml)", "does not exist in Europe/Oslo", "hint: choose a time"], ["finnes ikke"])])
+def test_a_dst_warning_is_said_in_the_readers_language(files, tmp_path, capsys, monkeypatch, lang, said, not_said):
+    from cli_runner import invoke
+
+    files.edit("plan.yaml", "cadence: {kind: quota, count: 2, per: year}", "cadence: {kind: quota, count: 1, per: month}")
+    files.write("schedule.yaml", 'occurrences:\n  "1.2/2026-03": {date: "2026-03-29", start: "02:30"}\n')
+    monkeypatch.setenv("AARSHJUL_DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
+    code, out, err = invoke(capsys, "check", "--plan", str(files.plan), "--today", "2025-11-29", "--lang", lang)
+    assert code == 0, err
+    for text in said:
+        assert text in out, (text, out)
+    for text in not_said:
+        assert text not in out, (text, out)

@@ -257,3 +257,16 @@ def test_read_only_commands_do_not_import_prefect(env, tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             env={**os.environ})
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("lang, said, not_said", [("nb", "mangler medlemsnummer", "no member number"),
+                                                  ("en", "no member number", "mangler medlemsnummer")])
+def test_row_problems_are_said_in_the_readers_language(env, tmp_path, monkeypatch, lang, said, not_said):
+    from aarshjul.settings import get_settings
+
+    monkeypatch.setenv("AARSHJUL_LANG", lang)
+    get_settings.cache_clear()
+    data = csv_bytes([member("1"), member("", Fornavn="Uten")])
+    output = ok("import", write(tmp_path, "m.csv", data), "--today", TODAY.isoformat())
+    get_settings.cache_clear()
+    assert said in output and not_said not in output, output
