@@ -36,7 +36,7 @@ from aarshjul.db.session import session_scope
 from aarshjul.db.web import holds_role
 from aarshjul.domain import i18n
 from aarshjul.domain.completion import default_day
-from aarshjul.domain.confirm import EVIDENCE_URL, BadAnswerLink, check_answer, read_answer_token
+from aarshjul.domain.confirm import BadAnswerLink, check_answer, read_answer_token
 from aarshjul.domain.expand import Occurrence, expand
 from aarshjul.domain.i18n import _
 
@@ -218,14 +218,8 @@ def answer_routes(config: WebConfig, engine: Engine, forms: FormTokens, pages: P
         values["evidence"] = answer.evidence or None
         if len(answer.evidence) > 500:
             problems.append(_(lang, "The link can be at most 500 characters."))
-        if on > today():
-            problems.append(_(lang, "The date {day} is after today.", day=i18n.day(on, lang)))
-        elif on not in plan.period:
-            problems.append(_(lang, "The date {day} is outside the plan period.", day=i18n.day(on, lang)))
-        elif answer.evidence and not EVIDENCE_URL.match(answer.evidence):
-            problems.append(_(lang, "The link must be a web address that begins with https:// or http://."))
-        elif check_answer(plan, occ, on, today(), answer.evidence or None):  # a rule added there, not yet here
-            problems.append(_(lang, "The answer is not valid; check the date and the link."))
+        if (problem := check_answer(plan, occ, on, today(), answer.evidence or None)) is not None:
+            problems.append(problem.say(lang))  # the date and the link: the Prefect form's checks, in `lang`
         return problems, values
 
     return [Route("/svar/{token}", svar, methods=["GET", "POST"])]
