@@ -214,7 +214,7 @@ def _pin_proposal(plan_path: Path, p: PlanT, uid: str, key: str, prop: Proposal 
     if reasons:
         raise BadInput(Msg("{uid} ({key}): {when} from the CalDAV server cannot be its pin: {reasons}; nothing "
                            "written (move it in the calendar app and publish, or resolve with --keep ours)",
-                           uid=uid, key=key, when=when, reasons="; ".join(reasons)))
+                           uid=uid, key=key, when=when, reasons=reasons))
     path = schedule_path(plan_path)
     before = path.read_text(encoding="utf-8") if path.exists() else None
     replace_file(path, with_pin(before or "", key, prop))

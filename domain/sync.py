@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from .i18n import Msg
+
 if TYPE_CHECKING:
     from .plan import Plan
 
@@ -177,35 +179,43 @@ def _fields(text: str | None, tz: tzinfo) -> dict[str, str | None]:
             "title": _text(ev, "SUMMARY")}
 
 
-def check_proposal(plan: Plan, key: str, prop: Proposal) -> list[str]:
+def check_proposal(plan: Plan, key: str, prop: Proposal) -> list[Msg]:
     """Why the proposal cannot be a pin of occurrence `key` (empty: it can), by the rules
     every pin in schedule.yaml follows (docs/plan-format.md): a real date in the
     years a plan may name, inside the slot's window; an end after the start; local
-    times that exist in the organisation's zone (not in the hour the clocks skip)."""
+    times that exist in the organisation's zone (not in the hour the clocks skip).
+    Each reason is said in the reader's language."""
     from pydantic import ValidationError
 
     from .expand import slots
+    from .load import _explain
     from .model import Pin
 
     slot = next((s for _, m in plan.measures for s in slots(plan, m) if s.key == key), None)
     if slot is None:
-        return [f"the plan has no occurrence {key!r} any more"]
+        return [Msg("the plan has no occurrence {key!r} any more", key=key)]
     try:
         Pin.model_validate({"date": prop.date.isoformat(),
                             "start": prop.start.strftime("%H:%M") if prop.start else None,
                             "end": prop.end.strftime("%H:%M") if prop.end and prop.start else None,
                             "place": prop.place})
     except ValidationError as exc:
-        return [f"{'.'.join(map(str, e['loc'])) or 'pin'}: {e['msg']}" for e in exc.errors()]
+        out = []
+        for e in exc.errors():
+            message, _hint = _explain(e, tuple(e["loc"]), Pin)
+            where = ".".join(map(str, e["loc"])) or "pin"
+            out.append(Msg("{where}: {message}", where=where, message=message))
+        return out
     reasons = []
     if prop.date not in slot.window and slot.window.days > 1:
-        reasons.append(f"{prop.date} is outside the window {slot.window} of {key}")
+        reasons.append(Msg("{day} is outside the window {window} of {key}", day=str(prop.date),
+                           window=str(slot.window), key=key))
     for name, clock in (("start", prop.start), ("end", prop.end)):
         if clock is None:
             continue
         naive = datetime.combine(prop.date, clock)
         shown = naive.replace(tzinfo=plan.tz).astimezone(timezone.utc).astimezone(plan.tz)
         if shown.replace(tzinfo=None) != naive:
-            reasons.append(f"{name} {clock:%H:%M} on {prop.date} does not exist in {plan.organisation.timezone} "
-                           "(the clocks skip it)")
+            reasons.append(Msg("{name} {clock} on {day} does not exist in {zone} (the clocks skip it)", name=name,
+                               clock=f"{clock:%H:%M}", day=str(prop.date), zone=plan.organisation.timezone))
     return reasons

@@ -188,11 +188,13 @@ def test_a_placeholder_moved_in_the_calendar_app_becomes_a_pin(sync):
     assert json.loads(cli(sync, "calendars", "conflicts", *JSON).stdout) == []
 
 
-@pytest.mark.parametrize("day, start, end, reason", [
-    ("20260210", "1800", "2000", "outside the window 2025-01-01/2025-12-31"),  # next year's slot is another
-    ("20250330", "0230", "0330", "start 02:30 on 2025-03-30 does not exist in Europe/Oslo"),
+@pytest.mark.parametrize("day, start, end, reason, grunn", [
+    ("20260210", "1800", "2000", "outside the window 2025-01-01/2025-12-31",  # next year's slot is another
+     "utenfor vinduet 2025-01-01/2025-12-31"),
+    ("20250330", "0230", "0330", "start 02:30 on 2025-03-30 does not exist in Europe/Oslo",
+     "start 02:30 den 2025-03-30 finnes ikke i Europe/Oslo"),
 ])
-def test_a_proposal_that_is_no_valid_pin_is_refused_and_nothing_is_written(sync, day, start, end, reason):
+def test_a_proposal_that_is_no_valid_pin_is_refused_and_nothing_is_written(sync, day, start, end, reason, grunn):
     sync.files.write("schedule.yaml", SCHEDULE)
     sync.run()
     uid = move_placeholder(sync, "1.2/2025/2", day, start, end)
@@ -202,6 +204,8 @@ def test_a_proposal_that_is_no_valid_pin_is_refused_and_nothing_is_written(sync,
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert reason in refused.stderr and "nothing written" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+    nektet = cli(sync, "calendars", "resolve", uid, "--keep", "theirs", "--lang", "nb")  # and in Norwegian
+    assert nektet.returncode == 2 and grunn in nektet.stderr and "outside" not in nektet.stderr, nektet.stderr
     assert (sync.files.folder / "schedule.yaml").read_bytes() == before
     assert json.loads(cli(sync, "calendars", "conflicts", *JSON).stdout)[0]["uid"] == uid  # still open
 
