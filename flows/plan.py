@@ -34,7 +34,7 @@ def sync(plan: Plan, today: date) -> AgendaStored:
     get_run_logger().info(
         "stored %d occurrences of %s: %d new, %d changed, %d unchanged, %d removed; %d gaps in %d",
         counts.total, plan.id, counts.new, counts.changed, counts.unchanged, counts.removed, len(gaps), year)
-    agenda_summary(plan.organisation.id, plan.meta.title, year, counts, gaps)
+    agenda_summary(plan.organisation.id, plan.meta.title, year, counts, gaps, plan.organisation.locale)
     return AgendaStored(plan=plan.meta.title, organisation=plan.organisation.id, occurrences=counts.total,
                         new=counts.new, changed=counts.changed, unchanged=counts.unchanged, removed=counts.removed,
                         gaps=len(gaps), year=year, database=_safe(url))

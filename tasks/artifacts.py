@@ -26,14 +26,16 @@ def _key(*parts: object) -> str:
     return "-".join(str(p) for p in parts).replace("_", "-").lower()
 
 
-def agenda_summary(org: str, title: str, year: int, counts: StoreCounts, gaps: list[Gap]) -> None:
+def agenda_summary(org: str, title: str, year: int, counts: StoreCounts, gaps: list[Gap], lang: str) -> None:
+    """What the agenda store did and the year's gaps, in the organisation's language `lang`."""
+    rows = [(_(lang, "occurrences"), counts.total), (_(lang, "new"), counts.new), (_(lang, "changed"), counts.changed),
+            (_(lang, "unchanged"), counts.unchanged), (_(lang, "removed"), counts.removed),
+            (_(lang, "gaps in {year}", year=year), len(gaps))]
     create_markdown_artifact(
-        key=f"agenda-{org}", description=f"Agenda stored for {title}",
-        markdown=(f"# {title}\n\n| | |\n|---|---|\n| occurrences | {counts.total} |\n| new | {counts.new} |\n"
-                  f"| changed | {counts.changed} |\n| unchanged | {counts.unchanged} |\n"
-                  f"| removed | {counts.removed} |\n| gaps in {year} | {len(gaps)} |\n"))
+        key=f"agenda-{org}", description=_(lang, "Agenda stored for {title}", title=title),
+        markdown=f"# {title}\n\n| | |\n|---|---|\n" + "".join(f"| {label} | {n} |\n" for label, n in rows))
     create_table_artifact(
-        key=f"gaps-{org}-{year}", description=f"Gaps in {year}",
+        key=f"gaps-{org}-{year}", description=_(lang, "Gaps in {year}", year=year),
         table=[{"measure": g.measure, "title": g.title, "window": g.window, "body": g.body or "",
                 "required": g.required, "pinned": g.pinned, "held": g.held, "missing": g.missing,
                 "closes": g.closes.isoformat(), "overdue": g.overdue} for g in gaps] or [{"gaps": 0}])
@@ -61,8 +63,8 @@ def mail_summary(plan: Plan, name: str, summaries: list[Delivery]) -> None:
     for s in summaries:
         lines.append("| " + " | ".join(str(getattr(s, k)) for k in MAIL_COLUMNS) + " |")
     create_markdown_artifact(key=_key(name, plan.organisation.id),
-                             markdown="\n".join(lines) if summaries else "Nothing due.",
-                             description=f"Mail: {name}")
+                             markdown="\n".join(lines) if summaries else _(plan.organisation.locale, "Nothing due."),
+                             description=_(plan.organisation.locale, "Mail: {name}", name=name))
 
 
 def counts_summary(key: str, description: str, counts: Mapping[str, int]) -> None:

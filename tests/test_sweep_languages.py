@@ -165,6 +165,41 @@ def test_the_report_and_confirm_artifacts_are_in_the_organisations_language(pref
         no_norwegian(f"{artifact.description} {artifact.data}")
 
 
+@pytest.mark.prefect
+def test_the_agenda_and_mail_artifacts_are_in_the_organisations_language(prefect_harness, minimal, files):
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from aarshjul.db.agenda import StoreCounts
+    from aarshjul.tasks.artifacts import agenda_summary, mail_summary
+
+    plans = {"nb": minimal, "en": english(files)}
+
+    @flow
+    def summaries() -> None:
+        for lang, plan in plans.items():
+            agenda_summary(f"org-{lang}", "Plan", 2025, StoreCounts(new=5, changed=1, unchanged=2, removed=3), [], lang)
+            mail_summary(plan, f"reminders-{lang}", [])
+
+    summaries()
+    keys = [key for lang in plans for key in (f"agenda-org-{lang}", f"gaps-org-{lang}-2025", f"reminders-{lang}-test-org")]
+    with get_client(sync_client=True) as client:
+        found = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=keys)))}
+    assert found["agenda-org-nb"].description == "Agenda lagret for Plan"
+    assert found["agenda-org-nb"].data.splitlines()[4:] == [
+        "| forekomster | 8 |", "| nye | 5 |", "| endret | 1 |", "| uendret | 2 |", "| fjernet | 3 |", "| hull i 2025 | 0 |"]
+    assert found["agenda-org-en"].description == "Agenda stored for Plan"
+    assert found["agenda-org-en"].data.splitlines()[4:] == [
+        "| occurrences | 8 |", "| new | 5 |", "| changed | 1 |", "| unchanged | 2 |", "| removed | 3 |", "| gaps in 2025 | 0 |"]
+    assert found["gaps-org-nb-2025"].description == "Hull i 2025"
+    assert found["gaps-org-en-2025"].description == "Gaps in 2025"
+    nb, en = found["reminders-nb-test-org"], found["reminders-en-test-org"]
+    assert (nb.description, nb.data) == ("E-post: reminders-nb", "Ingenting skulle sendes.")
+    assert (en.description, en.data) == ("Mail: reminders-en", "Nothing due.")
+
+
 def test_the_dues_note_in_the_completion_log_is_in_the_organisations_language():
     from aarshjul.domain.i18n import ngettext
 
