@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from test_web_answers import TODAY, Env, board
+from test_web_answers import TODAY, answers_env  # noqa: F401 - the fixture, shared
 
 
 def test_to_remind_first_time_weekly_and_when_something_new_passed():
@@ -33,17 +33,10 @@ def test_to_remind_first_time_weekly_and_when_something_new_passed():
     assert not to_remind([], None, TODAY)
 
 
-@pytest.fixture
-def env(files, tmp_path):
-    e = Env(files, tmp_path)
-    board(e.url)
-    yield e
-    for s in e.servers:
-        s.stop()
-
-
 @pytest.mark.prefect
-def test_an_unanswered_occurrence_is_asked_about_weekly_not_daily(prefect_harness, env, monkeypatch, tmp_path):
+def test_an_unanswered_occurrence_is_asked_about_weekly_not_daily(prefect_harness, answers_env, monkeypatch,
+                                                                  tmp_path):
+    env = answers_env
     from aarshjul.flows.report import confirm_occurrences
     from aarshjul.settings import get_settings
 
