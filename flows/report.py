@@ -47,7 +47,7 @@ from pydantic import Field
 from aarshjul.domain.completion import default_day
 from aarshjul.domain.confirm import check_answer, default_year, pause_key, question
 from aarshjul.domain.errors import AarshjulError
-from aarshjul.domain.i18n import N_, _
+from aarshjul.domain.i18n import N_, Msg, _
 from aarshjul.domain.report import status_rows
 from aarshjul.domain.results import Confirmations, ReportWritten
 from aarshjul.settings import get_settings
@@ -70,7 +70,7 @@ def yearly_report(year: Optional[int] = None, plan_path: str = "config/plan.yaml
     formats = list(formats or DEFAULT_FORMATS)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise AarshjulError(f"ukjent format {', '.join(unknown)}; bruk {', '.join(FORMATS)}")
+        raise AarshjulError(Msg("unknown format {formats}; use {known}", formats=unknown, known=list(FORMATS)))
     plan = read_plan(plan_path)
     year = year or default_year(plan, today)
     migrate_database(get_settings().database_url)

@@ -91,8 +91,9 @@ def test_yearly_report_refuses_an_unknown_format_before_doing_anything(prefect_h
     from aarshjul.domain.errors import AarshjulError
     from aarshjul.flows.report import yearly_report
 
-    with pytest.raises(AarshjulError, match="ukjent format docx"):
+    with pytest.raises(AarshjulError, match="unknown format docx; use ") as caught:
         yearly_report(2025, PLAN, date(2026, 1, 12), ["md", "docx"], str(tmp_path / "out"))
+    assert caught.value.say("nb").startswith("ukjent format docx; bruk ")
     assert not (tmp_path / "out").exists()
 
 
