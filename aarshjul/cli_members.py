@@ -31,7 +31,7 @@ from . import cli_kit as kit
 from .domain.i18n import N_
 from .cli_kit import out
 from .domain.errors import BadInput
-from .domain.i18n import Msg
+from .domain.i18n import Msg, say
 
 if TYPE_CHECKING:
     from .db.members import ImportResult
@@ -84,7 +84,7 @@ def unassigned(plan: kit.Plan = None, format: kit.Format = "table", today: kit.T
     if format != "table":
         listing = kit.Listing("", [kit.Column(k, k) for k in ("number", "postcode", "reason")])
         for r in rows:
-            listing.add(r.number, r.postcode or "", r.reason)
+            listing.add(r.number, r.postcode or "", say(r.reason, kit.current_lang()))
         listing.print(format)
         return
     if not rows:
@@ -94,7 +94,7 @@ def unassigned(plan: kit.Plan = None, format: kit.Format = "table", today: kit.T
     for col in (kit.tr("Member number"), kit.tr("Postcode"), kit.tr("Reason")):
         table.add_column(col)
     for r in rows:
-        table.add_row(r.number, r.postcode or "", r.reason)
+        table.add_row(r.number, r.postcode or "", say(r.reason, kit.current_lang()))
     out.print(table)
     out.print(kit.tr("Correct {table} or the member register, and import again.", table=_table_name(ctx)))
 
@@ -280,12 +280,12 @@ def _print_import(file: Path, export: Export, result: ImportResult, ctx: _Contex
             for col in (kit.tr("Member number"), kit.tr("Postcode"), kit.tr("Reason")):
                 table.add_column(col)
             for u in result.unassigned:
-                table.add_row(u.number, u.postcode or "", u.reason)
+                table.add_row(u.number, u.postcode or "", say(u.reason, kit.current_lang()))
             out.print(table)
         else:
             out.print(kit.tr("Without a {group}: {n}, by reason:", group=ctx.word.singular, n=len(result.unassigned)))
             for reason, n in Counter(u.reason for u in result.unassigned).most_common():
-                out.print(f"  {n:>5}  {reason}")
+                out.print(f"  {n:>5}  {say(reason, kit.current_lang())}")
         out.print("  " + kit.tr("(aarshjul members unassigned lists them; correct {table} or the register)",
                            table=_table_name(ctx)))
     took = f"{seconds:.1f}"

@@ -246,7 +246,8 @@ def unassigned_members(session: Session, organisation: str, table: PostcodeTable
         elif (branch := table.lookup(m.postcode)) is None:
             reason = not_in_table(m.postcode)
         else:
-            reason = f"postnummer {m.postcode} hører nå til {branch}; importer medlemslisten på nytt"
+            reason = Msg("postcode {postcode} now belongs to {branch}; import the member list again",
+                         postcode=m.postcode, branch=branch)
         out.append(Unassigned(m.number, None if m.forgotten_at else m.postcode, reason))
     return out
 

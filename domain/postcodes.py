@@ -219,13 +219,14 @@ def _overlaps(src: Located, entries: list[Entry]) -> list[Problem]:
 
 # --- assignment ----------------------------------------------------------------------
 
-NO_POSTCODE = "mangler postnummer"
-NO_TABLE = f"ingen postnummertabell ({TABLE_NAME} ved planfilen)"
-FORGOTTEN = "glemt (persondata slettet)"
+# Why a member has no branch: a Msg, said in the reader's language (str() is English).
+NO_POSTCODE = Msg("no postcode")
+NO_TABLE = Msg("no postcode table ({file} beside the plan file)", file=TABLE_NAME)
+FORGOTTEN = Msg("forgotten (personal data deleted)")
 
 
-def not_in_table(postcode: str) -> str:
-    return f"postnummer {postcode} er ikke i tabellen"
+def not_in_table(postcode: str) -> Msg:
+    return Msg("postcode {postcode} is not in the table", postcode=postcode)
 
 
 @dataclass(frozen=True)

@@ -350,6 +350,7 @@ def test_assignment_explicit_wins_then_postcode_then_a_reason(bundled_table):
     assert assign("fana", "5003", bundled_table).source == "export"
     assert (assign(None, "5003", bundled_table).branch, assign(None, "5003", bundled_table).source) == \
         ("bergenhus", "postcode")
-    assert assign(None, "5999", bundled_table).reason == not_in_table("5999") == "postnummer 5999 er ikke i tabellen"
-    assert assign(None, None, bundled_table).reason == NO_POSTCODE == "mangler postnummer"
+    assert assign(None, "5999", bundled_table).reason == not_in_table("5999") == "postcode 5999 is not in the table"
+    assert not_in_table("5999").say("nb") == "postnummer 5999 er ikke i tabellen"
+    assert assign(None, None, bundled_table).reason == NO_POSTCODE and NO_POSTCODE.say("nb") == "mangler postnummer"
     assert assign(None, "5003", None).reason == NO_TABLE

@@ -17,7 +17,8 @@ from aarshjul.db.members import (MemberNotFound, TooManyLeft, contact_rate, crea
 from aarshjul.db.models import Delivery, FollowUp, Member, MemberCount
 from aarshjul.db.session import make_engine, session_scope
 from aarshjul.domain.members_csv import parse_export
-from aarshjul.domain.postcodes import NO_POSTCODE, NO_TABLE, PostcodeTable, load_postcodes
+from aarshjul.domain.i18n import Msg
+from aarshjul.domain.postcodes import NO_POSTCODE, NO_TABLE, PostcodeTable, load_postcodes, not_in_table
 from conftest import ROOT
 
 NOW = datetime(2025, 11, 29, 9, 0, tzinfo=timezone.utc)
@@ -166,7 +167,7 @@ def test_a_postcode_outside_the_table_and_a_missing_one_are_listed_with_reasons(
     result = run_import(engine, org, [member("1", Postnummer="5999"), member("2", Postnummer=""),
                                       member("3", Postnummer="503"), member("4")])
     reasons = {u.number: (u.postcode, u.reason) for u in result.unassigned}
-    assert reasons == {"1": ("5999", "postnummer 5999 er ikke i tabellen"), "2": (None, NO_POSTCODE),
+    assert reasons == {"1": ("5999", not_in_table("5999")), "2": (None, NO_POSTCODE),
                        "3": (None, NO_POSTCODE)}
     assert result.without_branch == 3 and result.warnings == 1  # 503 is not four digits
     with session_scope(engine) as session:
@@ -174,7 +175,8 @@ def test_a_postcode_outside_the_table_and_a_missing_one_are_listed_with_reasons(
         assert [(u.number, u.reason) for u in listed] == [(n, r) for n, (_, r) in sorted(reasons.items())]
         # the table gets 5999 later: the list says to import again
         fixed = PostcodeTable((*org.table.entries, type(org.table.entries[0])(5999, 5999, "arna", True)))
-        assert "hører nå til arna" in unassigned_members(session, ORG, fixed)[0].reason
+        now = unassigned_members(session, ORG, fixed)[0].reason
+        assert isinstance(now, Msg) and "hører nå til arna" in now.say("nb") and "now belongs to arna" in now
 
 
 def test_without_a_table_every_member_without_an_explicit_branch_is_unassigned(engine, org):
@@ -445,7 +447,7 @@ def _expect(org: Org, branch: str, postcode: str) -> dict:
     if len(postcode) != 4 or not postcode.isdigit():
         return {"branch": None, "reason": NO_POSTCODE}
     hit = org.table.lookup(postcode)
-    return {"branch": hit, "reason": None if hit else f"postnummer {postcode} er ikke i tabellen"}
+    return {"branch": hit, "reason": None if hit else not_in_table(postcode)}
 
 
 def test_a_realistic_export_of_2000_members(engine, org):
