@@ -91,7 +91,7 @@ def newsletter_editions(plan: Plan, newsletter: str, edition: str | None, today:
                 campaign = newsletter_campaign(plan, n, ed, today, read_edition_text(content_path(plan, n, ed)))
             except EditionNotReady as exc:
                 logger.warning("%s", exc)
-                summaries.append(Delivery(campaign=ed.key, not_ready=str(exc)))
+                summaries.append(Delivery(campaign=ed.key, not_ready=exc.say(plan.organisation.locale)))
                 continue
             summary = send_campaign(campaign, limits(plan), audience=newsletter_audience(n, ed))
             logger.info("%s: %d sent, %d failed, %d unknown, %d in doubt, %d unsubscribed, %d invalid, "

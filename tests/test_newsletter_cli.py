@@ -95,3 +95,17 @@ def test_newsletter_send_of_an_unknown_newsletter_exits_2_before_anything(cli, s
     assert [line for line in err.splitlines() if line.strip()] == [
         "feil: ukjent nyhetsbrev 'nyhetsbrv'; mente du nyhetsbrev?"]
     assert sink.messages == [] and not cli.db.exists()
+
+
+def test_an_edition_whose_text_is_not_written_is_said_in_norwegian_and_nothing_is_sent(prefect_harness, cli,
+                                                                                      smtp_sink, monkeypatch):
+    from aarshjul.db.migrate import upgrade
+
+    sink = smtp_sink()
+    monkeypatch.setenv("AARSHJUL_SMTP_URL", sink.url)
+    upgrade(cli.url)
+    add_members(cli.url, people(2))
+    code, out, err = cli("newsletter", "send", "nyhetsbrev", "--edition", "2025-04", *TODAY)
+    said = "\n".join(line for line in (out + err).splitlines() if line.startswith("!"))  # not Prefect's log
+    assert "nyhetsbrev/2025-04: teksten " in said and "er ikke skrevet ennå" in said, said
+    assert "not written" not in said and sink.messages == []
