@@ -6,6 +6,7 @@ from prefect import flow, get_run_logger
 
 from aarshjul.domain.bounces import BounceRun
 from aarshjul.domain.campaigns import mail_config
+from aarshjul.domain.i18n import N_
 from aarshjul.flows.guard import single_run
 from aarshjul.settings import get_settings
 from aarshjul.tasks.artifacts import counts_summary
@@ -30,6 +31,7 @@ def process_bounces(plan_path: str = "config/plan.yaml") -> BounceRun:
     with single_run("process-bounces", plan):
         run = process_bounce_mailbox(plan.organisation.id, config)
     get_run_logger().info("bounces: %s", run.summary())  # counts only; member numbers stay in the result
-    counts_summary(f"process-bounces-{plan.organisation.id}", "Bounce reports",
-                   {k: v for k, v in vars(run).items() if isinstance(v, int)} | {"suspended": len(run.suspended)})
+    counts_summary(f"process-bounces-{plan.organisation.id}", N_("Bounce reports"),
+                   {k: v for k, v in vars(run).items() if isinstance(v, int)} | {"suspended": len(run.suspended)},
+                   plan.organisation.locale)
     return run

@@ -56,6 +56,7 @@ def publish(plan: Plan, today: date) -> Published:
             if totals["conflicts"]:
                 logger.warning("CalDAV: %d events were changed on the server by someone else and are left "
                                "alone; see `aarshjul calendars conflicts`", totals["conflicts"])
-    calendars_summary(plan.organisation.id, len(site.written), site.unchanged, site.feeds, caldav)
+    calendars_summary(plan.organisation.id, len(site.written), site.unchanged, site.feeds, caldav,
+                      plan.organisation.locale)
     return Published(**vars(plan_summary), site=str(site.index), files_written=len(site.written),
                      feeds=dict(site.feeds), caldav={body: vars(c) for body, c in caldav.items()})

@@ -11,6 +11,7 @@ from datetime import date
 
 from prefect import flow, get_run_logger
 
+from aarshjul.domain.i18n import N_
 from aarshjul.domain.results import DuesFollowUp, FollowUps
 from aarshjul.flows.guard import single_run
 from aarshjul.tasks.artifacts import counts_summary
@@ -27,7 +28,7 @@ def follow_up_new_members(plan_path: str = "config/plan.yaml", today: date | Non
         result = notify_follow_ups(by_reference(plan), today or date.today())
     get_run_logger().info("follow-up: %(branches_notified)d branches notified, %(members_listed)d members listed, "
                           "%(escalated)d escalated", vars(result))
-    counts_summary("follow-up-new-members", "New-member follow-up", vars(result))
+    counts_summary("follow-up-new-members", N_("New-member follow-up"), vars(result), plan.organisation.locale)
     return result
 
 
@@ -38,5 +39,5 @@ def follow_up_dues(plan_path: str = "config/plan.yaml", today: date | None = Non
     with single_run("follow-up-dues", plan):
         result = remind_dues(by_reference(plan), today or date.today())
     get_run_logger().info("dues: %(reminded)d members reminded, %(branch_lists)d branch lists sent", vars(result))
-    counts_summary("follow-up-dues", "Dues follow-up", vars(result))
+    counts_summary("follow-up-dues", N_("Dues follow-up"), vars(result), plan.organisation.locale)
     return result

@@ -14,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from aarshjul.db.agenda import StoreCounts
 from aarshjul.domain.gaps import Gap
-from aarshjul.domain.i18n import _, ngettext
+from aarshjul.domain.i18n import N_, _, ngettext
 from aarshjul.domain.plan import Plan
 from aarshjul.domain.results import Delivery
 
@@ -42,16 +42,20 @@ def agenda_summary(org: str, title: str, year: int, counts: StoreCounts, gaps: l
 
 
 def calendars_summary(org: str, written: int, unchanged: int, feeds: Mapping[str, int],
-                      caldav: Mapping[str, CalendarCounts]) -> None:
-    lines = ["# Calendars", "", "| calendar | events in feed | created | updated | cancelled | deleted "
-             "| unchanged | conflicts |", "|---|---|---|---|---|---|---|---|"]
+                      caldav: Mapping[str, CalendarCounts], lang: str) -> None:
+    """Each feed's events and what CalDAV did, in the organisation's language `lang`."""
+    heads = [_(lang, w) for w in (N_("calendar"), N_("events in feed"), N_("created"), N_("updated"),
+                                  N_("cancelled"), N_("deleted"), N_("unchanged"), N_("conflicts"))]
+    lines = [_(lang, "# Calendars"), "", "| " + " | ".join(heads) + " |", "|---" * len(heads) + "|"]
     for feed, n in feeds.items():
         c = caldav.get(feed)
         cells = [str(n)] + ([str(c.created), str(c.updated), str(c.cancelled), str(c.deleted), str(c.unchanged),
                               str(c.conflicts)] if c else ["–"] * 6)
         lines.append(f"| {feed} | " + " | ".join(cells) + " |")
-    lines += ["", f"{written} files written, {unchanged} unchanged."]
-    create_markdown_artifact(key=f"calendars-{org}", description="Calendars published", markdown="\n".join(lines))
+    lines += ["", ngettext(lang, "{n} file written", "{n} files written", written) + ", " +
+              _(lang, "{n} unchanged", n=unchanged) + "."]
+    create_markdown_artifact(key=f"calendars-{org}", description=_(lang, "Calendars published"),
+                             markdown="\n".join(lines))
 
 
 MAIL_COLUMNS = ["campaign", "added", "pending", "sent", "failed", "unknown", "in_doubt", "retry_later",
@@ -67,9 +71,22 @@ def mail_summary(plan: Plan, name: str, summaries: list[Delivery]) -> None:
                              description=_(plan.organisation.locale, "Mail: {name}", name=name))
 
 
-def counts_summary(key: str, description: str, counts: Mapping[str, int]) -> None:
-    create_markdown_artifact(key=key, description=description,
-                             markdown="| | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in counts.items()))
+# The counts of the follow-up and bounce flows, by field name (domain/results.py, domain/bounces.py)
+COUNT_LABELS = {
+    "branches_notified": N_("branches notified"), "members_listed": N_("members listed"),
+    "escalated": N_("escalated to the board"), "reminded": N_("members reminded"),
+    "branch_lists": N_("branch lists sent"), "read": N_("messages read"), "hard": N_("hard bounces"),
+    "soft": N_("soft bounces"), "other": N_("ours, no failure"), "unknown": N_("not ours, left alone"),
+    "stale": N_("no ledger row any more"), "again": N_("recorded before"), "suspended": N_("addresses suspended"),
+    "skipped": N_("pending letters skipped"), "lifted": N_("suspensions lifted"), "moved": N_("reports moved"),
+}
+
+
+def counts_summary(key: str, description: str, counts: Mapping[str, int], lang: str) -> None:
+    """A table of counts; `description` a msgid, both said in the organisation's language `lang`."""
+    rows = "".join(f"| {_(lang, COUNT_LABELS[k]) if k in COUNT_LABELS else k} | {v} |\n" for k, v in counts.items())
+    create_markdown_artifact(key=key, description=_(lang, description), markdown=f"| | {_(lang, 'count')} |\n"
+                             "|---|---:|\n" + rows)
 
 
 def report_summary(org: str, year: int, title: str, markdown: str, status_rows: list[dict[str, Any]],

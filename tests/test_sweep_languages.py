@@ -303,3 +303,37 @@ def test_the_web_services_plain_answers_are_in_the_organisations_language(tmp_pa
     if lang == "en":
         for text in (missing.text, post.text, big.text, limited.text):
             no_norwegian(text)
+
+
+@pytest.mark.prefect
+def test_the_calendar_follow_up_and_bounce_artifacts_are_in_the_organisations_language(prefect_harness):
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from aarshjul.domain.i18n import N_
+    from aarshjul.tasks.artifacts import calendars_summary, counts_summary
+
+    @flow
+    def summaries() -> None:
+        for lang in ("nb", "en"):
+            calendars_summary(f"org-{lang}", 1, 6, {"offentlig": 12}, {}, lang)
+            counts_summary(f"follow-up-{lang}", N_("New-member follow-up"),
+                           {"branches_notified": 2, "members_listed": 7, "escalated": 1}, lang)
+
+    summaries()
+    keys = [f"{kind}-{lang}" for kind in ("calendars-org", "follow-up") for lang in ("nb", "en")]
+    with get_client(sync_client=True) as client:
+        found = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=keys)))}
+    assert found["calendars-org-nb"].description == "Kalendere publisert"
+    assert "| kalender | hendelser i strømmen |" in found["calendars-org-nb"].data
+    assert "1 fil skrevet, 6 uendret." in found["calendars-org-nb"].data
+    assert found["calendars-org-en"].description == "Calendars published"
+    assert "1 file written, 6 unchanged." in found["calendars-org-en"].data
+    assert found["follow-up-nb"].description == "Oppfølging av nye medlemmer"
+    assert "| lag varslet | 2 |" in found["follow-up-nb"].data and "| meldt videre til styret | 1 |" in found[
+        "follow-up-nb"].data
+    assert "| branches notified | 2 |" in found["follow-up-en"].data
+    for lang in ("en",):
+        no_norwegian(f"{found['calendars-org-' + lang].data} {found['follow-up-' + lang].data}")
