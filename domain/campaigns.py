@@ -73,7 +73,7 @@ class Limits:
 def mail_config(plan: Plan) -> MailFile:
     """The plan's mail configuration; an error naming the plan file when it has none."""
     if not plan.mail:
-        raise AarshjulError(f"{plan.files[0]} names no mail file (add `mail: mail.yaml`)")
+        raise AarshjulError(i18n.Msg("{file} names no mail file (add `mail: mail.yaml`)", file=str(plan.files[0])))
     return plan.mail
 
 

@@ -109,3 +109,12 @@ def test_an_edition_whose_text_is_not_written_is_said_in_norwegian_and_nothing_i
     said = "\n".join(line for line in (out + err).splitlines() if line.startswith("!"))  # not Prefect's log
     assert "nyhetsbrev/2025-04: teksten " in said and "er ikke skrevet ennå" in said, said
     assert "not written" not in said and sink.messages == []
+
+
+@pytest.mark.parametrize("lang, said", [("nb", "nevner ingen e-postfil (legg til `mail: mail.yaml`)"),
+                                        ("en", "names no mail file (add `mail: mail.yaml`)")])
+def test_a_plan_without_a_mail_file_is_said_in_the_readers_language(cli, files, lang, said):
+    files.edit("plan.yaml", "mail: mail.yaml\n", "")
+    (files.folder / "mail.yaml").unlink()
+    code, out, err = cli("newsletter", "list", "--lang", lang)
+    assert code == 2 and said in err, err
