@@ -65,7 +65,7 @@ def _first_line_only(context: ExceptionContext) -> BaseException | None:
         return None
     orig.args = (first, *orig.args[1:])
     # SQLAlchemy wrote str(orig) into its message when it made the exception: make it again
-    return type(made)(context.statement, None, orig, hide_parameters=True,
+    return type(made)(context.statement, context.parameters, orig, hide_parameters=True,
                       connection_invalidated=made.connection_invalidated, code=made.code)
 
 

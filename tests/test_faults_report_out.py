@@ -189,7 +189,7 @@ def test_a_symlink_put_there_while_rendering_is_not_replaced(tmp_path, monkeypat
             target.symlink_to(tmp_path / "victim")
 
     monkeypatch.setattr(report_render.os, "fsync", sneak)
-    with pytest.raises(BadInput, match="symbolsk lenke"):
+    with pytest.raises(BadInput, match="is a symbolic link"):
         report_render._write(target, b"report")
     assert target.is_symlink() and not (tmp_path / "victim").exists()
     no_temporary_files(tmp_path)

@@ -156,7 +156,7 @@ def test_serve_registers_every_deployment_runs_a_flow_and_the_ui_lists_them(pref
                 time.sleep(1)
             assert state == "COMPLETED", (tmp_path / "serve.log").read_text()[-3000:]
             artifacts = client.post("/artifacts/filter", json={"artifacts": {"key": {"any_": ["agenda-bergen-sv"]}}}).json()
-            assert artifacts and "occurrences" in artifacts[0]["data"]
+            assert artifacts and "forekomster" in artifacts[0]["data"]
         if CHROMIUM:
             from playwright.sync_api import sync_playwright
 
@@ -201,4 +201,4 @@ def test_a_deployment_runs_through_a_process_worker(prefect_server, tmp_path):
         assert state == "COMPLETED", worker.stdout[-3000:] + worker.stderr[-3000:]
         artifacts = client.post("/artifacts/filter",
                                 json={"artifacts": {"key": {"any_": ["agenda-bergen-sv"]}}}).json()
-    assert artifacts and "| occurrences | 170 |" in artifacts[0]["data"]
+    assert artifacts and "| forekomster | 170 |" in artifacts[0]["data"]
