@@ -27,6 +27,7 @@ from aarshjul.db.session import transaction
 from aarshjul.domain.campaigns import Campaign, Limits
 from aarshjul.domain.editions import Edition
 from aarshjul.domain.expand import expand
+from aarshjul.domain.i18n import ngettext
 from aarshjul.domain.plan import Plan
 from aarshjul.settings import get_settings, per_organisation
 from aarshjul.tasks.mail_transport import transport_from_settings
@@ -117,4 +118,5 @@ def log_edition_sent(plan: Plan, measure: str, edition: Edition, today: date, se
     with transaction(get_settings().database_url) as session:
         log_completion(session, plan.organisation.id, measure, key or f"{measure}@{edition.key}", today,
                        datetime.now(timezone.utc), occurrence_key=key,
-                       note=f"{edition.key}: sendt til {sent} mottakere", source="flow")
+                       note=ngettext(plan.organisation.locale, "{key}: sent to {n} recipient",
+                                     "{key}: sent to {n} recipients", sent, key=edition.key), source="flow")

@@ -337,3 +337,30 @@ def test_the_calendar_follow_up_and_bounce_artifacts_are_in_the_organisations_la
     assert "| branches notified | 2 |" in found["follow-up-en"].data
     for lang in ("en",):
         no_norwegian(f"{found['calendars-org-' + lang].data} {found['follow-up-' + lang].data}")
+
+
+@pytest.mark.parametrize("lang, note", [("nb", "nyhetsbrev/2025-03: sendt til 2 mottakere"),
+                                        ("en", "nyhetsbrev/2025-03: sent to 2 recipients")])
+def test_a_sent_editions_completion_note_is_in_the_organisations_language(files, tmp_path, monkeypatch, lang, note):
+    from aarshjul.db.completions import completions
+    from aarshjul.db.migrate import upgrade
+    from aarshjul.db.session import make_engine, session_scope
+    from aarshjul.domain.editions import Edition
+    from aarshjul.settings import get_settings
+    from aarshjul.tasks.sending import log_edition_sent
+
+    plan = english(files) if lang == "en" else files.load()
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    upgrade(url)
+    monkeypatch.setenv("AARSHJUL_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        log_edition_sent.fn(plan, "1.1", Edition("nyhetsbrev", "nyhetsbrev/2025-03", date(2025, 3, 1)),
+                            date(2025, 3, 1), 2)
+    finally:
+        get_settings.cache_clear()
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        notes = [c.note for c in completions(session, plan.organisation.id)]
+    engine.dispose()
+    assert notes == [note]
