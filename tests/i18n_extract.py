@@ -30,3 +30,23 @@ def extract_msgids(root: Path) -> dict[str, str | None]:
         else:
             found[message] = None
     return found
+
+
+def write_pot(root: Path, out: Path) -> int:
+    """Every msgid the code and the templates use, as a .pot for `pybabel update`."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    catalog = Catalog(project="aarshjul")
+    for msgid, plural in extract_msgids(root).items():
+        catalog.add((msgid, plural) if plural else msgid)
+    with out.open("wb") as f:
+        write_po(f, catalog, sort_output=True)
+    return len(catalog)
+
+
+if __name__ == "__main__":  # python tests/i18n_extract.py /tmp/aarshjul.pot
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/aarshjul.pot")
+    print(f"{write_pot(Path(__file__).resolve().parent.parent, target)} messages -> {target}")
