@@ -188,7 +188,7 @@ def check_proposal(plan: Plan, key: str, prop: Proposal) -> list[Msg]:
     from pydantic import ValidationError
 
     from .expand import slots
-    from .load import _explain
+    from .explain import explain
     from .model import Pin
 
     slot = next((s for _, m in plan.measures for s in slots(plan, m) if s.key == key), None)
@@ -202,7 +202,7 @@ def check_proposal(plan: Plan, key: str, prop: Proposal) -> list[Msg]:
     except ValidationError as exc:
         out = []
         for e in exc.errors():
-            message, _hint = _explain(e, tuple(e["loc"]), Pin)
+            message, _hint = explain(e, tuple(e["loc"]), Pin)
             where = ".".join(map(str, e["loc"])) or "pin"
             out.append(Msg("{where}: {message}", where=where, message=message))
         return out

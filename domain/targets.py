@@ -266,48 +266,13 @@ def targets_path(plan: Plan) -> Path:
 
 
 def _problems(exc: ValidationError, src: Located) -> list[Problem]:
+    from .explain import explain
+
     out: list[Problem] = []
+    allowed = sorted({*Target.model_fields, *Point.model_fields, *Baseline.model_fields})
     for err in exc.errors(include_url=False):
         path = _path(src.data, err["loc"])
-        name = path[-1] if path else None
-        kind, ctx = err["type"], err.get("ctx") or {}
-        value = err.get("input")
-        shown = repr(value) if isinstance(value, (str, int, float, bool)) or value is None else type(value).__name__
-        msg: str | Msg
-        hint: Msg | None = None
-        if kind == "extra_forbidden":
-            allowed = sorted({*Target.model_fields, *Point.model_fields, *Baseline.model_fields})
-            close = nearest(str(name), allowed, n=1)
-            msg = Msg("unknown key {name!r}", name=str(name))
-            hint = Msg("did you mean {name!r}?", name=close[0]) if close else Msg("see docs/report.md")
-        elif kind == "missing":
-            msg, hint = Msg("required key {name!r} is missing", name=str(name)), Msg("see docs/report.md")
-        elif kind.startswith("date"):
-            msg, hint = Msg("{value} is not a date", value=shown), Msg("write a real date as YYYY-MM-DD, in quotes")
-        elif kind == "literal_error":
-            msg = Msg("{value} is not allowed here", value=shown)
-            hint = Msg("write one of {expected}", expected=str(ctx.get("expected", "")))
-        elif isinstance(ctx.get("error"), ValueError) and isinstance(ctx["error"].args[0], Msg):
-            msg = ctx["error"].args[0]
-        elif kind in ("int_parsing", "int_type", "int_from_float"):
-            msg = Msg("{value} is not a whole number", value=shown)
-        elif kind in ("float_parsing", "float_type"):
-            msg = Msg("{value} is not a number", value=shown)
-        elif kind in ("bool_parsing", "bool_type"):
-            msg, hint = Msg("{value} is not yes or no", value=shown), Msg("write true or false")
-        elif kind in ("string_type", "string_sub_type"):
-            msg = Msg("{value} should be a text", value=shown)
-        elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-            limit = next((str(ctx[k]) for k in ("gt", "ge", "lt", "le") if k in ctx), "")
-            words = {"greater_than": N_("{value} must be more than {limit}"),
-                     "greater_than_equal": N_("{value} must be at least {limit}"),
-                     "less_than": N_("{value} must be less than {limit}"),
-                     "less_than_equal": N_("{value} must be at most {limit}")}
-            msg = Msg(words[kind], value=shown, limit=limit)
-        elif kind in ("list_type", "dict_type", "model_type"):
-            msg, hint = Msg("{value} has the wrong form", value=shown), Msg("see docs/report.md")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
+        msg, hint = explain(err, path, allowed=allowed, docs=Msg("see docs/report.md"))
         out.append(Problem(src.file, src.line_of(path), dotted(path) or None, msg, hint))
     return out
 

@@ -68,3 +68,24 @@ def test_a_judgement_made_once_is_said_in_either_language(bundled):
     both = progress(share, [Measurement(date(2025, 1, 1), 0.423)], 2025, date(2025, 1, 20), period)
     assert both.detail.startswith("42 % per 1. januar 2025") and both.in_lang("en").detail.startswith(
         "42% as of 1 January 2025")
+
+
+def test_every_kind_of_targets_yaml_mistake_is_in_our_words(files):
+    """targets.yaml's pydantic errors go through the same wording as the plan's files
+    (domain/explain.py): a wrong form, a wrong type, a wrong number, never pydantic's English."""
+    import pytest
+
+    from aarshjul.domain.targets import TargetTableError, parse_targets
+    from aarshjul.domain.yamlsource import load_yaml
+
+    files.write("targets.yaml", "targets:\n  - name: Stor Bokstav\n    title: X\n    subgoal: \"1a\"\n"
+                                "    kind: count\n    source: members\n    metric: members\n    level: mange\n"
+                                "    points: 7\n    titel: Y\n")
+    with pytest.raises(TargetTableError) as caught:
+        parse_targets(load_yaml(files.folder / "targets.yaml"), files.load())
+    nb, en = caught.value.say("nb"), caught.value.say("en")
+    assert "'Stor Bokstav' har feil form" in nb and 'et delmål skrives "1.b"' in nb, nb
+    assert "'mange' er ikke et tall" in nb and "ukjent nøkkel 'titel'" in nb and "mente du 'title'?" in nb, nb
+    assert "'Stor Bokstav' has the wrong form" in en and 'a sub-goal is written "1.b"' in en, en
+    for pydantic_words in ("String should match", "Input should be", "Extra inputs"):
+        assert pydantic_words not in nb and pydantic_words not in en
