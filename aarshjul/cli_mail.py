@@ -104,7 +104,7 @@ def newsletter_preview(
     context = {**campaign.context, "first_name": "Ola",
                "unsubscribe_url": campaign.unsubscribe_url.replace("{token}", kit.tr("PREVIEW"))}
     subject, text, html_part = Renderer(campaign.template, campaign.subject, campaign.templates).render(context)
-    print(f"Subject: {subject}\nEdition: {campaign.key}\n")
+    print(kit.tr("Subject: {subject}", subject=subject) + "\n" + kit.tr("Edition: {key}", key=campaign.key) + "\n")
     print(html_part if html else text)
 
 

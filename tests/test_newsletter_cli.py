@@ -59,8 +59,11 @@ def test_newsletter_preview_prints_the_subject_and_sends_nothing(cli, smtp_sink,
     monkeypatch.setenv("AARSHJUL_SMTP_URL", sink.url)
     code, out, err = cli("newsletter", "preview", "nyhetsbrev", "--edition", "2025-03", *TODAY)
     assert code == 0, err
-    assert out.startswith("Subject: Nyhetsbrev – mars 2025\nEdition: nyhetsbrev/2025-03\n")
+    assert out.startswith("Emne: Nyhetsbrev – mars 2025\nUtgave: nyhetsbrev/2025-03\n")
     assert "Hei Ola," in out and "https://test.example.org/avmeld/FORHANDSVISNING" in out
+    code, out, err = cli("newsletter", "preview", "nyhetsbrev", "--edition", "2025-03", *TODAY, "--lang", "en")
+    assert out.startswith("Subject: Nyhetsbrev – mars 2025\nEdition: nyhetsbrev/2025-03\n")  # the letter stays nb
+    assert "https://test.example.org/avmeld/PREVIEW" in out
     code, html, err = cli("newsletter", "preview", "nyhetsbrev", "--edition", "2025-03", "--html", *TODAY)
     assert code == 0 and "<strong>gratis kollektivtransport</strong>" in html
     assert sink.messages == [] and not cli.db.exists() and not (cli.db.parent.parent / "outbox").exists()
