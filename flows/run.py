@@ -34,6 +34,7 @@ def run_all(plan_path: str = "config/plan.yaml", today: date | None = None, send
         calendars_down = exc
         get_run_logger().error("CalDAV failed (%s); the mail due today is sent all the same", exc)
     mail = send_due(plan, today) if send_mail else None
-    if calendars_down is not None or published is None:
-        raise calendars_down or RuntimeError("publish returned nothing")
+    if calendars_down is not None:
+        raise calendars_down
+    assert published is not None
     return RunResult(**vars(published), mail=mail)

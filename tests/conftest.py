@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from caldav_servers import caldav_server, counting_proxy, radicale, xandikos  # noqa: F401
@@ -15,6 +16,27 @@ pytest_plugins = ["ci_no_skips"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
+
+
+def yaml_texts(*paths: Path, keys: bool = False) -> Iterator[str]:
+    """Every string in these YAML files (their keys too, with keys=True): the words an
+    organisation wrote itself, which the language tests leave out of what they judge."""
+    import yaml
+
+    def walk(value: object) -> Iterator[str]:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if keys:
+                    yield from walk(k)
+                yield from walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from walk(v)
+        elif isinstance(value, str):
+            yield value
+
+    for path in paths:
+        yield from walk(yaml.safe_load(path.read_text(encoding="utf-8")))
 BUNDLED_PLAN = ROOT / "config" / "plan.yaml"
 POSTGRES_URL = os.environ.get("AARSHJUL_TEST_POSTGRES_URL")
 

@@ -12,9 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import ROOT
+from conftest import ROOT, yaml_texts
 from i18n_extract import extract_msgids
 
 LANGS = ("nb", "en")
@@ -214,21 +213,10 @@ def _plan_words() -> list[str]:
     """Every text of the bundled plan's files (titles, names, places): the organisation's
     own words, printed as they are in either language."""
     found: set[str] = set()
-
-    def walk(value):
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(k)
-                walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-        elif isinstance(value, str) and len(value) > 2:
+    for value in yaml_texts(*Path(ROOT / "config").glob("*.yaml"), keys=True):
+        if len(value) > 2:
             found.add(value)
             found.update(part.strip() for part in value.split("\n") if len(part.strip()) > 2)
-
-    for path in Path(ROOT / "config").glob("*.yaml"):
-        walk(yaml.safe_load(path.read_text(encoding="utf-8")))
     return sorted(found, key=len, reverse=True)
 
 

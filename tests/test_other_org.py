@@ -188,22 +188,10 @@ def _english(org: Path) -> None:
 
 def _theirs(text: str, org: Path) -> str:
     """`text` without the organisation's own words (titles, names, places from its files)."""
-    import yaml
+    from conftest import yaml_texts
 
-    words: set[str] = set()
-
-    def walk(value):
-        if isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-        elif isinstance(value, str) and len(value) > 2:
-            words.add(value)
-
-    for name in ("plan.yaml", "organisation.yaml", "targets.yaml", "schedule.yaml"):
-        walk(yaml.safe_load((org / name).read_text(encoding="utf-8")))
+    names = ("plan.yaml", "organisation.yaml", "targets.yaml", "schedule.yaml")
+    words = {value for value in yaml_texts(*(org / name for name in names)) if len(value) > 2}
     for word in sorted(words, key=len, reverse=True):
         text = text.replace(word, " ")
     return text

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from aarshjul.db.models import Member
 from aarshjul.db.session import make_engine, session_scope
@@ -67,20 +66,10 @@ ENGLISH = ["Measure", "Measures", "measures", "Goal", "held", "Held", "cancelled
 def org_strings(folder: Path) -> list[str]:
     """Every text the organisation wrote in its YAML files (titles, names, texts: a value with
     a space or a capital letter, not an identifier like `board`), longest first."""
-    found: set[str] = set()
+    from conftest import yaml_texts
 
-    def walk(value: object) -> None:
-        if isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-        elif isinstance(value, str) and re.search(r"[A-ZÆØÅ ]", value) and re.search(r"[^\W\d_]{2}", value):
-            found.add(value)
-
-    for path in folder.glob("*.yaml"):
-        walk(yaml.safe_load(path.read_text(encoding="utf-8")))
+    found = {value for value in yaml_texts(*folder.glob("*.yaml"))
+             if re.search(r"[A-ZÆØÅ ]", value) and re.search(r"[^\W\d_]{2}", value)}
     # A body's feed is named by the plan (its `calendar`, or organisation – body); the public
     # and members' feeds' names come from the catalogs and are checked like any other words.
     found.update(f.name for f in feeds(load_plan(folder / "plan.yaml")) if f.id not in (PUBLIC, MEMBERS))
